@@ -1,0 +1,5 @@
+"""Entry point for ``python -m ncsn``."""
+
+from ncsn.cli import main
+
+raise SystemExit(main())

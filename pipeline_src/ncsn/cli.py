@@ -1,0 +1,74 @@
+"""``python -m ncsn <command>``: the command line every Snakemake rule calls.
+
+Each command lives in ``ncsn.commands.<module>`` with ``add_arguments(parser)`` and
+``run(args) -> int | None``; modules are imported only when their command runs, so
+``python -m ncsn prepare`` does not pay for importing the metrics libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any, Sequence
+
+from ncsn.errors import NcsnError
+
+# command name -> (module under ncsn.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("prepare", "turn a data set into cached uint8 train/test arrays"),
+    "train": ("train", "train a score network (resumable)"),
+    "train-extractor": ("train_extractor", "train the digits feature extractor for FID/IS"),
+    "ref-stats": ("ref_stats", "feature statistics of a data set's training split"),
+    "sample": ("sample", "draw (a shard of) samples from a checkpoint with Langevin dynamics"),
+    "score": ("score", "FID of one checkpoint on a small sample (model selection)"),
+    "select": ("select", "pick the best checkpoint from per-checkpoint scores"),
+    "evaluate": ("evaluate", "final IS/FID of sampled shards with torch-fidelity and clean-fid"),
+    "neighbours": ("neighbours", "nearest training images of generated samples"),
+    "toy": ("toy", "toy experiments of the paper (Figs. 1-3)"),
+    "figure": ("figure", "figures of the papers from workflow artifacts"),
+    "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
+}
+
+
+def parse_json_settings(text: str) -> dict[str, Any]:
+    """Parse a ``--settings`` JSON object, with an error that names the problem."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NcsnError(f"--settings is not valid JSON ({err}); pass a JSON object such as '{{\"seed\": 0}}'") from err
+    if not isinstance(value, dict):
+        raise NcsnError(f"--settings must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def add_settings_argument(parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object") -> None:
+    """The shared ``--settings JSON`` option through which rules pass config blocks."""
+    parser.add_argument("--settings", type=parse_json_settings, default={}, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ncsn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        top.parse_args(argv)  # prints usage / the unknown-command error and exits
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(f"ncsn.commands.{COMMANDS[name][0]}")
+    parser = argparse.ArgumentParser(prog=f"ncsn {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except NcsnError as err:
+        print(f"ncsn {name}: error: {err}", file=sys.stderr)
+        return 2

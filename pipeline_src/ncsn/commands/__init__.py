@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m ncsn``: each module defines ``add_arguments(parser)`` and ``run(args)``."""
