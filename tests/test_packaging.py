@@ -1,0 +1,63 @@
+"""The pins in pyproject.toml and environment.yml agree, and the CLI dispatcher behaves."""
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ncsn import cli
+from ncsn.errors import NcsnError
+from ncsn.io import atomic_path, read_json, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins_from_pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = project["dependencies"] + project["optional-dependencies"]["test"]
+    return dict(line.split("==") for line in lines)
+
+
+def pins_from_environment() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_block = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    return dict(line.split("==") for line in pip_block)
+
+
+def test_every_dependency_is_pinned_identically_for_pip_and_conda():
+    pyproject = pins_from_pyproject()
+    assert all(version for version in pyproject.values())
+    assert pyproject == pins_from_environment()
+
+
+def test_every_listed_command_has_a_module():
+    for name, (module, _) in cli.COMMANDS.items():
+        assert (ROOT / "pipeline_src" / "ncsn" / "commands" / f"{module}.py").exists(), name
+
+
+def test_unknown_command_is_rejected_with_usage():
+    result = subprocess.run([sys.executable, "-m", "ncsn", "no-such-command"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("text, message", [("{bad", "not valid JSON"), ("[1, 2]", "must be a JSON object")])
+def test_settings_json_errors_say_what_is_wrong(text, message):
+    with pytest.raises(NcsnError, match=message):
+        cli.parse_json_settings(text)
+
+
+def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"kept": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("interrupted")
+    assert read_json(target) == {"kept": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    assert json.loads(target.read_text()) == {"kept": 1}
