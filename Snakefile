@@ -1,0 +1,43 @@
+# NCSN (Song & Ermon, 2019) and its [Re] replication, raw data to results table.
+#
+#   snakemake --cores all                              # embedded default (digits, CPU)
+#   snakemake --cores all --configfile config/paper.yaml --resources gpu=2
+#
+# The rules are thin wrappers of `python -m ncsn <command>`; see docs/ARCHITECTURE.md.
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A --configfile replaces the default instead of being merged into it (Snakemake
+# would otherwise add the default's experiments to the user's).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+
+
+_problems = config_problems(config)
+if _problems:
+    raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(_problems))
+
+# Every stage file; other stages (toy, figures, report) join by adding theirs.
+for _rules in sorted(Path(workflow.basedir, "workflow/rules").glob("*.smk")):
+    if _rules.name != "common.smk":
+
+        include: _rules
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(config),

@@ -1,0 +1,263 @@
+# Pure functions from the validated config to paths, settings and target lists.
+# Every rule file reads its paths from here, so a path changes in one place.
+#
+# Adding stages: `all_targets(config)` collects `<stage>_targets(config)` from
+# every stage; a rule file owned by another stage (toy, figures, report) defines
+# `toy_targets(config)`, `figures_targets(config)` or `report_targets(config)`
+# and they are picked up automatically (see STAGE_TARGET_HOOKS).
+
+import json
+from pathlib import Path
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+
+# Functions named here are called by all_targets() when a rule file defines them.
+STAGE_TARGET_HOOKS = (
+    "toy_targets",
+    "neighbours_targets",
+    "figures_targets",
+    "report_targets",
+)
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    extractor=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    iteration=r"\d+",
+    k=r"\d+",
+    K=r"\d+",
+
+
+# ---------------------------------------------------------------- config checks
+
+
+def config_problems(config: dict) -> list[str]:
+    """Cross-references the schema cannot express and local files that must exist.
+
+    Returned as messages so the Snakefile can stop before any job runs.
+    """
+    problems = []
+    used_datasets, used_extractors = set(), set()
+    for name, exp in config["experiments"].items():
+        for key, table in (("dataset", "datasets"), ("extractor", "extractors")):
+            if exp[key] not in config[table]:
+                problems.append(
+                    f"experiments.{name}.{key}: '{exp[key]}' is not a key of "
+                    f"'{table}' (known: {', '.join(sorted(config[table]))})"
+                )
+        used_datasets.add(exp["dataset"])
+        used_extractors.add(exp["extractor"])
+    for name in sorted(used_extractors & set(config["extractors"])):
+        ext = config["extractors"][name]
+        if ext["kind"] == "digits":
+            if ext["dataset"] not in config["datasets"]:
+                problems.append(
+                    f"extractors.{name}.dataset: '{ext['dataset']}' is not a key of 'datasets'"
+                )
+            used_datasets.add(ext["dataset"])
+        elif not Path(ext["weights"]).is_file():
+            problems.append(
+                f"extractors.{name}.weights: file '{ext['weights']}' does not exist. "
+                "Put the Inception-v3 FID weights there "
+                "(weights-inception-2015-12-05-6726825d.pth, the file torch-fidelity "
+                "downloads from github.com/toshas/torch-fidelity/releases) or set "
+                f"extractors.{name}.weights to where the file is."
+            )
+    for name in sorted(used_datasets & set(config["datasets"])):
+        ds = config["datasets"][name]
+        if "root" in ds and not ds["download"] and not Path(ds["root"]).is_dir():
+            problems.append(
+                f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
+                f"{ds['source']} data there, point datasets.{name}.root to them, or set "
+                f"datasets.{name}.download: true where the network allows it."
+            )
+    for name, exp in config["experiments"].items():
+        tr = exp["training"]
+        if tr["snapshot_freq"] > tr["iterations"]:
+            problems.append(
+                f"experiments.{name}.training.snapshot_freq ({tr['snapshot_freq']}) "
+                f"exceeds training.iterations ({tr['iterations']})"
+            )
+        ev = exp["evaluation"]
+        if ev["shards"] > ev["num_samples"]:
+            problems.append(
+                f"experiments.{name}.evaluation.shards ({ev['shards']}) exceeds "
+                f"evaluation.num_samples ({ev['num_samples']})"
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def settings_json(block: dict) -> str:
+    """Settings as canonical JSON: equal settings give equal params (no spurious reruns)."""
+    return json.dumps(block, sort_keys=True, separators=(",", ":"))
+
+
+def experiment(config: dict, name: str) -> dict:
+    return config["experiments"][name]
+
+
+def checkpoint_iterations(exp: dict) -> list[int]:
+    """Iterations at which training publishes a checkpoint: every snapshot_freq, and the last."""
+    iterations = exp["training"]["iterations"]
+    freq = exp["training"]["snapshot_freq"]
+    its = list(range(freq, iterations + 1, freq))
+    if not its or its[-1] != iterations:
+        its.append(iterations)
+    return its
+
+
+# ---------------------------------------------------------------- paths
+
+
+def data_dir(dataset: str) -> str:
+    return f"{RESULTS}/data/{dataset}"
+
+
+def data_files(dataset: str) -> dict[str, str]:
+    d = data_dir(dataset)
+    return {
+        "train": f"{d}/train.npz",
+        "test": f"{d}/test.npz",
+        "meta": f"{d}/meta.json",
+    }
+
+
+def extractor_files(config: dict, name: str) -> dict[str, str]:
+    """What FID/IS need of an extractor: the workflow-trained model or the weights file."""
+    ext = config["extractors"][name]
+    if ext["kind"] == "digits":
+        return {"extractor": f"{RESULTS}/extractors/{name}/model.pt"}
+    return {"extractor": ext["weights"]}
+
+
+def refstats_file(dataset: str, extractor: str) -> str:
+    return f"{RESULTS}/refstats/{dataset}/{extractor}.npz"
+
+
+def run_dir(dataset: str, exp: str) -> str:
+    return f"{RESULTS}/runs/{dataset}/{exp}"
+
+
+def train_state_dir(dataset: str, exp: str) -> str:
+    return f"{RESULTS}/train_state/{dataset}/{exp}"
+
+
+def checkpoint_file(dataset: str, exp: str, iteration) -> str:
+    return f"{run_dir(dataset, exp)}/checkpoints/ckpt_{iteration}.pt"
+
+
+def score_file(dataset: str, exp: str, iteration) -> str:
+    return f"{RESULTS}/scores/{dataset}/{exp}/ckpt_{iteration}.json"
+
+
+def selection_files(dataset: str, exp: str) -> dict[str, str]:
+    d = f"{RESULTS}/selection/{dataset}/{exp}"
+    return {"selection": f"{d}/selection.json", "table": f"{d}/fid_vs_checkpoint.csv"}
+
+
+def shard_file(dataset: str, exp: str, k, K) -> str:
+    return f"{RESULTS}/samples/{dataset}/{exp}/shard_{k}_of_{K}.npz"
+
+
+def metrics_file(dataset: str, exp: str) -> str:
+    return f"{RESULTS}/eval/{dataset}/{exp}/metrics.json"
+
+
+def train_benchmark(dataset: str, exp: str) -> str:
+    """Snakemake benchmark TSV of the training job (the report reads it for it/s)."""
+    return f"{BENCH}/train/{dataset}/{exp}.tsv"
+
+
+def sample_benchmarks(config: dict, exp: str) -> list[str]:
+    """Benchmark TSVs of an experiment's sampling shards (the report reads them for s/1000)."""
+    e = experiment(config, exp)
+    K = e["evaluation"]["shards"]
+    return [
+        f"{BENCH}/sample/{e['dataset']}/{exp}/shard_{k}_of_{K}.tsv" for k in range(K)
+    ]
+
+
+# ---------------------------------------------------------------- per-experiment lists
+
+
+def experiment_names(config: dict) -> list[str]:
+    return list(config["experiments"])
+
+
+def shard_files(config: dict, exp: str) -> list[str]:
+    e = experiment(config, exp)
+    K = e["evaluation"]["shards"]
+    return [shard_file(e["dataset"], exp, k, K) for k in range(K)]
+
+
+def score_files(config: dict, exp: str) -> list[str]:
+    """Per-checkpoint scores the selection needs (none when the criterion is `last`)."""
+    e = experiment(config, exp)
+    if e["selection"]["criterion"] == "last":
+        return []
+    return [score_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+
+
+# ---------------------------------------------------------------- targets
+
+
+def evaluate_targets(config: dict) -> list[str]:
+    return [
+        metrics_file(experiment(config, x)["dataset"], x)
+        for x in experiment_names(config)
+    ]
+
+
+def select_targets(config: dict) -> list[str]:
+    return [
+        f
+        for x in experiment_names(config)
+        for f in selection_files(experiment(config, x)["dataset"], x).values()
+    ]
+
+
+def all_targets(config: dict) -> list[str]:
+    """Everything `rule all` builds: the core stages plus the hooks other rule files define."""
+    targets = select_targets(config) + evaluate_targets(config)
+    for hook in STAGE_TARGET_HOOKS:
+        if hook in globals():
+            targets += globals()[hook](config)
+    return targets
+
+
+# ---------------------------------------------------------------- resources
+
+
+def gpu_count(wildcards) -> int:
+    """GPUs a torch job asks for: 1 unless the config pins the CPU.
+
+    Workstations cap concurrent GPU jobs with `--resources gpu=N`; the SLURM
+    executor turns it into `--gpus`. Override per rule with `--set-resources RULE:gpu=N`.
+    """
+    return 0 if config["device"] == "cpu" else 1
+
+
+# ---------------------------------------------------------------- shared by rule files
+
+
+def sampler_settings(name: str) -> dict:
+    return {
+        "sampling": experiment(config, name)["sampling"],
+        "device": config["device"],
+        "seed": config["seed"],
+    }
+
+
+def fid_inputs(wildcards) -> dict:
+    """Extractor and reference statistics an experiment's FID is computed against."""
+    exp = experiment(config, wildcards.experiment)
+    return {
+        "extractor": extractor_files(config, exp["extractor"])["extractor"],
+        "refstats": refstats_file(exp["dataset"], exp["extractor"]),
+    }

@@ -1,0 +1,19 @@
+# Data preparation: a data set -> cached uint8 train/test arrays.
+
+
+rule prepare:
+    output:
+        **data_files("{dataset}"),
+    log:
+        f"{LOGS}/prepare/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/prepare/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        settings=lambda wc: settings_json(config["datasets"][wc.dataset]),
+        out=lambda wc: data_dir(wc.dataset),
+    shell:
+        "python -m ncsn prepare --name {wildcards.dataset} --settings {params.settings:q}"
+        " --out {params.out:q} > {log:q} 2>&1"

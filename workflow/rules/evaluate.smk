@@ -1,0 +1,54 @@
+# Final evaluation: K sampling shards of the selected checkpoint, then IS/FID.
+
+
+rule sample:
+    input:
+        selection=selection_files("{dataset}", "{experiment}")["selection"],
+    output:
+        shard_file("{dataset}", "{experiment}", "{k}", "{K}"),
+    log:
+        f"{LOGS}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.log",
+    benchmark:
+        f"{BENCH}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=1440,
+        gpu=gpu_count,
+    params:
+        num_samples=lambda wc: experiment(config, wc.experiment)["evaluation"][
+            "num_samples"
+        ],
+        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+    shell:
+        "python -m ncsn sample --selection {input.selection:q}"
+        " --num-samples {params.num_samples} --shard {wildcards.k} --shards {wildcards.K}"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule evaluate:
+    input:
+        unpack(fid_inputs),
+        shards=lambda wc: shard_files(config, wc.experiment),
+    output:
+        metrics_file("{dataset}", "{experiment}"),
+    log:
+        f"{LOGS}/evaluate/{{dataset}}/{{experiment}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{dataset}}/{{experiment}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(
+            {
+                "evaluation": experiment(config, wc.experiment)["evaluation"],
+                "device": config["device"],
+            }
+        ),
+    shell:
+        "python -m ncsn evaluate --samples {input.shards:q}"
+        " --extractor {input.extractor:q} --refstats {input.refstats:q}"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

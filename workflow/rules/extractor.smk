@@ -1,0 +1,55 @@
+# Feature extractors and reference statistics for FID/IS.
+
+
+def extractor_training_data(wildcards):
+    return data_files(config["extractors"][wildcards.extractor]["dataset"])
+
+
+def extractor_settings(name: str) -> dict:
+    return {
+        "extractor": config["extractors"][name],
+        "device": config["device"],
+        "seed": config["seed"],
+    }
+
+
+rule train_extractor:
+    input:
+        unpack(extractor_training_data),
+    output:
+        model=f"{RESULTS}/extractors/{{extractor}}/model.pt",
+        accuracy=f"{RESULTS}/extractors/{{extractor}}/accuracy.json",
+    log:
+        f"{LOGS}/train_extractor/{{extractor}}.log",
+    benchmark:
+        f"{BENCH}/train_extractor/{{extractor}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
+    shell:
+        "python -m ncsn train-extractor --train {input.train:q} --test {input.test:q}"
+        " --settings {params.settings:q} --out {output.model:q}"
+        " --accuracy {output.accuracy:q} > {log:q} 2>&1"
+
+
+rule ref_stats:
+    input:
+        train=data_files("{dataset}")["train"],
+        extractor=lambda wc: extractor_files(config, wc.extractor)["extractor"],
+    output:
+        refstats_file("{dataset}", "{extractor}"),
+    log:
+        f"{LOGS}/ref_stats/{{dataset}}/{{extractor}}.log",
+    benchmark:
+        f"{BENCH}/ref_stats/{{dataset}}/{{extractor}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
+    shell:
+        "python -m ncsn ref-stats --data {input.train:q} --extractor {input.extractor:q}"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

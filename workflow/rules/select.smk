@@ -1,0 +1,53 @@
+# Model selection: FID of every published checkpoint on a small sample (one job
+# per checkpoint, so they spread over GPUs/nodes), then the best (or last) one.
+
+
+rule score:
+    input:
+        unpack(fid_inputs),
+        run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
+    output:
+        score_file("{dataset}", "{experiment}", "{iteration}"),
+    log:
+        f"{LOGS}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.log",
+    benchmark:
+        f"{BENCH}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=gpu_count,
+    params:
+        checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
+        num_samples=lambda wc: experiment(config, wc.experiment)["selection"][
+            "num_samples"
+        ],
+        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+    shell:
+        "python -m ncsn score --checkpoint {params.checkpoint:q}"
+        " --extractor {input.extractor:q} --refstats {input.refstats:q}"
+        " --num-samples {params.num_samples} --settings {params.settings:q}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule select:
+    input:
+        run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
+        scores=lambda wc: score_files(config, wc.experiment),
+    output:
+        **selection_files("{dataset}", "{experiment}"),
+    log:
+        f"{LOGS}/select/{{dataset}}/{{experiment}}.log",
+    benchmark:
+        f"{BENCH}/select/{{dataset}}/{{experiment}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        settings=lambda wc: settings_json(
+            experiment(config, wc.experiment)["selection"]
+        ),
+    shell:
+        "python -m ncsn select --run {input.run:q} --scores {input.scores:q}"
+        " --settings {params.settings:q} --out {output.selection:q}"
+        " --table {output.table:q} > {log:q} 2>&1"

@@ -1,0 +1,44 @@
+# Training, one job per experiment. The resumable state lives in
+# results/train_state/..., which is not a Snakemake output: when a job is killed
+# (wall time, pre-emption, Ctrl-C) Snakemake deletes the declared outputs but the
+# rerun resumes from the last snapshot there. Declared outputs are the run record
+# and loss log, written when training finishes, next to the published checkpoints
+# (results/runs/.../checkpoints/ckpt_{iteration}.pt; their number depends on the
+# experiment, which a single rule's output list cannot express, so rules downstream
+# depend on run.json and name the checkpoint file in params).
+
+
+def train_settings(name: str) -> dict:
+    exp = experiment(config, name)
+    return {
+        "model": exp["model"],
+        "schedule": exp["schedule"],
+        "training": exp["training"],
+        "flip": config["datasets"][exp["dataset"]]["flip"],
+        "device": config["device"],
+        "seed": config["seed"],
+    }
+
+
+rule train:
+    input:
+        train=data_files("{dataset}")["train"],
+    output:
+        run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
+        loss=f"{run_dir('{dataset}', '{experiment}')}/loss.csv",
+    log:
+        f"{LOGS}/train/{{dataset}}/{{experiment}}.log",
+    benchmark:
+        train_benchmark("{dataset}", "{experiment}")
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=2880,
+        gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(train_settings(wc.experiment)),
+        state=lambda wc: train_state_dir(wc.dataset, wc.experiment),
+        run=lambda wc: run_dir(wc.dataset, wc.experiment),
+    shell:
+        "python -m ncsn train --data {input.train:q} --state {params.state:q}"
+        " --run {params.run:q} --settings {params.settings:q} > {log:q} 2>&1"
