@@ -1,0 +1,181 @@
+"""Score networks: exact parameter counts of the official CondRefineNet, shapes for every
+supported input, the fused CondInstanceNorm++ against its textbook form, spec validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ncsn.errors import NcsnError
+from ncsn.models import build_model, count_parameters
+from ncsn.models.normalization import CondInstanceNormPlus
+
+
+def spec(arch: str = "refinenet", **kw) -> dict:
+    return {"arch": arch, "channels": 1, "image_size": 8, "ngf": 4, "num_classes": 10, **kw}
+
+
+def randomise_norms(model: torch.nn.Module, seed: int = 0) -> None:
+    """Spread gamma/alpha/beta per level so that conditioning visibly matters."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, CondInstanceNormPlus):
+            with torch.no_grad():
+                module.embed.weight.copy_(1 + 0.5 * torch.randn(module.embed.weight.shape, generator=gen))
+
+
+def reference_cin_plus(x: torch.Tensor, weight: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """CondInstanceNorm++ written out step by step as in the paper/official code (unfused)."""
+    gamma, alpha, beta = weight[levels].chunk(3, dim=1)
+    means = x.mean(dim=(2, 3))
+    normed_means = (means - means.mean(1, keepdim=True)) / torch.sqrt(means.var(1, keepdim=True) + 1e-5)
+    h = F.instance_norm(x, eps=1e-5)
+    h = h + normed_means[..., None, None] * alpha[..., None, None]
+    return gamma[..., None, None] * h + beta[..., None, None]
+
+
+@pytest.mark.parametrize(
+    ("channels", "image_size", "ngf", "expected"),
+    [(3, 32, 128, 30_117_635), (1, 28, 64, 7_638_657)],
+    ids=["cifar10", "mnist"],
+)
+def test_refinenet_parameter_count_matches_official(channels, image_size, ngf, expected):
+    model = build_model(spec(channels=channels, image_size=image_size, ngf=ngf))
+    assert count_parameters(model) == expected
+
+
+@pytest.mark.parametrize("arch", ["refinenet", "resnet", "ssm_autoencoder"])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("image_size", [8, 28, 32])
+def test_image_models_keep_the_input_shape(arch, channels, image_size):
+    settings = spec(arch, channels=channels, image_size=image_size)
+    if arch == "ssm_autoencoder":  # unconditional: no noise levels
+        del settings["num_classes"]
+    model = build_model(settings)
+    x = torch.rand(3, channels, image_size, image_size)
+    out = model(x, torch.tensor([0, 4, 9]))
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+
+
+def test_fused_norm_equals_textbook_form():
+    torch.manual_seed(0)
+    norm = CondInstanceNormPlus(16, 5)
+    with torch.no_grad():
+        norm.embed.weight.normal_(0.5, 1.0)
+    x = 3 * torch.randn(6, 16, 7, 9) + torch.randn(1, 16, 1, 1)
+    levels = torch.tensor([0, 1, 2, 3, 4, 2])
+    expected = reference_cin_plus(x, norm.embed.weight, levels)
+    torch.testing.assert_close(norm(x, levels), expected, atol=1e-5, rtol=1e-5)
+    channels_last = norm(x.contiguous(memory_format=torch.channels_last), levels)
+    torch.testing.assert_close(channels_last, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fused_norm_gradients_equal_textbook_form():
+    torch.manual_seed(1)
+    norm = CondInstanceNormPlus(8, 3)
+    x = torch.randn(4, 8, 5, 5, requires_grad=True)
+    levels = torch.tensor([0, 1, 2, 1])
+    grad_out = torch.randn(4, 8, 5, 5)
+    fused_x, fused_w = torch.autograd.grad((norm(x, levels) * grad_out).sum(), (x, norm.embed.weight))
+    ref_x, ref_w = torch.autograd.grad((reference_cin_plus(x, norm.embed.weight, levels) * grad_out).sum(), (x, norm.embed.weight))
+    torch.testing.assert_close(fused_x, ref_x, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(fused_w, ref_w, atol=1e-5, rtol=1e-4)
+
+
+def test_norm_initialisation_is_official():
+    torch.manual_seed(0)
+    weight = CondInstanceNormPlus(256, 10).embed.weight.detach()
+    gamma_alpha, beta = weight[:, :512], weight[:, 512:]
+    assert abs(gamma_alpha.mean().item() - 1) < 0.005
+    assert abs(gamma_alpha.std().item() - 0.02) < 0.002
+    assert torch.all(beta == 0)
+
+
+def test_refinenet_structure_follows_official_code():
+    model = build_model(spec(image_size=32, ngf=8))
+    resolutions = []
+    hooks = [c[-1].register_forward_hook(lambda m, i, o: resolutions.append(o.shape[-1])) for c in model.cascades]
+    begin_inputs = []
+    hooks.append(model.begin_conv.register_forward_hook(lambda m, i, o: begin_inputs.append(i[0])))
+    x = torch.rand(2, 1, 32, 32)
+    model(x, torch.tensor([0, 1]))
+    for hook in hooks:
+        hook.remove()
+    assert resolutions == [32, 16, 16, 16]  # only the second cascade halves the resolution
+    torch.testing.assert_close(begin_inputs[0], 2 * x - 1)  # data mapped to [-1, 1] inside the net
+    dilations = [block.conv1.dilation[0] for cascade in model.cascades for block in cascade]
+    assert dilations == [1, 1, 1, 1, 2, 2, 4, 4]
+    assert [len(r.output.convs) // 2 for r in model.refines] == [1, 1, 1, 3]  # RCUs per output stage
+    rcu_convs = [c for r in model.refines for rcu in (*r.adapt, r.output) for c in rcu.convs]
+    assert all(c.bias is None and c.kernel_size == (3, 3) for c in rcu_convs)
+    assert [r.msf is None for r in model.refines] == [True, False, False, False]
+
+
+def test_refinenet_is_per_example_and_conditional():
+    torch.manual_seed(0)
+    model = build_model(spec(image_size=8, ngf=6))
+    randomise_norms(model)
+    x = torch.rand(4, 1, 8, 8)
+    levels = torch.tensor([0, 3, 5, 9])
+    out = model(x, levels)
+    torch.testing.assert_close(model(x[1:2], levels[1:2]), out[1:2], atol=1e-5, rtol=1e-5)  # no batch mixing
+    other_level = model(x[1:2], torch.tensor([7]))
+    assert (other_level - out[1:2]).abs().max() > 1e-2  # the noise level changes the score
+
+
+def test_refinenet_backward_reaches_every_parameter():
+    model = build_model(spec(image_size=8, ngf=4))
+    loss = model(torch.rand(2, 1, 8, 8), torch.tensor([1, 2])).square().sum()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_channels_last_gives_the_same_scores():
+    torch.manual_seed(0)
+    model = build_model(spec(channels=3, image_size=8, ngf=8))
+    randomise_norms(model)
+    x, levels = torch.rand(2, 3, 8, 8), torch.tensor([0, 9])
+    expected = model(x, levels)
+    model = model.to(memory_format=torch.channels_last)
+    got = model(x.contiguous(memory_format=torch.channels_last), levels)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_mlp_matches_official_toy_network():
+    model = build_model({"arch": "mlp"})
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(2, 128), (128, 128), (128, 2)]
+    x = torch.randn(5, 2)
+    assert model(x).shape == (5, 2)
+    torch.testing.assert_close(model(x, None), model(x))
+    wide = build_model({"arch": "mlp", "dim": 3, "hidden": 16, "layers": 4})
+    assert wide(torch.randn(2, 3)).shape == (2, 3)
+    assert count_parameters(wide) == 3 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 3 + 3
+
+
+def test_ssm_autoencoder_widths_follow_re_report():
+    model = build_model({"arch": "ssm_autoencoder", "channels": 3, "image_size": 32})
+    assert [b.conv1.out_channels for b in model.encoder] == [32, 64, 64, 128, 128]
+    assert [b.conv2.out_channels for b in model.decoder] == [128, 64, 64, 32, 32]
+    assert [b.resample for b in model.encoder] == [None, "down", None, "down", None]
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"arch": "unet"}, "refinenet, resnet, mlp, ssm_autoencoder"),
+        ({"arch": "refinenet", "channels": 1, "image_size": 8, "ngf": 4}, "num_classes"),
+        (spec(ngf=0), "model.ngf"),
+        (spec(ngf=2.5), "model.ngf"),
+        (spec(channels=True), "model.channels"),
+        (spec(image_size=9), "model.image_size"),
+        (spec(nfg=64), "nfg"),
+        ({"arch": "mlp", "layers": 1}, "model.layers"),
+        ([1, 2], "mapping"),
+    ],
+)
+def test_bad_specs_name_the_key(bad, needle):
+    with pytest.raises(NcsnError, match=needle.replace(".", r"\.").replace("[", r"\[")):
+        build_model(bad)
