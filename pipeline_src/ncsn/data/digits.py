@@ -1,0 +1,41 @@
+"""The embedded default: scikit-learn's 1797 real 8x8 handwritten digits (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+from ncsn.data.prepared import Prepared
+from ncsn.data.settings import check_keys
+from ncsn.data.split import train_test_indices
+from ncsn.data.transforms import convert_array
+
+KEYS = {"image_size": None, "channels": 1, "test_fraction": 0.2, "split_seed": 0}
+GREY_LEVELS = 16  # load_digits pixel values are 0..16
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Rescale the 17 grey levels 0..16 onto 0..255: round(v * 255 / 16)."""
+    return np.rint(values.astype(np.float64) * 255.0 / GREY_LEVELS).astype(np.uint8)
+
+
+def load(settings: dict[str, Any]) -> Prepared:
+    opts = check_keys("digits", settings, KEYS)
+    bunch = load_digits()
+    images = to_uint8(bunch.images)[..., None]  # (1797, 8, 8, 1)
+    labels = bunch.target.astype(np.int64)
+    train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
+    images, steps = convert_array(images, opts["image_size"], opts["channels"], opts["resize_filter"])
+    steps = ["grey levels 0..16 -> 0..255 (round(v*255/16))", *steps]
+    steps.append(
+        f"{'stratified ' if stratified else ''}train/test split: test_fraction={opts['test_fraction']}, split_seed={opts['split_seed']}"
+    )
+    return Prepared(
+        train=(images[train], labels[train]),
+        test=(images[test], labels[test]),
+        preprocessing=steps,
+        options=opts,
+        info={"origin": "sklearn.datasets.load_digits", "num_classes": 10, "stratified": stratified},
+    )
