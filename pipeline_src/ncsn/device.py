@@ -1,0 +1,81 @@
+"""Where torch runs: device choice, CPU thread count, bf16 autocast and memory-format helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import ContextManager, TypeVar
+
+import torch
+
+from ncsn.errors import NcsnError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+T = TypeVar("T", torch.Tensor, torch.nn.Module)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an error, not a silent fallback."""
+    name = str(name).lower()
+    if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
+        raise NcsnError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N), got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise NcsnError(
+                f"device {name!r} was requested but torch sees no CUDA GPU "
+                f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); "
+                "set device: cpu (or auto) in the config, or run on a machine with a GPU and a CUDA build of torch"
+            )
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise NcsnError(f"device {name!r} does not exist: torch sees {torch.cuda.device_count()} GPU(s)")
+        return device
+    return torch.device("cpu")
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: ``SLURM_CPUS_PER_TASK`` when set, else the affinity mask, else ``os.cpu_count()``."""
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def setup_threads(threads: int | None = None) -> int:
+    """Use ``threads`` CPU threads for torch (all available CPUs when None); returns the count set."""
+    count = available_cpus() if threads is None else int(threads)
+    if count < 1:
+        raise NcsnError(f"threads must be a positive integer, got {threads!r}")
+    torch.set_num_threads(count)
+    return count
+
+
+def autocast(device: torch.device, enabled: bool) -> ContextManager:
+    """bf16 autocast on ``device`` when ``enabled`` (CPU and CUDA both support bf16), else a no-op."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def to_channels_last(obj: T, enabled: bool) -> T:
+    """Move a 4-D tensor or a module's parameters to channels_last memory format when ``enabled``."""
+    if not enabled:
+        return obj
+    if isinstance(obj, torch.Tensor):
+        return obj.contiguous(memory_format=torch.channels_last) if obj.dim() == 4 else obj
+    return obj.to(memory_format=torch.channels_last)
+
+
+def describe(device: torch.device) -> dict:
+    """A JSON-able record of the device for run records and benchmarks."""
+    info = {"type": device.type, "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        info["name"] = torch.cuda.get_device_name(index)
+        info["cuda"] = torch.version.cuda
+    return info

@@ -1,0 +1,406 @@
+"""Resumable training of a noise-conditional score network with denoising score matching.
+
+Snapshots go to a *state dir* (``ckpt_{iteration}.pt`` every ``snapshot_freq`` iterations and at
+the end). Started again on the same state dir, training continues from the newest complete
+snapshot and, on CPU, ends bit-identical to an uninterrupted run: the snapshot holds weights,
+optimiser state, EMA weights, the batcher's and the noise generator's states, the global torch
+RNG states and the partly filled loss-log window. Once the last iteration is reached the run is
+*published* to an output dir: every snapshot (hard-linked), ``loss.csv`` and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import ncsn
+from ncsn import device as devices
+from ncsn.checkpoint import checkpoint_name, latest_complete, list_checkpoints, save_checkpoint
+from ncsn.data import DeviceBatcher, load_split
+from ncsn.errors import NcsnError
+from ncsn.io import atomic_path, write_json
+from ncsn.losses import dsm_loss
+from ncsn.models import CONDITIONAL, build_model, count_parameters
+from ncsn.schedules import DEFAULTS as SCHEDULE_DEFAULTS
+from ncsn.schedules import make_sigmas
+
+# The paper's settings (App. B.1) and the official code's optimiser (Adam, beta1 0.9, no weight
+# decay, no amsgrad); EMA as in NCSNv2 (off by default, rate 0.999).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "iterations": 200_000,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "snapshot_freq": 5000,
+    "ema": False,
+    "ema_rate": 0.999,
+    "amp": False,
+    "channels_last": False,
+    "compile": False,
+    "log_every": 100,
+    "grad_clip": None,
+    "dequantize": True,
+}
+TOP_LEVEL_DEFAULTS: dict[str, Any] = {"device": "auto", "seed": 0, "flip": False}
+SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
+FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------- settings
+
+
+def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num_levels: int) -> dict[str, Any]:
+    """Complete and check ``{model, schedule, training, device, seed, flip}``.
+
+    Fills the paper's defaults, the model's ``channels``/``image_size`` from the data (NHWC
+    shape ``image_shape``) and ``num_classes`` from the schedule; any inconsistency or unknown
+    key is an ``NcsnError`` raised before training starts.
+    """
+    unknown = sorted(set(settings) - SETTINGS_KEYS)
+    if unknown:
+        raise NcsnError(f"train settings: unknown key(s) {unknown}; allowed: {sorted(SETTINGS_KEYS)}")
+    training = dict(settings.get("training") or {})
+    unknown = sorted(set(training) - set(TRAINING_DEFAULTS))
+    if unknown:
+        raise NcsnError(f"training settings: unknown key(s) {unknown}; allowed: {sorted(TRAINING_DEFAULTS)}")
+    training = {**TRAINING_DEFAULTS, **training}
+    for key in ("iterations", "batch_size", "snapshot_freq", "log_every"):
+        value = training[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise NcsnError(f"training.{key} is {value!r}; it must be a whole number >= 1")
+    for key in ("lr", "eps"):
+        if not _finite(training[key]) or training[key] <= 0:
+            raise NcsnError(f"training.{key} is {training[key]!r}; it must be a number > 0")
+    for key in ("beta1", "beta2", "ema_rate"):
+        if not _finite(training[key]) or not 0 <= training[key] < 1:
+            raise NcsnError(f"training.{key} is {training[key]!r}; it must lie in [0, 1)")
+    if not _finite(training["weight_decay"]) or training["weight_decay"] < 0:
+        raise NcsnError(f"training.weight_decay is {training['weight_decay']!r}; it must be a number >= 0")
+    if training["grad_clip"] is not None and (not _finite(training["grad_clip"]) or training["grad_clip"] <= 0):
+        raise NcsnError(f"training.grad_clip is {training['grad_clip']!r}; use a number > 0, or null for no clipping")
+    for key in ("ema", "amp", "channels_last", "compile", "dequantize"):
+        if not isinstance(training[key], bool):
+            raise NcsnError(f"training.{key} is {training[key]!r}; it must be true or false")
+
+    _, height, width, channels = image_shape
+    if height != width:
+        raise NcsnError(f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)")
+    model = dict(settings.get("model") or {})
+    if model.get("arch") not in CONDITIONAL:
+        raise NcsnError(f"model.arch is {model.get('arch')!r}; training with denoising score matching needs a noise-conditional network: {', '.join(sorted(CONDITIONAL))}")
+    for key, value in zip(FILLED_MODEL_KEYS, (channels, height, num_levels)):
+        if key in model and model[key] != value:
+            raise NcsnError(f"model.{key} is {model[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in")
+        model[key] = value
+
+    resolved = {key: settings.get(key, default) for key, default in TOP_LEVEL_DEFAULTS.items()}
+    if isinstance(resolved["seed"], bool) or not isinstance(resolved["seed"], int) or resolved["seed"] < 0:
+        raise NcsnError(f"seed is {resolved['seed']!r}; it must be a whole number >= 0")
+    if not isinstance(resolved["flip"], bool):
+        raise NcsnError(f"flip is {resolved['flip']!r}; it must be true or false")
+    # the complete schedule (defaults filled) travels with every checkpoint, so sampling never guesses
+    schedule = {**SCHEDULE_DEFAULTS, **(settings.get("schedule") or {}), "num_levels": num_levels}
+    return {"model": model, "schedule": schedule, "training": training, **resolved}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# ------------------------------------------------------------------------------ training state
+
+
+class Trainer:
+    """One training session: model, optimiser, EMA, generators and the loss-log window."""
+
+    def __init__(self, settings: dict[str, Any], images: np.ndarray, sigmas: torch.Tensor, device: torch.device) -> None:
+        cfg = self.cfg = settings["training"]
+        self.settings, self.device = settings, device
+        self.sigmas = sigmas.to(device)
+        batch_seed, noise_seed = (int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(settings["seed"]).spawn(2))
+        torch.manual_seed(settings["seed"])  # model initialisation
+        self.model = devices.to_channels_last(build_model(settings["model"]).to(device), cfg["channels_last"])
+        self.num_parameters = count_parameters(self.model)
+        self.forward = torch.compile(self.model) if cfg["compile"] else self.model
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"], weight_decay=cfg["weight_decay"]
+        )
+        self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()} if cfg["ema"] else None
+        self.batcher = DeviceBatcher(
+            images, cfg["batch_size"], device, flip=settings["flip"], generator=torch.Generator(device=device).manual_seed(batch_seed), dequantize=cfg["dequantize"]
+        )
+        self.noise = torch.Generator(device=device).manual_seed(noise_seed)
+        num_levels = self.sigmas.numel()
+        self.level_sum = torch.zeros(num_levels, dtype=torch.float64, device=device)
+        self.level_count = torch.zeros(num_levels, dtype=torch.float64, device=device)
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)  # first iteration with a non-finite loss
+        self.iteration = 0
+        self.loss_log: list[list[float]] = []
+        self.sessions: list[dict[str, Any]] = []
+
+    # one optimisation step ---------------------------------------------------------------
+    def score(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        with devices.autocast(self.device, self.cfg["amp"]):
+            return self.forward(x, levels).float()
+
+    def step(self) -> None:
+        x = devices.to_channels_last(self.batcher.next(), self.cfg["channels_last"])
+        levels = torch.randint(self.sigmas.numel(), (x.shape[0],), generator=self.noise, device=self.device)
+        losses = dsm_loss(self.score, x, self.sigmas, levels=levels, generator=self.noise, reduction="none")
+        loss = losses.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg["grad_clip"] is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
+        self.optimizer.step()
+        self.iteration += 1
+        if self.ema is not None:
+            self.update_ema()
+        detached = losses.detach().to(torch.float64)
+        self.level_sum.index_add_(0, levels, detached)
+        self.level_count.index_add_(0, levels, torch.ones_like(detached))
+        bad = ~torch.isfinite(loss.detach()) & (self.first_bad < 0)
+        self.first_bad = torch.where(bad, torch.full_like(self.first_bad, self.iteration), self.first_bad)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """NCSNv2's EMA of the parameters (``ema <- rate * ema + (1 - rate) * param``); buffers are copied."""
+        rate = self.cfg["ema_rate"]
+        params = dict(self.model.named_parameters())
+        for name, value in self.model.state_dict().items():
+            if name in params:
+                self.ema[name].lerp_(value, 1.0 - rate)
+            else:
+                self.ema[name].copy_(value)
+
+    # loss log ------------------------------------------------------------------------------
+    def close_window(self, seconds: float, iterations: int) -> list[float]:
+        """Append a loss-log row (iteration, mean loss, mean loss per level, it/s) and reset the window."""
+        sums, counts = self.level_sum.cpu(), self.level_count.cpu()
+        mean = float(sums.sum() / counts.sum()) if counts.sum() > 0 else float("nan")
+        per_level = [float(s / c) if c > 0 else float("nan") for s, c in zip(sums, counts)]
+        row = [self.iteration, mean, *per_level, iterations / seconds if seconds > 0 else float("nan")]
+        self.loss_log.append(row)
+        self.level_sum.zero_()
+        self.level_count.zero_()
+        return row
+
+    def check_finite(self, last_good: Path | None) -> None:
+        """Raise if any loss since the start was NaN/Inf; nothing non-finite is ever saved."""
+        bad = int(self.first_bad)
+        if bad >= 0:
+            where = f"the last good checkpoint {last_good} is left untouched" if last_good else "no checkpoint had been written yet"
+            raise NcsnError(
+                f"training diverged: the loss became NaN or Inf at iteration {bad}; {where}. "
+                f"Lower training.lr (now {self.cfg['lr']}) or set training.grad_clip, then run again "
+                "(training resumes from the last good checkpoint)"
+            )
+
+    # checkpoints ---------------------------------------------------------------------------
+    def state(self, session: dict[str, Any]) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "batcher": self.batcher.state_dict(), "noise": self.noise.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "iteration": self.iteration,
+            "num_parameters": self.num_parameters,
+            "model_spec": self.settings["model"],
+            "schedule_spec": self.settings["schedule"],
+            "sigmas": self.sigmas.cpu(),
+            "settings": self.settings,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema,
+            "rng": rng,
+            "window": {"level_sum": self.level_sum.cpu(), "level_count": self.level_count.cpu()},
+            "loss_log": self.loss_log,
+            "sessions": [*self.sessions, session],
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
+            group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["eps"], weight_decay=self.cfg["weight_decay"])
+        if self.ema is not None:
+            if state["ema"] is None:
+                raise NcsnError("training.ema is on but the snapshot to resume from has no EMA weights; start a fresh state dir or set training.ema: false")
+            for name, value in state["ema"].items():
+                self.ema[name].copy_(value)
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.batcher.load_state_dict(rng["batcher"])
+        self.noise.set_state(rng["noise"])
+        self.level_sum.copy_(state["window"]["level_sum"])
+        self.level_count.copy_(state["window"]["level_count"])
+        self.iteration = int(state["iteration"])
+        self.loss_log = [list(row) for row in state["loss_log"]]
+        self.sessions = list(state["sessions"])
+
+
+# ------------------------------------------------------------------------------------- driver
+
+
+def train(
+    data_path: str | os.PathLike,
+    state_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: dict[str, Any],
+    threads: int | None = None,
+    log: Log = _stderr,
+) -> dict[str, Any]:
+    """Train (or resume, or just publish) the run described by ``settings``; returns the run record.
+
+    ``data_path`` is a prepared ``train.npz``; snapshots go to ``state_dir``; the finished run
+    is published to ``out_dir`` (``checkpoints/``, ``loss.csv``, ``run.json``). ``threads``:
+    CPU threads for torch (default: every CPU this process may use).
+    """
+    images, _ = load_split(data_path)
+    sigmas = make_sigmas(settings.get("schedule"))
+    settings = resolve_settings(settings, images.shape, sigmas.numel())
+    cfg = settings["training"]
+    device = devices.select_device(settings["device"])
+    if cfg["batch_size"] > len(images):
+        log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
+    state_dir, out_dir = Path(state_dir), Path(out_dir)
+
+    found = latest_complete(state_dir, max_iteration=cfg["iterations"], log=log)
+    if found is not None:
+        _check_compatible(found[0], settings, found[1])
+    if found is not None and found[0]["iteration"] == cfg["iterations"]:
+        log(f"training already complete at iteration {cfg['iterations']} ({found[1]}); publishing")
+        return publish(state_dir, out_dir, found[0])
+
+    threads_used = devices.setup_threads(threads)
+    trainer = Trainer(settings, images, sigmas, device)
+    last_good: Path | None = None
+    if found is not None:
+        trainer.load(found[0])
+        last_good = found[1]
+        log(f"resuming from {found[1]} (iteration {trainer.iteration} of {cfg['iterations']})")
+    else:
+        log(f"starting a new run in {state_dir} ({trainer.num_parameters:,} parameters, device {device}, {threads_used} CPU threads)")
+    session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
+    started = window_start = time.perf_counter()
+    window_iteration = trainer.iteration
+    bar = _progress_bar(trainer.iteration, cfg["iterations"])
+    say = bar.write if bar is not None else log
+    while trainer.iteration < cfg["iterations"]:
+        trainer.step()
+        if bar is not None:
+            bar.update(1)
+        it = trainer.iteration
+        at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
+        if it % cfg["log_every"] == 0 or at_snapshot:
+            trainer.check_finite(last_good)
+        if it % cfg["log_every"] == 0:
+            now = time.perf_counter()
+            row = trainer.close_window(now - window_start, it - window_iteration)
+            window_start, window_iteration = now, it
+            if bar is not None:
+                bar.set_postfix(loss=f"{row[1]:.4g}")
+            else:
+                say(f"iteration {it}/{cfg['iterations']}  loss {row[1]:.5g}  {row[-1]:.3g} it/s")
+        if at_snapshot:
+            if it == cfg["iterations"] and it % cfg["log_every"] != 0:
+                now = time.perf_counter()
+                trainer.close_window(now - window_start, it - window_iteration)
+            seconds = time.perf_counter() - started
+            last_good = state_dir / checkpoint_name(it)
+            final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
+            save_checkpoint(last_good, final)
+            say(f"saved {last_good}")
+    if bar is not None:
+        bar.close()
+    return publish(state_dir, out_dir, final)
+
+
+def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Path) -> None:
+    """A state dir belongs to one model, schedule and seed; anything else needs a fresh state dir."""
+    for key, stored, now in (
+        ("model", state["model_spec"], settings["model"]),
+        ("schedule", state["schedule_spec"], settings["schedule"]),
+        ("seed", state["settings"]["seed"], settings["seed"]),
+        ("training.ema", state["settings"]["training"]["ema"], settings["training"]["ema"]),
+    ):
+        if stored != now:
+            raise NcsnError(
+                f"the state dir holds {path} trained with {key} = {stored!r}, but the settings now say {now!r}; "
+                "restore the old settings to resume, or use a different --state-dir to start a new run"
+            )
+
+
+def _progress_bar(start: int, total: int):
+    """A tqdm bar when stderr is a terminal; None (periodic log lines instead) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
+
+
+# ------------------------------------------------------------------------------------ publish
+
+
+def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, Any]:
+    """Link every snapshot up to the final iteration into ``out_dir/checkpoints``; write loss.csv and run.json."""
+    iterations = int(final["iteration"])
+    snapshots = [(it, path) for it, path in list_checkpoints(state_dir) if it <= iterations]
+    for _, path in snapshots:
+        _link_or_copy(path, out_dir / "checkpoints" / path.name)
+    num_levels = final["sigmas"].numel()
+    with atomic_path(out_dir / "loss.csv") as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["iteration", "loss", *(f"loss_level_{i}" for i in range(num_levels)), "it_per_s"])
+            for row in final["loss_log"]:
+                writer.writerow([int(row[0]), *(f"{v:.8g}" for v in row[1:])])
+    sessions = final["sessions"]
+    seconds = sum(s["seconds"] for s in sessions)
+    trained = sum(s["end_iteration"] - s["start_iteration"] for s in sessions)
+    record = {
+        "iterations": iterations,
+        "settings": final["settings"],
+        "sigmas": [float(s) for s in final["sigmas"]],
+        "parameters": final["num_parameters"],
+        "seed": final["settings"]["seed"],
+        "device": sessions[-1]["device"],
+        "wall_time_s": round(seconds, 3),
+        "it_per_s": trained / seconds if seconds > 0 else None,
+        "sessions": sessions,
+        "checkpoints": [path.name for _, path in snapshots],
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__, "ncsn": ncsn.__version__, "cuda": torch.version.cuda},
+    }
+    write_json(out_dir / "run.json", record)
+    return record
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` to ``target`` (copy across file systems), replacing ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
