@@ -1,0 +1,70 @@
+"""Any folder of PNG/JPEG images, optionally one sub-folder per class, so the pipeline runs on a user's own data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ncsn.data.images import IMAGE_SUFFIXES, is_image, read_images
+from ncsn.data.prepared import Prepared
+from ncsn.data.settings import check_keys
+from ncsn.data.split import train_test_indices
+from ncsn.data.transforms import describe, resample_filter
+from ncsn.errors import NcsnError
+
+KEYS = {"root": None, "image_size": None, "channels": 3, "crop": "square", "test_fraction": 0.1, "split_seed": 0, "workers": None}
+
+
+def require_root(source: str, opts: dict[str, Any], expected: str) -> Path:
+    """The ``root`` folder of a source, or an error saying what belongs there."""
+    if not opts.get("root"):
+        raise NcsnError(f"data set source '{source}' needs 'root': the folder that holds {expected}")
+    root = Path(opts["root"]).expanduser()
+    if not root.is_dir():
+        raise NcsnError(f"data folder {root} (setting 'root') does not exist or is not a folder; it should hold {expected}")
+    return root
+
+
+def find_images(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Image paths (sorted), labels and class names: one class per sub-folder, or unlabelled (-1) loose images."""
+    loose = sorted(p for p in root.iterdir() if is_image(p))
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    per_class = [(d.name, sorted(p for p in d.rglob("*") if is_image(p))) for d in class_dirs]
+    per_class = [(name, files) for name, files in per_class if files]
+    if loose and per_class:
+        raise NcsnError(
+            f"{root} holds images both directly ({len(loose)}, e.g. {loose[0].name}) and in sub-folders "
+            f"({', '.join(name for name, _ in per_class[:5])}); put every image in a class sub-folder, or all of them directly in {root}"
+        )
+    if per_class:
+        paths = [p for _, files in per_class for p in files]
+        labels = np.concatenate([np.full(len(files), k, np.int64) for k, (_, files) in enumerate(per_class)])
+        return paths, labels, [name for name, _ in per_class]
+    if not loose:
+        raise NcsnError(
+            f"no images found in {root}: expected files ending in {', '.join(IMAGE_SUFFIXES)} (any case), "
+            "either directly in the folder or in one sub-folder per class"
+        )
+    return loose, np.full(len(loose), -1, np.int64), []
+
+
+def load(settings: dict[str, Any]) -> Prepared:
+    opts = check_keys("folder", settings, KEYS)
+    root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
+    resample_filter(opts["resize_filter"])
+    paths, labels, classes = find_images(root)
+    train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
+    images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
+    steps = describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"])
+    steps.append(
+        f"{'stratified ' if stratified else ''}train/test split: test_fraction={opts['test_fraction']}, split_seed={opts['split_seed']}"
+    )
+    return Prepared(
+        train=(images[train], labels[train]),
+        test=(images[test], labels[test]),
+        preprocessing=steps,
+        options=opts,
+        info={"origin": str(root), "num_files": len(paths), "classes": classes, "num_classes": len(classes), "stratified": stratified},
+    )
