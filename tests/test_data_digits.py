@@ -74,7 +74,12 @@ def test_resize_and_channels(tmp_path):
         ({"test_fraction": 0.2}, "need a 'source' key"),
         ({"source": "digits", "test_fraction": 1.5}, "test_fraction must lie strictly between 0 and 1"),
         ({"source": "digits", "imagesize": 16}, "unknown setting(s) 'imagesize'"),
-        ({"source": "digits", "channels": 2}, "'channels' must be 1 (grey) or 3 (RGB)"),
+        ({"source": "digits", "channels": 2}, "setting 'channels' of this 'digits' data set must be 1 (grey) or 3 (RGB), got 2"),
+        ({"source": "digits", "image_size": "big"}, "'image_size' of this 'digits' data set must be a positive integer"),
+        ({"source": "digits", "split_seed": -1}, "'split_seed' of this 'digits' data set must be a non-negative integer"),
+        ({"source": "digits", "test_fraction": "0.2"}, "'test_fraction' of this 'digits' data set must be a number"),
+        ({"source": "digits", "resize_filter": "cubic"}, "'resize_filter' of this 'digits' data set must be one of nearest"),
+        ({"source": "digits", "flip": "yes"}, "'flip' of this 'digits' data set must be true or false"),
     ],
 )
 def test_bad_settings_fail_before_writing(tmp_path, settings, needle):

@@ -117,6 +117,16 @@ def test_empty_and_missing_folders(tmp_path):
         prepare("e", {"source": "folder"}, tmp_path / "out")
 
 
+def test_bad_folder_settings(tmp_path):
+    (tmp_path / "img").mkdir()
+    with pytest.raises(NcsnError, match="'crop' of this 'folder' data set must be a side length in pixels, 'square' or null, got 'centre'"):
+        prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "crop": "centre"}, tmp_path / "out")
+    with pytest.raises(NcsnError, match="'workers' of this 'folder' data set must be a positive integer or null"):
+        prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "workers": 0}, tmp_path / "out")
+    with pytest.raises(NcsnError, match=r"unknown setting\(s\) 'download' for a data set with source 'folder'"):
+        prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "download": True}, tmp_path / "out")
+
+
 def test_loose_images_beside_class_folders(tmp_path):
     root = tmp_path / "img"
     save(root / "loose.png", np.zeros((8, 8, 3), np.uint8))

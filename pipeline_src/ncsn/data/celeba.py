@@ -16,7 +16,7 @@ from ncsn.data.images import is_image, read_images
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
 from ncsn.data.split import train_test_indices
-from ncsn.data.transforms import describe, resample_filter
+from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
 KEYS = {
@@ -102,7 +102,6 @@ def official_split(images: Path, partition: Path) -> tuple[list[Path], np.ndarra
 
 def load(settings: dict[str, Any]) -> Prepared:
     opts = check_keys("celeba", settings, KEYS)
-    resample_filter(opts["resize_filter"])
     image_dir, partition = find(opts)
     if partition is not None:
         paths, codes = official_split(image_dir, partition)

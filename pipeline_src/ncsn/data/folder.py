@@ -11,7 +11,7 @@ from ncsn.data.images import IMAGE_SUFFIXES, is_image, read_images
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
 from ncsn.data.split import train_test_indices
-from ncsn.data.transforms import describe, resample_filter
+from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
 KEYS = {"root": None, "image_size": None, "channels": 3, "crop": "square", "test_fraction": 0.1, "split_seed": 0, "workers": None}
@@ -53,7 +53,6 @@ def find_images(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
 def load(settings: dict[str, Any]) -> Prepared:
     opts = check_keys("folder", settings, KEYS)
     root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
-    resample_filter(opts["resize_filter"])
     paths, labels, classes = find_images(root)
     train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
     images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])

@@ -21,9 +21,9 @@ def is_image(path: Path) -> bool:
 
 
 def worker_count(workers: int | None) -> int:
-    """Threads for decoding: ``workers`` or, when None/0, every CPU this process may use."""
-    if workers:
-        return int(workers)
+    """Threads for decoding: ``workers`` or, when None, every CPU this process may use."""
+    if workers is not None:
+        return workers
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -1,17 +1,23 @@
-"""Defaults and key checking for one data set's settings block (an entry of the config's ``datasets:``)."""
+"""Defaults and checking of one data set's settings block (an entry of the config's ``datasets:``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ncsn.data.transforms import FILTERS
 from ncsn.errors import NcsnError
 
 # keys every source accepts; `flip` is used at training time and only recorded here
 COMMON = {"source": None, "flip": False, "resize_filter": "bilinear"}
 
 
+def is_count(value: Any, minimum: int = 1) -> bool:
+    """An integer (not a bool) of at least ``minimum``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def check_keys(source: str, settings: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``settings`` over the defaults of ``source``; an unknown key is an error (it is most likely a typo)."""
+    """Merge ``settings`` over the defaults of ``source`` and check every value; an unknown key is an error (a typo)."""
     allowed = {**COMMON, **keys}
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
@@ -20,14 +26,21 @@ def check_keys(source: str, settings: dict[str, Any], keys: dict[str, Any]) -> d
             f"the keys it accepts are: {', '.join(sorted(allowed))} (see the data section of README.md)"
         )
     opts = {**allowed, **settings, "source": source}
-    for key in ("image_size", "crop"):
-        value = opts.get(key)
-        if value is not None and not isinstance(value, str) and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise NcsnError(f"setting '{key}' must be a positive integer (pixels), got {value!r}")
-    if opts.get("channels") not in (1, 3):
-        raise NcsnError(f"setting 'channels' must be 1 (grey) or 3 (RGB), got {opts.get('channels')!r}")
-    if not isinstance(opts["flip"], bool):
-        raise NcsnError(f"setting 'flip' must be true or false, got {opts['flip']!r}")
-    if "download" in opts and not isinstance(opts["download"], bool):
-        raise NcsnError(f"setting 'download' must be true or false, got {opts['download']!r}")
+    problems = {
+        "image_size": (opts.get("image_size") is None or is_count(opts["image_size"]), "a positive integer (pixels) or null"),
+        "crop": (opts.get("crop") in (None, "square") or is_count(opts["crop"]), "a side length in pixels, 'square' or null"),
+        "workers": (opts.get("workers") is None or is_count(opts["workers"]), "a positive integer or null (all CPUs)"),
+        "channels": (opts.get("channels") in (1, 3), "1 (grey) or 3 (RGB)"),
+        "split_seed": (is_count(opts.get("split_seed", 0), 0), "a non-negative integer"),
+        "test_fraction": (
+            isinstance(opts.get("test_fraction", 0.5), (int, float)) and not isinstance(opts.get("test_fraction"), bool),
+            "a number strictly between 0 and 1",
+        ),
+        "flip": (isinstance(opts["flip"], bool), "true or false"),
+        "download": (isinstance(opts.get("download", False), bool), "true or false"),
+        "resize_filter": (opts["resize_filter"] in FILTERS, f"one of {', '.join(FILTERS)}"),
+    }
+    for key, (ok, expected) in problems.items():
+        if key in opts and not ok:
+            raise NcsnError(f"setting '{key}' of this '{source}' data set must be {expected}, got {opts[key]!r}")
     return opts

@@ -71,7 +71,6 @@ def convert_array(
     resize = image_size is not None and (height, width) != (image_size, image_size)
     if not resize and channels == native_channels:
         return images, []
-    resample_filter(resize_filter)
     mode = MODES[native_channels]
     out = np.stack([
         transform_image(Image.fromarray(img[..., 0] if native_channels == 1 else img, mode), None, image_size if resize else None, channels, resize_filter)
