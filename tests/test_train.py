@@ -1,0 +1,180 @@
+"""Training loop and checkpoints on real data: a tiny CondRefineNet (ngf 8) on the 8x8 digits."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, load_score_model, save_checkpoint
+from ncsn.data import prepare
+from ncsn.device import select_device
+from ncsn.errors import NcsnError
+from ncsn.train import train
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("digits")
+    prepare("digits", {"source": "digits"}, out)
+    return out / "train.npz"
+
+
+def tiny(iterations: int, **training) -> dict:
+    training = {"iterations": iterations, "batch_size": 16, "snapshot_freq": 2, "log_every": 2, **training}
+    return {"model": {"arch": "refinenet", "ngf": 8}, "training": training, "device": "cpu", "seed": 3}
+
+
+def run(data: Path, root: Path, settings: dict, log: list | None = None) -> dict:
+    return train(data, root / "state", root / "out", settings, threads=1, log=(log if log is not None else []).append)
+
+
+def assert_identical(a, b, where: str = "checkpoint") -> None:
+    """Every tensor bit-identical, every other value equal (NaN == NaN), recursively."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
+        assert torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), where
+    else:
+        assert a == b, where
+
+
+RESUMABLE = ("iteration", "model", "optimizer", "ema", "rng", "window", "sigmas", "model_spec", "schedule_spec")
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):
+    run(digits, tmp_path / "straight", tiny(6, ema=True))
+    log: list[str] = []
+    run(digits, tmp_path / "split", tiny(2, ema=True))
+    run(digits, tmp_path / "split", tiny(6, ema=True), log)
+    assert any("resuming from" in line and line.endswith("(iteration 2 of 6)") for line in log), log
+    for iteration in (2, 4, 6):
+        straight = load_checkpoint(tmp_path / "straight" / "state" / f"ckpt_{iteration}.pt")
+        resumed = load_checkpoint(tmp_path / "split" / "state" / f"ckpt_{iteration}.pt")
+        assert straight["ema"] is not None and straight["optimizer"]["state"], "EMA and Adam moments must be saved"
+        for key in RESUMABLE:
+            assert_identical(straight[key], resumed[key], key)
+        # loss log identical except the measured speed (last column)
+        assert_identical([row[:-1] for row in straight["loss_log"]], [row[:-1] for row in resumed["loss_log"]], "loss_log")
+    # and training really moved the weights and the EMA away from each other and from the start
+    final = load_checkpoint(tmp_path / "straight" / "state" / "ckpt_6.pt")
+    first = load_checkpoint(tmp_path / "straight" / "state" / "ckpt_2.pt")
+    name = next(k for k, v in final["model"].items() if v.is_floating_point() and v.numel() > 100)
+    assert not torch.equal(final["model"][name], first["model"][name])
+    assert not torch.equal(final["model"][name], final["ema"][name])
+
+
+def test_interrupted_writes_are_never_picked_up(digits, tmp_path):
+    state = tmp_path / "run" / "state"
+    run(digits, tmp_path / "run", tiny(2))
+    good = state / "ckpt_2.pt"
+    # what a process killed inside save_checkpoint leaves: its temporary file, and (from a
+    # crashed file system or a plain copy) a truncated newer checkpoint
+    (state / ".ckpt_4.pt.k2j3h4.tmp").write_bytes(good.read_bytes()[:1000])
+    (state / "ckpt_6.pt").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    assert [it for it, _ in list_checkpoints(state)] == [2, 6]
+    skipped: list[str] = []
+    found = latest_complete(state, log=skipped.append)
+    assert found is not None and found[1] == good and found[0]["iteration"] == 2
+    assert len(skipped) == 1 and "ckpt_6.pt" in skipped[0] and "cannot be read" in skipped[0]
+
+    # a save that fails half-way leaves neither the checkpoint nor its temporary file
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        save_checkpoint(state / "ckpt_8.pt", {"iteration": 8, "model": torch.zeros(10_000), "later": Unpicklable()})
+    assert not (state / "ckpt_8.pt").exists()
+    assert sorted(p.name for p in state.iterdir()) == [".ckpt_4.pt.k2j3h4.tmp", "ckpt_2.pt", "ckpt_6.pt"]
+
+    log: list[str] = []
+    run(digits, tmp_path / "run", tiny(6), log)
+    assert any(line.startswith("resuming from") and "ckpt_2.pt" in line for line in log), log
+    assert load_checkpoint(state / "ckpt_6.pt")["iteration"] == 6  # the damaged file was replaced by a real snapshot
+
+
+def test_diverging_run_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(digits, tmp_path):
+    run(digits, tmp_path / "run", tiny(2))
+    good = tmp_path / "run" / "state" / "ckpt_2.pt"
+    digest = hashlib.sha256(good.read_bytes()).hexdigest()
+    with pytest.raises(NcsnError) as err:
+        run(digits, tmp_path / "run", tiny(8, lr=1e30))
+    message = str(err.value)
+    assert "NaN or Inf at iteration 4" in message and str(good) in message and "left untouched" in message
+    assert "training.lr (now 1e+30)" in message
+    assert [it for it, _ in list_checkpoints(good.parent)] == [2]
+    assert hashlib.sha256(good.read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in (tmp_path / "run" / "out" / "checkpoints").iterdir()) == ["ckpt_2.pt"]  # only the first run's
+
+
+def test_load_score_model_rebuilds_the_network_with_or_without_ema(digits, tmp_path):
+    run(digits, tmp_path / "ema", tiny(2, ema=True, ema_rate=0.5))
+    path = tmp_path / "ema" / "out" / "checkpoints" / "ckpt_2.pt"
+    state = load_checkpoint(path)
+    x, levels = torch.rand(3, 1, 8, 8), torch.tensor([0, 4, 9])
+    outputs = {}
+    for use_ema in (None, True, False):
+        model, sigmas, info = load_score_model(path, "cpu", use_ema=use_ema)
+        assert not model.training and info["iteration"] == 2 and info["model_spec"]["image_size"] == 8
+        assert torch.equal(sigmas, state["sigmas"]) and sigmas.shape == (10,) and sigmas[0] == 1.0
+        weights = state["model"] if use_ema is False else state["ema"]
+        assert info["ema"] is (use_ema is not False)
+        assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+        with torch.no_grad():
+            outputs[use_ema] = model(x, levels)
+    assert torch.equal(outputs[None], outputs[True]) and not torch.equal(outputs[True], outputs[False])
+
+    run(digits, tmp_path / "plain", tiny(2))
+    with pytest.raises(NcsnError, match="holds no EMA weights"):
+        load_score_model(tmp_path / "plain" / "out" / "checkpoints" / "ckpt_2.pt", "cpu", use_ema=True)
+    _, _, info = load_score_model(tmp_path / "plain" / "out" / "checkpoints" / "ckpt_2.pt", "cpu")
+    assert info["ema"] is False
+
+
+def test_bad_settings_fail_before_training(digits, tmp_path):
+    cases = [
+        ({"training": {"iterations": 2, "learning_rate": 1}}, "unknown key(s) ['learning_rate']"),
+        ({"training": {"iterations": 0}}, "training.iterations is 0"),
+        ({"training": {"lr": -1.0}}, "training.lr is -1.0"),
+        ({"model": {"arch": "refinenet", "ngf": 8, "channels": 3}}, "model.channels is 3 but the data/schedule give 1"),
+        ({"model": {"arch": "mlp"}}, "noise-conditional network"),
+        ({"device": "tpu"}, "device must be one of"),
+        ({"optimiser": {}}, "unknown key(s) ['optimiser']"),
+    ]
+    for change, message in cases:
+        settings = copy.deepcopy(tiny(2))
+        for key, value in change.items():
+            settings[key] = {**settings[key], **value} if isinstance(value, dict) and key in settings else value
+        with pytest.raises(NcsnError) as err:
+            run(digits, tmp_path / "bad", settings)
+        assert message in str(err.value)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_state_dir_refuses_a_different_model(digits, tmp_path):
+    run(digits, tmp_path / "run", tiny(2))
+    other = tiny(4)
+    other["model"]["ngf"] = 16
+    with pytest.raises(NcsnError, match=r"trained with model = .*'ngf': 8.*different --state-dir"):
+        run(digits, tmp_path / "run", other)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_cuda_requested_without_a_gpu_is_a_clear_error():
+    with pytest.raises(NcsnError, match="no CUDA GPU.*set device: cpu"):
+        select_device("cuda")
+    assert select_device("auto") == torch.device("cpu")
