@@ -25,6 +25,7 @@ def both_splits(out):
 def test_flat_png_colour_folder_is_centre_cropped_square(tmp_path):
     originals = [save(tmp_path / "img" / f"{k:02d}.png", RNG.integers(0, 256, (12, 18, 3), dtype=np.uint8)) for k in range(10)]
     (tmp_path / "img" / "notes.txt").write_text("not an image")  # ignored
+    (tmp_path / "img" / "._00.png").write_bytes(b"macOS AppleDouble companion")  # hidden: ignored
     meta = prepare("mine", {"source": "folder", "root": str(tmp_path / "img"), "test_fraction": 0.2}, tmp_path / "out")
     images, labels = both_splits(tmp_path / "out")
     assert images.shape == (10, 12, 12, 3) and np.all(labels == -1)

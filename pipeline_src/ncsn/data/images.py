@@ -17,7 +17,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    """A PNG/JPEG file by its suffix; hidden files (e.g. macOS ``._name.jpg`` companions) are skipped."""
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
 def worker_count(workers: int | None) -> int:

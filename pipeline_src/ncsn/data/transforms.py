@@ -67,13 +67,14 @@ def convert_array(
     images: np.ndarray, image_size: int | None, channels: int, resize_filter: str
 ) -> tuple[np.ndarray, list[str]]:
     """Resize/convert an in-memory uint8 NHWC array when the settings differ from its native form."""
-    n, height, width, native_channels = images.shape
-    resize = image_size is not None and (height, width) != (image_size, image_size)
-    if not resize and channels == native_channels:
+    _, height, width, native_channels = images.shape
+    size = image_size if image_size is not None and (height, width) != (image_size, image_size) else None
+    if size is None and channels == native_channels:
         return images, []
     mode = MODES[native_channels]
-    out = np.stack([
-        transform_image(Image.fromarray(img[..., 0] if native_channels == 1 else img, mode), None, image_size if resize else None, channels, resize_filter)
+    converted = [
+        transform_image(Image.fromarray(img[..., 0] if native_channels == 1 else img, mode), None, size, channels, resize_filter)
         for img in images
-    ]) if n else np.zeros((0, image_size or height, image_size or width, channels), np.uint8)
-    return out, describe(None, image_size if resize else None, channels, resize_filter)
+    ]
+    out = np.stack(converted) if converted else np.zeros((0, size or height, size or width, channels), np.uint8)
+    return out, describe(None, size, channels, resize_filter)
