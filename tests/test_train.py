@@ -14,6 +14,7 @@ from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, 
 from ncsn.data import prepare
 from ncsn.device import select_device
 from ncsn.errors import NcsnError
+from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.train import train
 
 
@@ -138,6 +139,14 @@ def test_load_score_model_rebuilds_the_network_with_or_without_ema(digits, tmp_p
             outputs[use_ema] = model(x, levels)
     assert torch.equal(outputs[None], outputs[True]) and not torch.equal(outputs[True], outputs[False])
 
+    # the checkpoint alone drives the sampler: network, noise levels and image shape all come from it
+    model, sigmas, info = load_score_model(path, "cpu")
+    spec = info["model_spec"]
+    generator = torch.Generator().manual_seed(0)
+    x0 = uniform_init((4, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator)
+    samples = annealed_langevin(model, x0, sigmas, n_steps_each=2, generator=generator)
+    assert samples.shape == (4, 1, 8, 8) and torch.isfinite(samples).all() and not torch.equal(samples, x0)
+
     run(digits, tmp_path / "plain", tiny(2))
     with pytest.raises(NcsnError, match="holds no EMA weights"):
         load_score_model(tmp_path / "plain" / "out" / "checkpoints" / "ckpt_2.pt", "cpu", use_ema=True)
@@ -178,3 +187,14 @@ def test_cuda_requested_without_a_gpu_is_a_clear_error():
     with pytest.raises(NcsnError, match="no CUDA GPU.*set device: cpu"):
         select_device("cuda")
     assert select_device("auto") == torch.device("cpu")
+
+
+def test_bf16_autocast_and_channels_last_train_and_save_plain_weights(digits, tmp_path):
+    record = run(digits, tmp_path / "fast", tiny(2, amp=True, channels_last=True))
+    assert record["settings"]["training"]["amp"] is True
+    state = load_checkpoint(tmp_path / "fast" / "state" / "ckpt_2.pt")
+    assert all(v.dtype == torch.float32 for v in state["model"].values() if v.is_floating_point())
+    assert np.isfinite(state["loss_log"][-1][1])
+    model, _, _ = load_score_model(tmp_path / "fast" / "state" / "ckpt_2.pt")
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.rand(2, 1, 8, 8), torch.tensor([0, 9]))).all()
