@@ -37,10 +37,12 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def available_cpus() -> int:
-    """CPUs this process may use: ``SLURM_CPUS_PER_TASK`` when set, else the affinity mask, else ``os.cpu_count()``."""
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
-    if slurm.isdigit() and int(slurm) > 0:
-        return int(slurm)
+    """CPUs this process may use: ``OMP_NUM_THREADS`` or ``SLURM_CPUS_PER_TASK`` when set (the workflow
+    sets the former to a rule's ``threads``), else the affinity mask, else ``os.cpu_count()``."""
+    for variable in ("OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"):
+        value = os.environ.get(variable, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
