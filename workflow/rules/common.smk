@@ -6,8 +6,15 @@
 # `toy_targets(config)`, `figures_targets(config)` or `report_targets(config)`
 # and they are picked up automatically (see STAGE_TARGET_HOOKS).
 
+import hashlib
 import json
+import shlex
+import sys
 from pathlib import Path
+
+# The library's command line, run by the Python that runs Snakemake (the project's
+# environment), so jobs work without activating it first.
+NCSN = f"{shlex.quote(sys.executable)} -m ncsn"
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -68,7 +75,11 @@ def config_problems(config: dict) -> list[str]:
             )
     for name in sorted(used_datasets & set(config["datasets"])):
         ds = config["datasets"][name]
-        if "root" in ds and not ds["download"] and not Path(ds["root"]).is_dir():
+        if (
+            "root" in ds
+            and not ds.get("download", False)
+            and not Path(ds["root"]).is_dir()
+        ):
             problems.append(
                 f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
                 f"{ds['source']} data there, point datasets.{name}.root to them, or set "
@@ -144,8 +155,20 @@ def run_dir(dataset: str, exp: str) -> str:
     return f"{RESULTS}/runs/{dataset}/{exp}"
 
 
-def train_state_dir(dataset: str, exp: str) -> str:
-    return f"{RESULTS}/train_state/{dataset}/{exp}"
+def train_state_dir(dataset: str, exp: str, settings: dict) -> str:
+    """Resumable snapshots of one training run, keyed by its settings but length and device.
+
+    Raising training.iterations or moving to another device resumes the same run;
+    changing the model, schedule, seed or another training setting starts a fresh
+    state folder (the old one stays).
+    """
+    key = {
+        **settings,
+        "device": None,
+        "training": {**settings["training"], "iterations": None},
+    }
+    digest = hashlib.sha256(settings_json(key).encode()).hexdigest()[:12]
+    return f"{RESULTS}/train_state/{dataset}/{exp}/{digest}"
 
 
 def checkpoint_file(dataset: str, exp: str, iteration) -> str:

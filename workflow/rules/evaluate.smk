@@ -21,7 +21,7 @@ rule sample:
         ],
         settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
     shell:
-        "python -m ncsn sample --selection {input.selection:q}"
+        "OMP_NUM_THREADS={threads} {NCSN} sample --selection {input.selection:q}"
         " --num-samples {params.num_samples} --shard {wildcards.k} --shards {wildcards.K}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
@@ -29,6 +29,7 @@ rule sample:
 rule evaluate:
     input:
         unpack(fid_inputs),
+        ref_data=lambda wc: data_files(wc.dataset)["train"],
         shards=lambda wc: shard_files(config, wc.experiment),
     output:
         metrics_file("{dataset}", "{experiment}"),
@@ -49,6 +50,7 @@ rule evaluate:
             }
         ),
     shell:
-        "python -m ncsn evaluate --samples {input.shards:q}"
+        "OMP_NUM_THREADS={threads} {NCSN} evaluate --samples {input.shards:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
-        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        " --ref-data {input.ref_data:q} --settings {params.settings:q}"
+        " --out {output:q} > {log:q} 2>&1"

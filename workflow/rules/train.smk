@@ -1,5 +1,6 @@
 # Training, one job per experiment. The resumable state lives in
-# results/train_state/..., which is not a Snakemake output: when a job is killed
+# results/train_state/... (see train_state_dir), which is not a Snakemake
+# output: when a job is killed
 # (wall time, pre-emption, Ctrl-C) Snakemake deletes the declared outputs but the
 # rerun resumes from the last snapshot there. Declared outputs are the run record
 # and loss log, written when training finishes, next to the published checkpoints
@@ -37,8 +38,11 @@ rule train:
         gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(train_settings(wc.experiment)),
-        state=lambda wc: train_state_dir(wc.dataset, wc.experiment),
+        state=lambda wc: train_state_dir(
+            wc.dataset, wc.experiment, train_settings(wc.experiment)
+        ),
         run=lambda wc: run_dir(wc.dataset, wc.experiment),
     shell:
-        "python -m ncsn train --data {input.train:q} --state {params.state:q}"
-        " --run {params.run:q} --settings {params.settings:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} {NCSN} train --data {input.train:q} --state-dir {params.state:q}"
+        " --out-dir {params.run:q} --settings {params.settings:q}"
+        " --threads {threads} > {log:q} 2>&1"
