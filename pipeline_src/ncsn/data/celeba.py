@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ncsn.data.images import is_image, read_images
-from ncsn.data.prepared import Prepared
+from ncsn.data.prepared import Prepared, one_line
 from ncsn.data.settings import check_keys
 from ncsn.data.split import train_test_indices
 from ncsn.data.transforms import describe
@@ -56,7 +56,7 @@ def download(root: Path) -> None:
         CelebA(str(root), split="all", download=True)
     except Exception as err:  # torchvision raises RuntimeError, URLError, gdown errors, ...
         raise NcsnError(
-            f"downloading CelebA into {root} with torchvision failed ({type(err).__name__}: {err}); torchvision needs "
+            f"downloading CelebA into {root} with torchvision failed ({type(err).__name__}: {one_line(err)}); torchvision needs "
             f"`pip install gdown` and access to Google Drive (often rate-limited). Alternatively put {expected_layout(root)} "
             "and set download: false"
         ) from err

@@ -15,3 +15,8 @@ class Prepared:
     preprocessing: list[str]  # human-readable steps, in order, recorded in meta.json
     options: dict[str, Any]  # the settings with every default filled in, recorded in meta.json
     info: dict[str, Any] = field(default_factory=dict)  # source-specific facts for meta.json (origin, classes, ...)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (download errors span several), for one-paragraph errors."""
+    return " ".join(str(err).split())

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ncsn.data.prepared import Prepared
+from ncsn.data.prepared import Prepared, one_line
 from ncsn.data.settings import check_keys
 from ncsn.data.transforms import convert_array
 from ncsn.errors import NcsnError
@@ -44,7 +44,7 @@ def fetch(source: str, root: Path, folder: Path, missing: list[str], download: b
         get()
     except Exception as err:  # torchvision raises RuntimeError or URLError when the network or a mirror fails
         raise NcsnError(
-            f"torchvision could not download {source} into {root} ({type(err).__name__}: {err}); check the network, "
+            f"torchvision could not download {source} into {root} ({type(err).__name__}: {one_line(err)}); check the network, "
             f"or fetch the files elsewhere and place them in {folder}, then set download: false"
         ) from err
 
