@@ -1,0 +1,67 @@
+"""``ncsn report``: the results table and the timing table, each as Markdown, CSV and LaTeX.
+
+    ncsn report --settings '{"experiments": {...}, "device": "cpu"}' \
+        --metrics NAME=results/eval/.../metrics.json --selection NAME=results/selection/.../selection.json \
+        --train-benchmark NAME=results/benchmarks/train/....tsv --sample-benchmark NAME=...shard_0_of_1.tsv \
+        --out-dir results/report
+
+Every experiment of ``settings.experiments`` needs a metrics, a selection and a train
+benchmark file and at least one sample benchmark (one per shard; repeat the option).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+from ncsn.cli import add_settings_argument
+from ncsn.errors import NcsnError
+from ncsn.io import read_json
+from ncsn.report import result_row, results_table, timing_row, timing_table, write_tables
+
+
+def named_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_settings_argument(parser, "JSON with the config's 'experiments' block and 'device'")
+    for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark"):
+        parser.add_argument(option, type=named_path, action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--out-dir", type=Path, required=True, help="writes results.{md,csv,tex} and timing.{md,csv,tex}")
+
+
+def grouped(pairs: list[tuple[str, Path]]) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = defaultdict(list)
+    for name, path in pairs:
+        out[name].append(path)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    experiments = args.settings.get("experiments")
+    if not experiments:
+        raise NcsnError("--settings needs a non-empty 'experiments' object (the config's experiments block)")
+    files = {key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")}
+    for key, by_name in files.items():
+        missing = sorted(set(experiments) - set(by_name))
+        if missing:
+            raise NcsnError(f"no --{key.replace('_', '-')} NAME=PATH given for experiment(s) {missing}")
+        for paths in by_name.values():
+            for path in paths:
+                if not path.is_file():
+                    raise NcsnError(f"--{key.replace('_', '-')} file {path} does not exist; run the workflow step that writes it")
+    results, timing = [], []
+    for name, exp in experiments.items():
+        results.append(result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0])))
+        timing.append(timing_row(name, exp, files["train_benchmark"][name][0], files["sample_benchmark"][name],
+                                 device=str(args.settings.get("device", "unknown"))))
+    written = write_tables(results_table(results), args.out_dir / "results")
+    written += write_tables(timing_table(timing), args.out_dir / "timing")
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,117 @@
+"""Toy experiments (paper Figs. 1-3): mode fractions of the samplers, score errors, the commands' files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ncsn.cli import main
+from ncsn.toy.gmm import GaussianMixture
+from ncsn.toy.langevin_modes import mode_fractions
+from ncsn.toy.scores import region_errors, score_grid
+
+GMM = {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
+# the paper's Fig. 3 settings (App. B.1) with the working and the stated noise levels
+LANGEVIN_MODES = {
+    "num_samples": 1280, "init_half_width": 8.0,
+    "langevin": {"n_steps": 1000, "step_lr": 0.1},
+    "annealed": {"n_steps_each": 100, "step_lr": 0.1},
+    "schedules": {
+        "working": {"kind": "geometric", "sigma_begin": 20.0, "sigma_end": 1.1051709180756477, "num_levels": 10},
+        "paper_stated": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10},
+    },
+}
+
+
+def run_cli(*args: str) -> None:
+    assert main([str(a) for a in args]) == 0
+
+
+def assert_image_files(*paths) -> None:
+    for path in paths:
+        assert path.is_file() and path.stat().st_size > 1000, f"{path} missing or empty"
+
+
+@pytest.fixture(scope="module")
+def langevin_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("langevin_modes")
+    settings = {"seed": 0, "gmm": GMM, "experiment": LANGEVIN_MODES}
+    run_cli("toy", "langevin-modes", "--settings", json.dumps(settings), "--out-dir", out)
+    return out
+
+
+def test_annealed_langevin_recovers_mode_weights(langevin_dir):
+    table = pd.read_csv(langevin_dir / "mode_fractions.csv").set_index("method")
+    heavy = table["mode_1_fraction"]  # the (5, 5) mode, weight 0.8
+    assert heavy["true weights"] == 0.8
+    assert abs(heavy["exact"] - 0.8) < 0.04
+    assert abs(heavy["annealed (working)"] - 0.8) <= 0.05
+    # plain Langevin keeps each chain in its starting basin: about half, far from 0.8
+    assert abs(heavy["Langevin"] - 0.5) < 0.06
+    # the levels the paper states (10 -> 0.1) blow up: the first step is 0.1 * (10 / 0.1)^2 = 1000
+    assert table.loc["annealed (paper_stated)", "diverged"] == 1280
+    rows = json.loads((langevin_dir / "mode_fractions.json").read_text())
+    assert [r["method"] for r in rows] == list(table.index)
+    assert_image_files(langevin_dir / "fig3_langevin.png", langevin_dir / "fig3_langevin.pdf")
+    with np.load(langevin_dir / "samples.npz") as samples:
+        assert samples["annealed_working"].shape == (1280, 2)
+
+
+def test_mode_fractions_counts_nearest_mode_and_divergence():
+    means = torch.tensor([[-5.0, -5.0], [5.0, 5.0]])
+    points = torch.tensor([[-4.0, -6.0], [0.5, 0.2], [6.0, 4.0], [-0.1, -0.3], [float("nan"), 0.0], [float("inf"), 1.0]])
+    stats = mode_fractions(points, means)
+    assert stats == {"num_samples": 6, "diverged": 2, "fractions": [0.5, 0.5]}
+
+
+def test_region_errors_against_exact_scores():
+    gmm = GaussianMixture(**GMM)
+    grid = score_grid(8.0, 9)
+    assert grid.shape == (9, 9, 2) and grid[0, -1].tolist() == [8.0, -8.0]
+    exact = gmm.score(grid.reshape(-1, 2)).reshape(grid.shape)
+    perfect = region_errors(grid, exact, exact, gmm.means, radius=2.5)
+    assert perfect["near_modes_relative_error"] == 0.0 and perfect["far_from_modes_relative_error"] == 0.0
+    assert perfect["grid_points_near"] + perfect["grid_points_far"] == 81
+    halved = region_errors(grid, exact, exact * 0.5, gmm.means, radius=2.5)
+    assert halved["near_modes_relative_error"] == pytest.approx(0.5)
+
+
+def test_scores_command_writes_figure(tmp_path):
+    settings = {"seed": 0, "gmm": GMM, "experiment": {
+        "model": {"arch": "mlp", "hidden": 32}, "iterations": 60, "batch_size": 64, "lr": 1e-3, "log_every": 20,
+        "grid": {"half_width": 8.0, "points": 11}, "near_radius": 2.5}}
+    run_cli("toy", "scores", "--settings", json.dumps(settings), "--out-dir", tmp_path)
+    assert_image_files(tmp_path / "fig2_scores.png", tmp_path / "fig2_scores.pdf")
+    with np.load(tmp_path / "scores.npz") as arrays:
+        assert arrays["learned"].shape == arrays["exact"].shape == (11, 11, 2)
+        assert np.isfinite(arrays["learned"]).all()
+        assert arrays["density"].max() == pytest.approx(0.8 / (2 * np.pi), rel=0.05)
+    assert list(pd.read_csv(tmp_path / "loss.csv")["iteration"]) == [20, 40, 60]
+
+
+def test_ssm_noise_command_writes_both_curves(tmp_path):
+    rng = np.random.default_rng(0)
+    images = (rng.integers(0, 17, size=(64, 8, 8, 1)) * 16).astype(np.uint8)
+    np.savez(tmp_path / "train.npz", images=images, labels=np.zeros(64, dtype=np.int64))
+    settings = {"seed": 0, "device": "cpu", "experiment": {
+        "model": {"arch": "ssm_autoencoder", "ngf": 4}, "iterations": 4, "batch_size": 16, "lr": 1e-3,
+        "noise_variance": 1e-4, "log_every": 2}}
+    run_cli("toy", "ssm-noise", "--data", tmp_path / "train.npz", "--settings", json.dumps(settings), "--out-dir", tmp_path / "out")
+    loss = pd.read_csv(tmp_path / "out" / "loss.csv")
+    assert sorted(loss["data"].unique()) == ["clean data", "perturbed, N(0, 0.0001)"]
+    assert list(loss["iteration"][:2]) == [2, 4] and np.isfinite(loss["loss"]).all()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["noise_variance"] == 1e-4 and "tail_std" in summary["clean data"]
+    assert_image_files(tmp_path / "out" / "fig1_ssm_loss.png", tmp_path / "out" / "fig1_ssm_loss.pdf")
+
+
+def test_toy_command_errors(tmp_path, capsys):
+    assert main(["toy", "scores", "--settings", "{}", "--out-dir", str(tmp_path)]) == 2
+    assert "'experiment'" in capsys.readouterr().err
+    assert main(["toy", "ssm-noise", "--settings", '{"experiment": {}}', "--out-dir", str(tmp_path)]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "a failed command must leave nothing behind"
