@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ncsn.data import load_meta, load_split, prepare
+from ncsn.data import load_split, prepare
 from ncsn.errors import NcsnError
 
 WIDTH, HEIGHT = 178, 218  # aligned CelebA images
