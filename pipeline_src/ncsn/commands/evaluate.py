@@ -1,0 +1,71 @@
+"""``python -m ncsn evaluate``: final IS (mean ± std over splits) and FID (torch-fidelity, clean-fid) of sampled shards."""
+
+from __future__ import annotations
+
+import argparse
+
+from ncsn.cli import add_settings_argument
+from ncsn.commands.score import add_extractor_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", nargs="+", required=True, help="all K shard files of one draw (`ncsn sample`)")
+    add_extractor_arguments(parser)
+    parser.add_argument("--ref-data", default=None, help="the training split the reference statistics describe (recorded; must match them)")
+    add_settings_argument(
+        parser, 'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
+        "num_samples/shards, when given, must match the shards",
+    )
+    parser.add_argument("--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from ncsn.device import select_device, setup_threads
+    from ncsn.errors import NcsnError
+    from ncsn.generate import load_shards
+    from ncsn.io import write_json
+    from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
+    from ncsn.metrics.refstats import extractor_for_reference
+
+    began = time.perf_counter()
+    evaluation = args.settings.get("evaluation", {})
+    is_splits = int(evaluation.get("is_splits", IS_SPLITS))
+    if args.ref_data and not Path(args.ref_data).is_file():
+        raise NcsnError(f"--ref-data {args.ref_data} does not exist")
+    setup_threads()
+    device = select_device(args.settings.get("device", "auto"))
+    extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
+    if args.ref_data and Path(args.ref_data).resolve() != Path(ref_meta["data"]).resolve():
+        raise NcsnError(f"{args.refstats} describe {ref_meta['data']}, not --ref-data {args.ref_data}; run ref-stats for it")
+    images, shards = load_shards(args.samples)
+    first = shards[0]
+    for key, found in (("num_samples", first["num_samples"]), ("shards", first["num_shards"])):
+        if key in evaluation and evaluation[key] != found:
+            raise NcsnError(f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings")
+    stats = image_statistics(images, extractor, is_splits=is_splits)
+    metrics = {
+        "inception_score": stats.inception_score(),
+        **compare(stats, reference),
+        "num_samples": int(len(images)),
+        "extractor": extractor.identity,
+        "reference": {
+            "path": str(args.refstats),
+            "data": ref_meta["data"],
+            "num_images": ref_meta["num_images"],
+            "inception_score": ref_meta["inception_score"],
+        },
+        "samples": {
+            "shards": [str(p) for p in args.samples],
+            **{k: first.get(k) for k in ("checkpoint", "iteration", "ema", "seed", "sampling", "num_shards")},
+            "sampling_seconds": round(sum(s["seconds"] for s in shards), 3),
+        },
+        "libraries": {"is": "torch-fidelity isc_features_to_metric per split", "fid": "torch-fidelity fid_statistics_to_metric", "fid_cleanfid": "clean-fid frechet_distance"},
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+    write_json(args.out, metrics)
+    score = metrics["inception_score"]
+    print(f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g} (clean-fid {metrics['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}")
+    return 0

@@ -1,0 +1,57 @@
+"""``python -m ncsn sample``: draw shard k of K of N samples from a checkpoint (uint8 NHWC ``.npz``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ncsn.cli import add_settings_argument
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
+    source.add_argument("--selection", help="selection.json of `ncsn select` (its chosen checkpoint)")
+    parser.add_argument("--num-samples", type=int, required=True, help="samples of the whole draw (all shards together)")
+    parser.add_argument("--shard", type=int, default=0, help="this shard's index k in 0..K-1")
+    parser.add_argument("--shards", "--num-shards", dest="shards", type=int, default=1, help="number of shards K")
+    add_settings_argument(
+        parser,
+        'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "step_lr": 2e-5, "denoise": false, '
+        '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
+    )
+    parser.add_argument("--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)")
+
+
+def checkpoint_of(args: argparse.Namespace) -> str:
+    """The checkpoint named by --checkpoint or by the selection file."""
+    from pathlib import Path
+
+    from ncsn.errors import NcsnError
+    from ncsn.io import read_json
+
+    if args.checkpoint:
+        return args.checkpoint
+    if not Path(args.selection).is_file():
+        raise NcsnError(f"selection file {args.selection} does not exist; run `python -m ncsn select` first")
+    return read_json(args.selection)["checkpoint"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ncsn.checkpoint import load_score_model
+    from ncsn.device import select_device, setup_threads
+    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+
+    opts = sampling_settings(args.settings.get("sampling"))
+    shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
+    setup_threads()
+    path = checkpoint_of(args)
+    model, sigmas, info = load_score_model(path, select_device(args.settings.get("device", "auto")), use_ema=opts["use_ema"])
+    spec = info["model_spec"]
+    images, meta = generate(
+        model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts,
+        args.num_samples, int(args.settings.get("seed", 0)), args.shard, args.shards, log=print,
+    )
+    meta.update(checkpoint=str(path), iteration=info["iteration"], ema=info["ema"])
+    save_shard(args.out, images, meta)
+    print(f"shard {args.shard} of {args.shards}: {len(images)} samples ({meta['samples_per_s']:.3g}/s) -> {args.out}")
+    return 0

@@ -1,0 +1,70 @@
+"""``python -m ncsn score``: FID of one checkpoint on a small sample (paper App. B.1: 1000 samples), for model selection."""
+
+from __future__ import annotations
+
+import argparse
+
+from ncsn.cli import add_settings_argument, parse_json_settings
+
+
+def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The extractor/reference options shared by score and evaluate."""
+    parser.add_argument(
+        "--extractor", "--extractor-model", dest="extractor", default=None,
+        help="digits: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
+    )
+    parser.add_argument("--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`")
+    parser.add_argument(
+        "--extractor-settings", type=parse_json_settings, default=None,
+        help="extractor block (JSON); default: the settings the reference statistics record",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from ncsn.checkpoint import load_score_model
+    from ncsn.device import select_device, setup_threads
+    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.io import write_json
+    from ncsn.metrics.fidelity import compare, image_statistics
+    from ncsn.metrics.refstats import extractor_for_reference
+
+    began = time.perf_counter()
+    opts = sampling_settings(args.settings.get("sampling"))
+    shard_blocks(args.num_samples, opts["batch_size"], 0, 1)
+    setup_threads()
+    device = select_device(args.settings.get("device", "auto"))
+    extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
+    model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
+    spec = info["model_spec"]
+    seed = int(args.settings.get("seed", 0))
+    images, sample_info = generate(model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts, args.num_samples, seed, log=print)
+    sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
+    if args.samples_out:
+        save_shard(args.samples_out, images, sample_info)
+    stats = image_statistics(images, extractor)
+    score = {
+        "checkpoint": str(args.checkpoint),
+        "iteration": info["iteration"],
+        **compare(stats, reference),
+        "inception_score": stats.inception_score(),
+        "num_samples": len(images),
+        "extractor": extractor.identity,
+        "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},
+        "sampling": {k: sample_info[k] for k in ("sampling", "seed", "device", "seconds", "samples_per_s")},
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+    write_json(args.out, score)
+    print(f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
+    add_extractor_arguments(parser)
+    parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
+    add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
+    parser.add_argument("--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)")
+    parser.add_argument("--samples-out", default=None, help="also keep the samples as a shard .npz here")

@@ -1,0 +1,177 @@
+"""Sharded sample generation from a trained checkpoint (annealed Langevin, or plain Langevin for the baseline).
+
+The N samples of one evaluation are cut into *blocks* of ``sampling.batch_size`` samples; block
+``b`` starts from uniform noise drawn with a generator seeded from ``(seed, b)`` and runs its whole
+chain as one batch. Shard ``k`` of ``K`` takes blocks ``[k*B//K, (k+1)*B//K)`` of the ``B``
+blocks, so K jobs (on K GPUs) together produce exactly the samples one job would: a sample
+depends on the checkpoint, seed, sampling settings and its index, never on the sharding.
+Samples are stored as uint8 NHWC (``round(255 * clamp(x, 0, 1))``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ncsn import sampling as samplers
+from ncsn.errors import NcsnError
+from ncsn.io import save_npz
+
+METHODS = ("annealed", "langevin")
+# Paper Sec. 5 / App. B: T = 100 steps per level, eps = 2e-5, no final denoising step.
+SAMPLING_DEFAULTS: dict[str, Any] = {
+    "method": "annealed",
+    "n_steps_each": 100,
+    "step_lr": 2.0e-5,
+    "denoise": False,
+    "batch_size": 1000,
+    "use_ema": None,
+}
+
+
+def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The sampling block with defaults filled in, checked before any work."""
+    settings = settings or {}
+    unknown = sorted(set(settings) - set(SAMPLING_DEFAULTS))
+    if unknown:
+        raise NcsnError(f"unknown sampling setting(s) {unknown}; allowed: {sorted(SAMPLING_DEFAULTS)}")
+    opts = {**SAMPLING_DEFAULTS, **settings}
+    if opts["method"] not in METHODS:
+        raise NcsnError(f"sampling.method must be one of {', '.join(METHODS)}, got {opts['method']!r}")
+    if isinstance(opts["batch_size"], bool) or not isinstance(opts["batch_size"], int) or opts["batch_size"] < 1:
+        raise NcsnError(f"sampling.batch_size must be a whole number >= 1, got {opts['batch_size']!r}")
+    if opts["method"] == "langevin" and opts["denoise"]:
+        raise NcsnError("sampling.denoise applies to annealed Langevin only; set it to false for method langevin")
+    return opts
+
+
+def shard_blocks(num_samples: int, batch_size: int, shard: int, num_shards: int) -> list[tuple[int, int, int]]:
+    """``(block index, first sample, end sample)`` of every block shard ``shard`` of ``num_shards`` draws."""
+    if num_samples < 1:
+        raise NcsnError(f"num_samples must be >= 1, got {num_samples}")
+    blocks = math.ceil(num_samples / batch_size)
+    if not 1 <= num_shards <= blocks:
+        raise NcsnError(
+            f"cannot cut {num_samples} samples in blocks of sampling.batch_size={batch_size} ({blocks} blocks) into "
+            f"{num_shards} shards; use between 1 and {blocks} shards or a smaller batch_size"
+        )
+    if not 0 <= shard < num_shards:
+        raise NcsnError(f"shard index must be in 0..{num_shards - 1}, got {shard}")
+    first, last = shard * blocks // num_shards, (shard + 1) * blocks // num_shards
+    return [(b, b * batch_size, min((b + 1) * batch_size, num_samples)) for b in range(first, last)]
+
+
+def block_seed(seed: int, block: int) -> int:
+    """A well-mixed 63-bit seed for block ``block`` of the run seeded ``seed``."""
+    return int(np.random.SeedSequence([int(seed), int(block)]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float (B, C, H, W) in [0, 1] (unclamped) -> uint8 (B, H, W, C)."""
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def sample_block(
+    model: torch.nn.Module, sigmas: torch.Tensor, opts: dict[str, Any], shape: tuple[int, ...], generator: torch.Generator
+) -> torch.Tensor:
+    """One batch of samples from uniform noise on [0, 1] with the configured Langevin sampler."""
+    device = sigmas.device
+    x = samplers.uniform_init(shape, generator=generator, device=device)
+    if opts["method"] == "annealed":
+        return samplers.annealed_langevin(
+            model, x, sigmas, n_steps_each=opts["n_steps_each"], step_lr=opts["step_lr"], denoise=opts["denoise"], generator=generator
+        )
+    # Plain Langevin at the smallest noise level (the single-sigma baseline, App. B.2); with one
+    # level its step alpha = step_lr * sigma_L^2 / sigma_L^2 = step_lr, as annealing would give.
+    return samplers.langevin(model, x, step_size=opts["step_lr"], n_steps=opts["n_steps_each"], generator=generator, level=len(sigmas) - 1)
+
+
+def generate(
+    model: torch.nn.Module,
+    sigmas: torch.Tensor,
+    image_shape: tuple[int, int, int],
+    settings: dict[str, Any],
+    num_samples: int,
+    seed: int,
+    shard: int = 0,
+    num_shards: int = 1,
+    log: Callable[[str], None] = lambda line: None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Draw shard ``shard`` of ``num_shards`` of ``num_samples`` samples; returns (uint8 NHWC, info).
+
+    ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device.
+    """
+    opts = sampling_settings(settings)
+    blocks = shard_blocks(num_samples, opts["batch_size"], shard, num_shards)
+    start, stop = blocks[0][1], blocks[-1][2]
+    out = np.empty((stop - start, image_shape[1], image_shape[2], image_shape[0]), dtype=np.uint8)
+    began = time.perf_counter()
+    for block, lo, hi in blocks:
+        generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block))
+        x = sample_block(model, sigmas, opts, (hi - lo, *image_shape), generator)
+        out[lo - start : hi - start] = to_uint8(x)
+        log(f"block {block}: samples {lo}..{hi - 1} done ({time.perf_counter() - began:.1f} s)")
+    seconds = time.perf_counter() - began
+    info = {
+        "num_samples": int(num_samples),
+        "shard": int(shard),
+        "num_shards": int(num_shards),
+        "start": int(start),
+        "stop": int(stop),
+        "seed": int(seed),
+        "sampling": opts,
+        "device": str(sigmas.device),
+        "seconds": round(seconds, 3),
+        "samples_per_s": (stop - start) / seconds if seconds > 0 else None,
+    }
+    return out, info
+
+
+def save_shard(path: str | os.PathLike, images: np.ndarray, info: dict[str, Any]) -> None:
+    """Write one shard: ``images`` uint8 NHWC and ``meta`` (JSON of ``info``), atomically."""
+    save_npz(path, images=images, meta=np.array(json.dumps(info)))
+
+
+def load_shard(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise NcsnError(f"sample shard {path} does not exist; draw it with `python -m ncsn sample ... --out {path}`")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data["images"], json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError) as err:
+        raise NcsnError(f"{path} is not a sample shard written by `ncsn sample` ({err}); delete it and sample again") from err
+
+
+def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Read the K shards of one evaluation into one array in sample order (each shard read once).
+
+    Checks that they are all K shards of the same draw (same total, seed and settings), each once.
+    """
+    if not paths:
+        raise NcsnError("no sample shards given")
+    infos = [load_shard(p)[1] for p in paths]
+    first = infos[0]
+    same = ("num_samples", "num_shards", "seed", "sampling", "checkpoint")
+    for path, info in zip(paths, infos):
+        differing = [key for key in same if info.get(key) != first.get(key)]
+        if differing:
+            raise NcsnError(f"shard {path} differs from {paths[0]} in {differing}: shards of different draws cannot be mixed")
+    found = sorted(info["shard"] for info in infos)
+    if found != list(range(first["num_shards"])):
+        raise NcsnError(f"expected shards 0..{first['num_shards'] - 1} once each, got {found}; sample the missing shards")
+    order = sorted(range(len(paths)), key=lambda i: infos[i]["shard"])
+    images = None
+    for i in order:
+        shard_images, info = load_shard(paths[i])
+        if images is None:
+            images = np.empty((first["num_samples"], *shard_images.shape[1:]), dtype=np.uint8)
+        images[info["start"] : info["stop"]] = shard_images
+    return images, [infos[i] for i in order]

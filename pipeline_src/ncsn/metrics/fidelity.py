@@ -1,0 +1,138 @@
+"""FID and Inception Score of uint8 image arrays, streamed in batches, computed by the field's libraries.
+
+Features never accumulate: each batch updates float64 running sums (mean and covariance per
+library) and the IS logits of the current split only. The numbers themselves come from the
+libraries' functions: torch-fidelity's ``fid_statistics_to_metric`` and ``isc_features_to_metric``,
+clean-fid's ``frechet_distance``.
+
+The same features give the same FID in both libraries up to float round-off (torch-fidelity
+takes the trace of sqrt(sigma1 sigma2) from eigenvalues, clean-fid from ``scipy.linalg.sqrtm``).
+What differs systematically is the input each library's pipeline feeds the network:
+torch-fidelity passes uint8 tensors (its Inception resizes with a TF1-compatible bilinear
+filter), clean-fid converts images to float (``ToTensor() * 255``, not exactly integral) after
+its PIL bicubic resize. With the digits extractor (no resize) the two FIDs agree to ~1e-5
+relative; with Inception the resize makes them differ by a few percent, as documented by
+clean-fid's authors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from cleanfid.fid import frechet_distance
+from torch_fidelity.defaults import DEFAULTS as TORCH_FIDELITY_DEFAULTS
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
+
+from ncsn.errors import NcsnError
+from ncsn.metrics.extractors import Extractor
+
+IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
+SHUFFLE_SEED = TORCH_FIDELITY_DEFAULTS["rng_seed"]  # torch-fidelity shuffles before splitting for IS
+
+
+class RunningMoments:
+    """Mean and covariance of a stream of feature batches in float64.
+
+    Sums are taken around the first batch's mean (a shift that keeps the covariance accurate when
+    features have a large mean); the covariance is unbiased (ddof=1), as ``np.cov``.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shift: np.ndarray | None = None
+        self.total: np.ndarray | None = None
+        self.outer: np.ndarray | None = None
+
+    def update(self, features: np.ndarray | torch.Tensor) -> None:
+        f = np.asarray(features, dtype=np.float64)
+        if self.shift is None:
+            self.shift = f.mean(axis=0)
+            self.total = np.zeros_like(self.shift)
+            self.outer = np.zeros((f.shape[1], f.shape[1]))
+        d = f - self.shift
+        self.total += d.sum(axis=0)
+        self.outer += d.T @ d
+        self.count += len(f)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) of everything seen so far."""
+        if self.count < 2:
+            raise NcsnError(f"FID statistics need at least 2 images, got {self.count}")
+        mean_d = self.total / self.count
+        sigma = (self.outer - self.count * np.outer(mean_d, mean_d)) / (self.count - 1)
+        return self.shift + mean_d, sigma
+
+
+@dataclass
+class Statistics:
+    """Per-library FID statistics of one image set, and its Inception Score per split."""
+
+    count: int
+    torch_fidelity: tuple[np.ndarray, np.ndarray]
+    cleanfid: tuple[np.ndarray, np.ndarray]
+    is_per_split: list[float] = field(default_factory=list)
+
+    def inception_score(self) -> dict[str, Any]:
+        """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
+        if not self.is_per_split:
+            raise NcsnError("the Inception Score was not computed for this image set (is_splits=0)")
+        return {"mean": float(np.mean(self.is_per_split)), "std": float(np.std(self.is_per_split)), "splits": len(self.is_per_split)}
+
+
+def split_bounds(count: int, splits: int) -> list[int]:
+    """Split boundaries ``i * N // splits`` (torch-fidelity's); one split over everything when ``splits`` is 0."""
+    if splits < 0 or (splits and count < splits):
+        raise NcsnError(f"cannot cut {count} images into {splits} Inception Score splits; use more samples or fewer splits")
+    parts = splits or 1
+    return [i * count // parts for i in range(parts + 1)]
+
+
+def image_statistics(
+    images: np.ndarray, extractor: Extractor, is_splits: int = IS_SPLITS, shuffle_seed: int | None = SHUFFLE_SEED
+) -> Statistics:
+    """Stream ``images`` (uint8 NHWC) through both libraries' feature pipelines.
+
+    Images are visited in torch-fidelity's shuffled order (``RandomState(shuffle_seed)``, no shuffle
+    when None), cut into ``is_splits`` splits; each split's logits give one IS value
+    (``isc_features_to_metric`` on that split alone), so memory holds one split's logits at most.
+    """
+    extractor.check_images(images, "images to score")
+    count = len(images)
+    order = np.arange(count) if shuffle_seed is None else np.random.RandomState(shuffle_seed).permutation(count)
+    bounds = split_bounds(count, is_splits)
+    tf_moments, clean_moments = RunningMoments(), RunningMoments()
+    is_values = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        logits = []
+        for start in range(lo, hi, extractor.batch_size):
+            batch = images[order[start : min(start + extractor.batch_size, hi)]]
+            fid_features, batch_logits = extractor.torch_fidelity_features(batch)
+            tf_moments.update(fid_features)
+            clean_moments.update(extractor.cleanfid_features(batch))
+            if is_splits:
+                logits.append(batch_logits)
+        if is_splits:
+            split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
+            is_values.append(split_is[KEY_METRIC_ISC_MEAN])
+    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values)
+
+
+def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
+    """FID by torch-fidelity's statistics-to-metric function."""
+    (mu1, sigma1), (mu2, sigma2) = stats, ref
+    return float(fid_statistics_to_metric({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, verbose=False)[KEY_METRIC_FID])
+
+
+def fid_cleanfid(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
+    """FID by clean-fid's ``frechet_distance``."""
+    (mu1, sigma1), (mu2, sigma2) = stats, ref
+    return float(frechet_distance(mu1, sigma1, mu2, sigma2))
+
+
+def compare(stats: Statistics, ref: Statistics) -> dict[str, float]:
+    """FID of ``stats`` against ``ref`` by both libraries."""
+    return {"fid": fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity), "fid_cleanfid": fid_cleanfid(stats.cleanfid, ref.cleanfid)}
