@@ -17,9 +17,10 @@ EXPERIMENT = {
     "dataset": "digits", "model": {"arch": "refinenet"}, "schedule": {"kind": "geometric"},
     "training": {"iterations": 300}, "evaluation": {"num_samples": 500},
 }
-SELECTION = {"iteration": 200, "fid": 12.3456, "num_samples": 100}
-METRICS = {"extractor": "digits", "num_samples": 500, "is_mean": 7.123, "is_std": 0.0456,
-           "fid_torch_fidelity": 4.5678, "fid_clean_fid": 4.5679}
+SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
+# the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
+METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"}, "num_samples": 500,
+           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679}
 
 
 def md_cells(text: str) -> list[list[str]]:
@@ -60,8 +61,8 @@ def test_tables_agree_across_formats(tmp_path):
 
 
 def test_result_row_names_missing_metric():
-    with pytest.raises(NcsnError, match="fid_clean_fid"):
-        result_row("x", EXPERIMENT, SELECTION, {k: v for k, v in METRICS.items() if k != "fid_clean_fid"})
+    with pytest.raises(NcsnError, match="fid_cleanfid"):
+        result_row("x", EXPERIMENT, SELECTION, {k: v for k, v in METRICS.items() if k != "fid_cleanfid"})
 
 
 def write_benchmark(path, seconds):

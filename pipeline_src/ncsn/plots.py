@@ -120,9 +120,10 @@ def plot_loss_curves(
     for column in ("iteration", "loss", hue) + ((col,) if col else ()):
         if column not in curves.columns:
             raise NcsnError(f"loss table lacks the column {column!r} (has {list(curves.columns)})")
+    sparse = curves.groupby([hue] + ([col] if col else [])).size().max() <= 50  # mark points of short logs
     grid = sns.relplot(
         data=curves, x="iteration", y="loss", hue=hue, col=col, kind="line", height=3.0, aspect=1.3,
-        facet_kws={"sharey": False}, errorbar=None,
+        facet_kws={"sharey": False}, errorbar=None, marker="o" if sparse else None,
     )
     if logy:
         grid.set(yscale="symlog")

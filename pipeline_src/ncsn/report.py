@@ -57,22 +57,26 @@ def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
 
 
 def result_row(name: str, experiment: Mapping[str, Any], selection: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Our row for one experiment from its config block, ``selection.json`` and ``metrics.json``."""
+    """Our row for one experiment from its config block, ``selection.json`` (``ncsn select``) and
+    ``metrics.json`` (``ncsn evaluate``)."""
+    what = f"metrics.json of {name!r}"
+    inception = _require(metrics, "inception_score", what)
+    extractor = _require(metrics, "extractor", what)
     return {
         "source": OURS,
         "experiment": name,
         "dataset": _require(experiment, "dataset", f"experiment {name!r}"),
         "schedule": _require(_require(experiment, "schedule", f"experiment {name!r}"), "kind", f"schedule of {name!r}"),
         "architecture": _require(_require(experiment, "model", f"experiment {name!r}"), "arch", f"model of {name!r}"),
-        "extractor": _require(metrics, "extractor", f"metrics of {name!r}"),
-        "selected_checkpoint": _require(selection, "iteration", f"selection of {name!r}"),
+        "extractor": extractor.get("kind", "?") if isinstance(extractor, Mapping) else str(extractor),
+        "selected_checkpoint": _require(selection, "iteration", f"selection.json of {name!r}"),
         "selection_samples": selection.get("num_samples"),
         "fid_selection": selection.get("fid"),
-        "final_samples": _require(metrics, "num_samples", f"metrics of {name!r}"),
-        "is_mean": _require(metrics, "is_mean", f"metrics of {name!r}"),
-        "is_std": _require(metrics, "is_std", f"metrics of {name!r}"),
-        "fid_torch_fidelity": _require(metrics, "fid_torch_fidelity", f"metrics of {name!r}"),
-        "fid_clean_fid": _require(metrics, "fid_clean_fid", f"metrics of {name!r}"),
+        "final_samples": _require(metrics, "num_samples", what),
+        "is_mean": _require(inception, "mean", f"inception_score in {what}"),
+        "is_std": _require(inception, "std", f"inception_score in {what}"),
+        "fid_torch_fidelity": _require(metrics, "fid", what),
+        "fid_clean_fid": _require(metrics, "fid_cleanfid", what),
     }
 
 

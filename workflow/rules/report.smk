@@ -60,5 +60,5 @@ rule report_tables:
     resources:
         mem_mb=1000,
     shell:
-        "python -m ncsn report --settings {params.settings:q} {params.arguments}"
+        "OMP_NUM_THREADS={threads} {NCSN} report --settings {params.settings:q} {params.arguments}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

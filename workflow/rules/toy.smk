@@ -16,6 +16,18 @@ def toy_kinds(config: dict) -> list[str]:
     return [key for key in TOY_KINDS if toy.get(key, {}).get("enabled", True) and key in toy]
 
 
+def toy_problems(config: dict) -> list[str]:
+    """Cross-references of the `toy` block the schema cannot express."""
+    block = config.get("toy", {}).get("ssm_noise")
+    if block and block.get("enabled", True) and block["dataset"] not in config["datasets"]:
+        return [f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"]
+    return []
+
+
+if toy_problems(config):
+    raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(toy_problems(config)))
+
+
 def toy_settings(config: dict, key: str) -> dict:
     toy = config["toy"]
     block = {k: v for k, v in toy[key].items() if k != "enabled"}
@@ -58,7 +70,7 @@ rule toy_ssm_noise:
         runtime=240,
         gpu=gpu_count,
     shell:
-        "python -m ncsn toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} {NCSN} toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -85,7 +97,7 @@ rule toy_scores:
         mem_mb=2000,
         runtime=120,
     shell:
-        "python -m ncsn toy scores --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} {NCSN} toy scores --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -116,5 +128,5 @@ rule toy_langevin_modes:
         mem_mb=2000,
         runtime=60,
     shell:
-        "python -m ncsn toy langevin-modes --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} {NCSN} toy langevin-modes --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

@@ -27,7 +27,7 @@ def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torc
     if iterations < 1 or batch < 1:
         raise NcsnError(f"toy.scores: iterations ({iterations}) and batch_size ({batch}) must be >= 1")
     torch.manual_seed(int(generator.initial_seed()))  # parameter initialisation follows the run's seed
-    model = build_model(dict(settings["model"]))
+    model = build_model({"arch": "mlp", **settings["model"]})
     optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
     log, every = [], max(1, int(settings.get("log_every", 100)))
     for it in range(1, iterations + 1):

@@ -33,7 +33,7 @@ def train_curve(
     if iterations < 1 or not 1 <= batch <= len(data):
         raise NcsnError(f"toy.ssm_noise: iterations ({iterations}) must be >= 1 and batch_size ({batch}) in 1..{len(data)}")
     torch.manual_seed(seed)  # the same initial network for both runs
-    spec = {**settings["model"], "channels": data.shape[1], "image_size": data.shape[2]}
+    spec = {"arch": "ssm_autoencoder", **settings["model"], "channels": data.shape[1], "image_size": data.shape[2]}
     model = build_model(spec).to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -1,0 +1,242 @@
+"""``ncsn figure KIND``: the image experiments' figures from workflow artifacts.
+
+    ncsn figure samples --samples SHARD.npz [...] --settings '{"num_images": 100}' --out grid.png
+    ncsn figure intermediate --selection selection.json --settings '{"sampling": {...}, "device", "seed", "num_chains": 8}' --out fig4.png
+    ncsn figure inpainting --selection selection.json --data test.npz \
+        --settings '{"sampling": {...}, "device", "seed", "num_images": 4, "samples_per_image": 4, "masks": ["right_half"]}' --out fig6.png
+    ncsn figure loss --input NAME=loss.csv [...] --out loss.png
+    ncsn figure fid-checkpoints --input NAME=fid_vs_checkpoint.csv [...] --out fid.png
+    ncsn figure sweep --input STEP_LR,T=score.json [...] --settings '{"num_images": 36}' --out sweep.png
+
+samples: uncurated grid (paper Figs. 5, 7); intermediate: annealed Langevin snapshots, one row
+per chain, one column per noise level (Fig. 4); inpainting: Alg. 2 with occlusion masks,
+rows = occluded input, completions, original (Fig. 6, [Re] Figs. 7, 18); loss: training loss
+curves ([Re] Fig. 12); fid-checkpoints: FID per checkpoint ([Re] Fig. 13); sweep: FID over the
+eps x T grid as a heat map plus a sample grid per cell ([Re] Fig. 8; each score.json's folder
+holds its samples.npz).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ncsn.cli import add_settings_argument
+from ncsn.errors import NcsnError
+
+KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
+MASKS = ("right_half", "left_half", "bottom_half", "centre_square", "checkerboard")
+
+
+def named_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=KINDS)
+    add_settings_argument(parser, "JSON settings of the figure (see the module help)")
+    parser.add_argument("--samples", nargs="+", type=Path, default=[], help="sample shards (samples)")
+    parser.add_argument("--selection", type=Path, help="selection.json naming the checkpoint (intermediate, inpainting)")
+    parser.add_argument("--data", type=Path, help="prepared split whose images are occluded (inpainting)")
+    parser.add_argument("--input", type=named_path, action="append", default=[], metavar="NAME=PATH",
+                        help="loss.csv / fid_vs_checkpoint.csv per experiment, or STEP_LR,T=score.json (sweep)")
+    parser.add_argument("--out", type=Path, required=True, help="the PNG to write (plots also get a PDF beside it)")
+
+
+def require_files(paths: list[Path], what: str) -> None:
+    if not paths:
+        raise NcsnError(f"no {what} given")
+    for path in paths:
+        if path is None or not Path(path).is_file():
+            raise NcsnError(f"{what} {path} does not exist; run the workflow step that writes it")
+
+
+def occlusion_mask(name: str, height: int, width: int) -> np.ndarray:
+    """(H, W) bool mask of the *observed* pixels for a named occlusion (False = to inpaint)."""
+    mask = np.ones((height, width), dtype=bool)
+    if name == "right_half":  # the paper's Fig. 6
+        mask[:, width // 2 :] = False
+    elif name == "left_half":
+        mask[:, : width // 2] = False
+    elif name == "bottom_half":
+        mask[height // 2 :, :] = False
+    elif name == "centre_square":
+        mask[height // 4 : height - height // 4, width // 4 : width - width // 4] = False
+    elif name == "checkerboard":
+        block = max(1, height // 4)
+        rows, cols = np.indices((height, width)) // block
+        mask = (rows + cols) % 2 == 0
+    else:
+        raise NcsnError(f"unknown occlusion mask {name!r}; use one of {', '.join(MASKS)}")
+    return mask
+
+
+def load_selected_model(args: argparse.Namespace):
+    """The selected checkpoint's model, sigmas, info, sampling options, device and seed."""
+    from ncsn.checkpoint import load_score_model
+    from ncsn.device import select_device, setup_threads
+    from ncsn.generate import sampling_settings
+    from ncsn.io import read_json
+
+    require_files([args.selection], "--selection")
+    opts = sampling_settings(args.settings.get("sampling"))
+    setup_threads()
+    device = select_device(args.settings.get("device", "auto"))
+    model, sigmas, info = load_score_model(read_json(args.selection)["checkpoint"], device, use_ema=opts["use_ema"])
+    return model, sigmas, info, opts, device, int(args.settings.get("seed", 0))
+
+
+def positive(settings: dict[str, Any], key: str, default: int) -> int:
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise NcsnError(f"figure setting {key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def figure_samples(args: argparse.Namespace) -> list[Path]:
+    from ncsn.generate import load_shards
+    from ncsn.plots import grid_scale, save_image_grid
+
+    require_files(args.samples, "--samples shard")
+    images, _ = load_shards(args.samples)
+    n = min(positive(args.settings, "num_images", 100), len(images))
+    ncols = int(np.ceil(np.sqrt(n)))
+    return [save_image_grid(images[:n], args.out, ncols=ncols, scale=grid_scale(images.shape[1]))]
+
+
+def figure_intermediate(args: argparse.Namespace) -> list[Path]:
+    import torch
+
+    from ncsn import sampling
+    from ncsn.plots import grid_scale, save_image_grid, stack_snapshots
+
+    num_chains = positive(args.settings, "num_chains", 8)
+    model, sigmas, info, opts, device, seed = load_selected_model(args)
+    spec = info["model_spec"]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x = sampling.uniform_init((num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device)
+    if opts["method"] == "annealed":  # one snapshot at the end of every noise level (paper Fig. 4)
+        _, snaps = sampling.annealed_langevin(model, x, sigmas, opts["n_steps_each"], opts["step_lr"], snapshot_every=opts["n_steps_each"], generator=generator)
+    else:  # the baseline's single level: ten evenly spaced snapshots
+        every = max(1, opts["n_steps_each"] // 10)
+        _, snaps = sampling.langevin(model, x, opts["step_lr"], opts["n_steps_each"], generator=generator, level=len(sigmas) - 1, snapshot_every=every)
+    frames = [s.numpy() for s in snaps]
+    tiles = stack_snapshots(frames, num_chains)
+    return [save_image_grid(tiles, args.out, ncols=len(frames), scale=grid_scale(spec["image_size"]))]
+
+
+def figure_inpainting(args: argparse.Namespace) -> list[Path]:
+    import torch
+
+    from ncsn import sampling
+    from ncsn.data import load_split
+    from ncsn.plots import grid_scale, save_image_grid
+
+    settings = args.settings
+    num_images = positive(settings, "num_images", 4)
+    per_image = positive(settings, "samples_per_image", 4)
+    masks = settings.get("masks", ["right_half"])
+    if not masks:
+        raise NcsnError("figure setting masks is empty; name at least one of " + ", ".join(MASKS))
+    for name in masks:
+        occlusion_mask(name, 8, 8)  # unknown names fail before the model loads
+    require_files([args.data], "--data")
+    images, _ = load_split(args.data)
+    model, sigmas, info, opts, device, seed = load_selected_model(args)
+    originals = torch.from_numpy(images[:num_images]).permute(0, 3, 1, 2).float().div(255.0).to(device)
+    n, c, h, w = originals.shape
+    generator = torch.Generator(device=device).manual_seed(seed)
+    rows = []
+    for name in masks:
+        observed = torch.from_numpy(occlusion_mask(name, h, w)).to(device)
+        x_obs = originals.repeat_interleave(per_image, dim=0)
+        filled = sampling.inpaint(model, x_obs, observed.expand_as(x_obs), sigmas, opts["n_steps_each"], opts["step_lr"], generator=generator)
+        filled = filled.view(n, per_image, c, h, w)
+        occluded = originals * observed  # occluded pixels shown black
+        rows.append(torch.cat([occluded[:, None], filled, originals[:, None]], dim=1))
+    tiles = torch.cat(rows).flatten(0, 1).clamp(0, 1).cpu().numpy()
+    return [save_image_grid(tiles, args.out, ncols=per_image + 2, scale=grid_scale(h))]
+
+
+def read_tables(args: argparse.Namespace, what: str):
+    import pandas as pd
+
+    require_files([p for _, p in args.input], what)
+    return pd.concat([pd.read_csv(path).assign(experiment=name) for name, path in args.input], ignore_index=True)
+
+
+def figure_loss(args: argparse.Namespace) -> list[Path]:
+    from ncsn.plots import plot_loss_curves
+
+    table = read_tables(args, "--input loss.csv")
+    return plot_loss_curves(table, args.out, hue="experiment", col="experiment", title="Training loss ([Re] Fig. 12)")
+
+
+def figure_fid_checkpoints(args: argparse.Namespace) -> list[Path]:
+    from ncsn.plots import plot_fid_vs_checkpoint
+
+    table = read_tables(args, "--input fid_vs_checkpoint.csv")
+    selected = {row.experiment: int(row.iteration) for row in table.itertuples() if int(row.selected)}
+    return plot_fid_vs_checkpoint(table, args.out, selected)
+
+
+def figure_sweep(args: argparse.Namespace) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ncsn.generate import load_shard
+    from ncsn.io import atomic_path, read_json
+    from ncsn.plots import image_grid, plot_sweep_heatmap, save_figure
+
+    require_files([p for _, p in args.input], "--input score.json")
+    rows, grids = [], {}
+    for name, path in args.input:
+        eps_text, _, steps_text = name.partition(",")
+        try:
+            eps, steps = float(eps_text), int(steps_text)
+        except ValueError as err:
+            raise NcsnError(f"sweep inputs are named STEP_LR,T=PATH (e.g. 2e-05,100=...), got {name!r}") from err
+        score = read_json(path)
+        rows.append({"eps": eps, "T": steps, "fid": score["fid"], "fid_cleanfid": score.get("fid_cleanfid"),
+                     "is_mean": score.get("inception_score", {}).get("mean"), "num_samples": score.get("num_samples")})
+        samples = path.parent / "samples.npz"
+        if samples.is_file():
+            images, _ = load_shard(samples)
+            n = min(positive(args.settings, "num_images", 36), len(images))
+            grids[(eps, steps)] = image_grid(images[:n], int(np.ceil(np.sqrt(n))))
+    table = pd.DataFrame(rows).sort_values(["eps", "T"])
+    with atomic_path(args.out.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    written = [args.out.with_suffix(".csv")]
+    written += plot_sweep_heatmap(table, args.out, title="FID over step size and steps per level ([Re] Fig. 8)")
+    if grids:
+        eps_values, t_values = sorted(table["eps"].unique()), sorted(table["T"].unique())
+        fig, axes = plt.subplots(len(eps_values), len(t_values), figsize=(2.2 * len(t_values), 2.3 * len(eps_values)), squeeze=False)
+        for i, eps in enumerate(eps_values):
+            for j, steps in enumerate(t_values):
+                ax = axes[i][j]
+                ax.axis("off")
+                if (eps, steps) in grids:
+                    grid = grids[(eps, steps)]
+                    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+                    fid = table[(table["eps"] == eps) & (table["T"] == steps)]["fid"].iloc[0]
+                    ax.set_title(f"eps={eps:.0e}, T={steps}\nFID {fid:.1f}", fontsize=8)
+        samples_png = args.out.with_name(args.out.stem + "_samples.png")
+        written += save_figure(fig, samples_png, pdf=False)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    runner = {
+        "samples": figure_samples, "intermediate": figure_intermediate, "inpainting": figure_inpainting,
+        "loss": figure_loss, "fid-checkpoints": figure_fid_checkpoints, "sweep": figure_sweep,
+    }[args.kind]
+    for path in runner(args):
+        print(path)
+    return 0
