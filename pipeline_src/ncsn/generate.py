@@ -168,6 +168,9 @@ def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[s
     if found != list(range(first["num_shards"])):
         raise NcsnError(f"expected shards 0..{first['num_shards'] - 1} once each, got {found}; sample the missing shards")
     order = sorted(range(len(paths)), key=lambda i: infos[i]["shard"])
+    bounds = [(infos[i]["start"], infos[i]["stop"]) for i in order]
+    if bounds[0][0] != 0 or bounds[-1][1] != first["num_samples"] or any(a[1] != b[0] for a, b in zip(bounds, bounds[1:])):
+        raise NcsnError(f"shards {[str(paths[i]) for i in order]} cover samples {bounds}, not 0..{first['num_samples']} without gaps")
     images = None
     for i in order:
         shard_images, info = load_shard(paths[i])

@@ -17,6 +17,7 @@ clean-fid's authors.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +131,9 @@ def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarr
 def fid_cleanfid(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
     """FID by clean-fid's ``frechet_distance``."""
     (mu1, sigma1), (mu2, sigma2) = stats, ref
-    return float(frechet_distance(mu1, sigma1, mu2, sigma2))
+    with warnings.catch_warnings():  # clean-fid 0.1.35 passes scipy's deprecated sqrtm(disp=False)
+        warnings.filterwarnings("ignore", message="The `disp` argument is deprecated", category=DeprecationWarning)
+        return float(frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
 def compare(stats: Statistics, ref: Statistics) -> dict[str, float]:
