@@ -1,0 +1,88 @@
+"""Best-checkpoint selection on fixed score files: lowest FID, or the last checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from ncsn.cli import main
+from ncsn.errors import NcsnError
+from ncsn.metrics.selection import iteration_from_name, select, table_csv
+
+SCORES = [
+    {"checkpoint": "run/checkpoints/ckpt_5000.pt", "iteration": 5000, "fid": 80.5, "fid_cleanfid": 81.0, "num_samples": 1000},
+    {"checkpoint": "run/checkpoints/ckpt_15000.pt", "iteration": 15000, "fid": 42.25, "fid_cleanfid": 43.0, "num_samples": 1000},
+    {"checkpoint": "run/checkpoints/ckpt_10000.pt", "iteration": 10000, "fid": 42.25, "fid_cleanfid": 42.0, "num_samples": 1000},
+    {"checkpoint": "run/checkpoints/ckpt_20000.pt", "iteration": 20000, "fid": 55.0, "fid_cleanfid": 56.0, "num_samples": 1000},
+]
+
+
+def test_fid_picks_the_lowest_and_the_earlier_of_ties():
+    chosen = select(SCORES, "fid")
+    assert (chosen["iteration"], chosen["checkpoint"], chosen["fid"]) == (10000, "run/checkpoints/ckpt_10000.pt", 42.25)
+    assert chosen["num_candidates"] == 4
+
+
+def test_last_picks_the_highest_iteration_whatever_its_fid():
+    assert select(SCORES, "last")["iteration"] == 20000
+    assert select([{"checkpoint": "ckpt_7.pt", "iteration": 7}], "last")["checkpoint"] == "ckpt_7.pt"
+
+
+def test_table_lists_every_checkpoint_in_iteration_order_and_marks_the_choice():
+    rows = list(csv.DictReader(table_csv(SCORES, select(SCORES, "fid")).splitlines()))
+    assert [int(r["iteration"]) for r in rows] == [5000, 10000, 15000, 20000]
+    assert [r["selected"] for r in rows] == ["0", "1", "0", "0"]
+    assert float(rows[0]["fid"]) == 80.5 and float(rows[3]["fid_cleanfid"]) == 56.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "criterion", "message"),
+    [
+        (SCORES, "median", "criterion must be one of"),
+        ([], "fid", "no checkpoint scores"),
+        ([{"checkpoint": "a", "iteration": 1}], "fid", "finite FID"),
+        ([{"checkpoint": "a", "iteration": 1, "fid": float("nan")}], "fid", "finite FID"),
+        ([SCORES[0], SCORES[0]], "fid", "same iteration"),
+    ],
+)
+def test_bad_selection_input_is_a_clear_error(scores, criterion, message):
+    with pytest.raises(NcsnError, match=message):
+        select(scores, criterion)
+
+
+def test_iteration_is_read_from_checkpoint_names():
+    assert iteration_from_name("results/runs/x/checkpoints/ckpt_120000.pt") == 120000
+    with pytest.raises(NcsnError, match="ckpt_<iteration>.pt"):
+        iteration_from_name("model_final.pt")
+
+
+def test_select_command_writes_selection_and_table(tmp_path):
+    paths = []
+    for score in SCORES:
+        path = tmp_path / f"ckpt_{score['iteration']}.json"
+        path.write_text(json.dumps(score))
+        paths.append(str(path))
+    out, table = tmp_path / "sel" / "selection.json", tmp_path / "sel" / "fid_vs_checkpoint.csv"
+    assert main(["select", "--scores", *paths, "--settings", '{"criterion": "fid", "num_samples": 1000}', "--out", str(out), "--table", str(table)]) == 0
+    assert json.loads(out.read_text())["iteration"] == 10000
+    assert len(table.read_text().splitlines()) == 5
+    assert main(["select", "--scores", *paths, "--criterion", "last", "--out", str(out), "--table", str(table)]) == 0
+    assert json.loads(out.read_text())["checkpoint"] == "run/checkpoints/ckpt_20000.pt"
+
+
+def test_select_last_from_the_run_record_without_scores(tmp_path):
+    run = tmp_path / "run" / "run.json"
+    run.parent.mkdir()
+    run.write_text(json.dumps({"checkpoints": ["ckpt_500.pt", "ckpt_1000.pt", "ckpt_1500.pt"]}))
+    out, table = tmp_path / "selection.json", tmp_path / "table.csv"
+    assert main(["select", "--run", str(run), "--settings", '{"criterion": "last"}', "--out", str(out), "--table", str(table)]) == 0
+    chosen = json.loads(out.read_text())
+    assert chosen["iteration"] == 1500 and chosen["checkpoint"] == str(run.parent / "checkpoints" / "ckpt_1500.pt")
+
+
+def test_select_command_fails_on_a_missing_score_file_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "selection.json"
+    assert main(["select", "--scores", str(tmp_path / "ckpt_5.json"), "--out", str(out), "--table", str(tmp_path / "t.csv")]) == 2
+    assert "ncsn score" in capsys.readouterr().err and not out.exists()
