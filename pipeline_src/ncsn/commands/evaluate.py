@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser, 'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
         "num_samples/shards, when given, must match the shards",
     )
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
     parser.add_argument("--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)")
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     is_splits = int(evaluation.get("is_splits", IS_SPLITS))
     if args.ref_data and not Path(args.ref_data).is_file():
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
-    setup_threads()
+    setup_threads(args.threads)
     device = select_device(args.settings.get("device", "auto"))
     extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     if args.ref_data and Path(args.ref_data).resolve() != Path(ref_meta["data"]).resolve():

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--extractor-settings", type=parse_json_settings, default=None, help="extractor block (JSON); default: settings.extractor")
     add_settings_argument(parser, 'JSON {"extractor": {"kind": "digits|inception", ...}, "device": "auto"}')
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
     parser.add_argument("--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)")
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if not block:
         raise NcsnError("ref-stats needs the extractor block: --settings '{\"extractor\": {\"kind\": ...}}' or --extractor-settings")
     check_extractor(block, args.extractor)  # missing weights stop here, before the data are read
-    setup_threads()
+    setup_threads(args.threads)
     extractor = build_extractor(block, args.extractor, select_device(args.settings.get("device", "auto")))
     images, _ = load_split(args.data)
     extractor.check_images(images, str(args.data))

@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "step_lr": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
     parser.add_argument("--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)")
 
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
-    setup_threads()
+    setup_threads(args.threads)
     path = checkpoint_of(args)
     model, sigmas, info = load_score_model(path, select_device(args.settings.get("device", "auto")), use_ema=opts["use_ema"])
     spec = info["model_spec"]

@@ -1,0 +1,103 @@
+"""The metric commands end to end on the real digits: train-extractor, ref-stats, score, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ncsn.checkpoint import save_checkpoint
+from ncsn.cli import main
+from ncsn.data import prepare
+from ncsn.models import build_model
+from ncsn.schedules import make_sigmas
+
+SAMPLING = {"sampling": {"n_steps_each": 1, "batch_size": 10}, "device": "cpu", "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Prepared digits, a CLI-trained extractor, reference statistics and an untrained checkpoint."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("metrics_cli")
+    prepare("digits", {"source": "digits"}, root / "data")
+    # A short training: the >95% accuracy of a full one is tested in test_metrics_fidelity.py.
+    extractor = {"extractor": {"kind": "digits", "dataset": "digits", "epochs": 2, "lr": 3e-3, "min_accuracy": 0.5}, "device": "cpu", "seed": 0}
+    assert main([
+        "train-extractor", "--train", str(root / "data/train.npz"), "--test", str(root / "data/test.npz"),
+        "--settings", json.dumps(extractor), "--out", str(root / "model.pt"), "--accuracy", str(root / "accuracy.json"),
+    ]) == 0
+    assert main([
+        "ref-stats", "--data", str(root / "data/train.npz"), "--extractor", str(root / "model.pt"),
+        "--settings", json.dumps(extractor), "--out", str(root / "ref.npz"), "--threads", "1",
+    ]) == 0
+    spec = {"arch": "refinenet", "ngf": 8, "channels": 1, "image_size": 8, "num_classes": 10}
+    schedule = {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
+    torch.manual_seed(0)
+    state = {"iteration": 20, "model_spec": spec, "schedule_spec": schedule, "sigmas": make_sigmas(schedule), "model": build_model(spec).state_dict(), "ema": None}
+    save_checkpoint(root / "ckpt_20.pt", state)
+    return root
+
+
+def test_train_extractor_records_its_test_accuracy(pipeline):
+    report = json.loads((pipeline / "accuracy.json").read_text())
+    assert 0.5 <= report["test_accuracy"] <= 1 and report["num_test"] == 359 and report["settings"]["epochs"] == 2
+    assert report["model"] == str(pipeline / "model.pt")
+
+
+def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, tmp_path, capsys):
+    settings = json.dumps({"kind": "digits", "epochs": 1, "min_accuracy": 0.999})
+    out = tmp_path / "model.pt"
+    args = ["train-extractor", "--train", str(pipeline / "data/train.npz"), "--test", str(pipeline / "data/test.npz")]
+    assert main([*args, "--settings", settings, "--out", str(out), "--accuracy", str(tmp_path / "a.json")]) == 2
+    assert "min_accuracy" in capsys.readouterr().err and not out.exists() and not (tmp_path / "a.json").exists()
+
+
+def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
+    root = pipeline
+    common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
+    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "score.json"), "--threads", "1"]) == 0
+    score = json.loads((root / "score.json").read_text())
+    assert score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100  # an untrained model draws noise
+    shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
+    for k, path in enumerate(shards):
+        assert main(["sample", "--checkpoint", str(root / "ckpt_20.pt"), "--num-samples", "20", "--shard", str(k), "--shards", "2", "--settings", json.dumps(SAMPLING), "--out", path]) == 0
+    settings = {"evaluation": {"num_samples": 20, "shards": 2}, "device": "cpu"}
+    assert main(["evaluate", "--samples", *shards, *common, "--ref-data", str(root / "data/train.npz"), "--settings", json.dumps(settings), "--out", str(root / "metrics.json")]) == 0
+    metrics = json.loads((root / "metrics.json").read_text())
+    assert metrics["fid"] == pytest.approx(score["fid"], rel=1e-12) and metrics["fid_cleanfid"] == pytest.approx(metrics["fid"], rel=1e-5)
+    assert metrics["inception_score"]["splits"] == 10 and 1.0 <= metrics["inception_score"]["mean"] <= 10.0
+    assert metrics["num_samples"] == 20 and metrics["extractor"]["kind"] == "digits" and metrics["extractor"]["model"] == str(root / "model.pt")
+    assert metrics["reference"]["num_images"] == 1438 and metrics["reference"]["inception_score"]["splits"] == 10
+    assert metrics["samples"]["iteration"] == 20 and metrics["samples"]["num_shards"] == 2
+
+
+def test_evaluate_refuses_shards_that_do_not_match_the_config(pipeline, capsys):
+    root = pipeline
+    shard = root / "one.npz"
+    assert main(["sample", "--checkpoint", str(root / "ckpt_20.pt"), "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(shard)]) == 0
+    out = root / "bad_metrics.json"
+    settings = json.dumps({"evaluation": {"num_samples": 50}, "device": "cpu"})
+    assert main(["evaluate", "--samples", str(shard), "--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz"), "--settings", settings, "--out", str(out)]) == 2
+    assert "evaluation.num_samples is 50" in capsys.readouterr().err and not out.exists()
+
+
+def test_ref_stats_without_inception_weights_stops_before_reading_data(tmp_path, capsys):
+    settings = json.dumps({"extractor": {"kind": "inception", "weights": str(tmp_path / "weights-inception-2015-12-05-6726825d.pth")}})
+    out = tmp_path / "ref.npz"
+    assert main(["ref-stats", "--data", str(tmp_path / "no_such_data.npz"), "--settings", settings, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "weights-inception-2015-12-05-6726825d.pth" in err and "extractors.<name>.weights" in err and "no_such_data" not in err
+    assert not out.exists()
+
+
+def test_score_refuses_reference_statistics_of_another_extractor(pipeline, tmp_path, capsys):
+    other = tmp_path / "model.pt"
+    payload = torch.load(pipeline / "model.pt", weights_only=True)
+    payload["state_dict"]["head.2.bias"] = payload["state_dict"]["head.2.bias"] + 1
+    torch.save(payload, other)
+    code = main(["score", "--checkpoint", str(pipeline / "ckpt_20.pt"), "--extractor", str(other), "--refstats", str(pipeline / "ref.npz"), "--num-samples", "10", "--settings", json.dumps(SAMPLING), "--out", str(tmp_path / "s.json")])
+    assert code == 2 and "run ref-stats again" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
+    assert np.load(pipeline / "ref.npz")["mu"].shape == (64,)
