@@ -89,6 +89,7 @@ def test_scores_command_writes_figure(tmp_path):
     with np.load(tmp_path / "scores.npz") as arrays:
         assert arrays["learned"].shape == arrays["exact"].shape == (11, 11, 2)
         assert np.isfinite(arrays["learned"]).all()
+        assert arrays["density"].shape == (201, 201)
         assert arrays["density"].max() == pytest.approx(0.8 / (2 * np.pi), rel=0.05)
     assert list(pd.read_csv(tmp_path / "loss.csv")["iteration"]) == [20, 40, 60]
 

@@ -141,7 +141,7 @@ def plot_score_fields(
 ) -> list[Path]:
     """Paper Fig. 2: the data density (orange colour map) under one quiver plot per score field.
 
-    ``grid_xy`` is (G, G, 2) coordinates, ``density`` (G, G), each field (G, G, 2).
+    ``grid_xy`` is (G, G, 2) coordinates and each field (G, G, 2); ``density`` is any square image over the same window.
     """
     fig, axes = plt.subplots(1, len(fields) + 1, figsize=(3.6 * (len(fields) + 1), 3.4), squeeze=False)
     axes = axes[0]

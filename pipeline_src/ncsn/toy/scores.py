@@ -16,6 +16,8 @@ from ncsn.losses import sliced_score_matching_loss
 from ncsn.models import build_model
 from ncsn.toy.gmm import GaussianMixture
 
+DENSITY_POINTS = 201  # resolution of the density image under the score arrows
+
 
 def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit the toy MLP (``settings.model``) to the mixture with sliced score matching (paper App. B.1).
@@ -73,7 +75,8 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
     with torch.no_grad():
         learned = model(flat.float()).double().reshape(grid.shape)
     exact = gmm.score(flat).reshape(grid.shape)
-    density = gmm.log_prob(flat).exp().reshape(grid.shape[:2])
+    fine = score_grid(float(settings["grid"]["half_width"]), DENSITY_POINTS)  # smooth background for the figure
+    density = gmm.log_prob(fine.reshape(-1, 2)).exp().reshape(fine.shape[:2])
     summary = region_errors(grid, exact, learned, gmm.means, float(settings["near_radius"]))
     return {
         "grid": grid.numpy(), "density": density.numpy(), "exact": exact.numpy(), "learned": learned.numpy(),
