@@ -8,7 +8,11 @@ PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
 
 
 def figure_settings(kind: str) -> dict:
-    return {k: v for k, v in config.get("figures", {}).get(kind, {}).items() if k != "experiments"}
+    return {
+        k: v
+        for k, v in config.get("figures", {}).get(kind, {}).items()
+        if k != "experiments"
+    }
 
 
 def figure_experiments(config: dict, kind: str) -> list[str]:
@@ -19,7 +23,9 @@ def figure_experiments(config: dict, kind: str) -> list[str]:
     names = block.get("experiments") or experiment_names(config)
     unknown = sorted(set(names) - set(config["experiments"]))
     if unknown:
-        raise WorkflowError(f"figures.{kind}.experiments names unknown experiment(s) {unknown}")
+        raise WorkflowError(
+            f"figures.{kind}.experiments names unknown experiment(s) {unknown}"
+        )
     return names
 
 
@@ -34,13 +40,19 @@ def neighbours_dir(dataset: str, name: str) -> str:
 def sweep_cells(config: dict) -> list[tuple[str, int]]:
     """(eps as written in paths, T) of every cell of the eps x T sweep."""
     block = config.get("figures", {}).get("sweep", {})
-    return [(f"{eps:g}", int(t)) for eps in block.get("step_lr", []) for t in block.get("n_steps_each", [])]
+    return [
+        (f"{eps:g}", int(t))
+        for eps in block.get("step_lr", [])
+        for t in block.get("n_steps_each", [])
+    ]
 
 
 def sweep_experiment(config: dict) -> str | None:
     name = config.get("figures", {}).get("sweep", {}).get("experiment")
     if name is not None and name not in config["experiments"]:
-        raise WorkflowError(f"figures.sweep.experiment: '{name}' is not an experiment (known: {', '.join(config['experiments'])})")
+        raise WorkflowError(
+            f"figures.sweep.experiment: '{name}' is not an experiment (known: {', '.join(config['experiments'])})"
+        )
     return name
 
 
@@ -50,19 +62,35 @@ def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
 
 def fid_table_experiments(config: dict) -> list[str]:
     """Experiments selected by FID: only they have an FID per checkpoint ([Re] Fig. 13)."""
-    return [x for x in figure_experiments(config, "fid_vs_checkpoint") if experiment(config, x)["selection"]["criterion"] == "fid"]
+    return [
+        x
+        for x in figure_experiments(config, "fid_vs_checkpoint")
+        if experiment(config, x)["selection"]["criterion"] == "fid"
+    ]
 
 
 def figures_targets(config: dict) -> list[str]:
-    targets = [experiment_figure(x, kind) for kind in PER_EXPERIMENT_FIGURES for x in figure_experiments(config, kind)]
+    targets = [
+        experiment_figure(x, kind)
+        for kind in PER_EXPERIMENT_FIGURES
+        for x in figure_experiments(config, kind)
+    ]
     if figure_experiments(config, "loss"):
         targets += [f"{FIGURES}/loss.png", f"{FIGURES}/loss.pdf"]
     if fid_table_experiments(config):
-        targets += [f"{FIGURES}/fid_vs_checkpoint.png", f"{FIGURES}/fid_vs_checkpoint.pdf"]
+        targets += [
+            f"{FIGURES}/fid_vs_checkpoint.png",
+            f"{FIGURES}/fid_vs_checkpoint.pdf",
+        ]
     name = sweep_experiment(config)
     if name is not None and sweep_cells(config):
         d = f"{FIGURES}/{experiment(config, name)['dataset']}/{name}"
-        targets += [f"{d}/sweep.png", f"{d}/sweep.pdf", f"{d}/sweep.csv", f"{d}/sweep_samples.png"]
+        targets += [
+            f"{d}/sweep.png",
+            f"{d}/sweep.pdf",
+            f"{d}/sweep.csv",
+            f"{d}/sweep_samples.png",
+        ]
     return targets
 
 
@@ -88,13 +116,13 @@ rule figure_samples:
             category="Samples",
             subcategory="{experiment}",
         ),
-    params:
-        settings=lambda wc: settings_json(figure_settings("samples")),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/samples.log",
     threads: 1
     resources:
         mem_mb=2000,
+    params:
+        settings=lambda wc: settings_json(figure_settings("samples")),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure samples --samples {input.shards:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -110,14 +138,16 @@ rule figure_intermediate:
             category="Samples",
             subcategory="{experiment}",
         ),
-    params:
-        settings=lambda wc: settings_json(figure_sampler_settings(wc.experiment, "intermediate")),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/intermediate.log",
     threads: 2
     resources:
         mem_mb=4000,
         gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(
+            figure_sampler_settings(wc.experiment, "intermediate")
+        ),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure intermediate --selection {input.selection:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -134,14 +164,16 @@ rule figure_inpainting:
             category="Inpainting",
             subcategory="{experiment}",
         ),
-    params:
-        settings=lambda wc: settings_json(figure_sampler_settings(wc.experiment, "inpainting")),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/inpainting.log",
     threads: 2
     resources:
         mem_mb=4000,
         gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(
+            figure_sampler_settings(wc.experiment, "inpainting")
+        ),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure inpainting --selection {input.selection:q}"
         " --data {input.data:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -167,15 +199,17 @@ rule neighbours:
         ),
         arrays=f"{neighbours_dir('{dataset}', '{experiment}')}/neighbours.npz",
         summary=f"{neighbours_dir('{dataset}', '{experiment}')}/summary.json",
-    params:
-        settings=lambda wc: settings_json({**figure_settings("neighbours"), "device": config["device"]}),
-        out=lambda wc: neighbours_dir(wc.dataset, wc.experiment),
     log:
         f"{LOGS}/neighbours/{{dataset}}/{{experiment}}.log",
     threads: 2
     resources:
         mem_mb=8000,
         gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(
+            {**figure_settings("neighbours"), "device": config["device"]}
+        ),
+        out=lambda wc: neighbours_dir(wc.dataset, wc.experiment),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} neighbours --samples {input.shards:q} --train {input.train:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
@@ -184,32 +218,47 @@ rule neighbours:
 
 rule figure_loss:
     input:
-        lambda wc: [f"{run_dir(experiment(config, x)['dataset'], x)}/loss.csv" for x in figure_experiments(config, "loss")],
+        lambda wc: [
+            f"{run_dir(experiment(config, x)['dataset'], x)}/loss.csv"
+            for x in figure_experiments(config, "loss")
+        ],
     output:
-        png=report(f"{FIGURES}/loss.png", caption="../report/loss.rst", category="Training"),
-        pdf=f"{FIGURES}/loss.pdf",
-    params:
-        inputs=lambda wc, input: " ".join(
-            f"--input {x}={p}" for x, p in zip(figure_experiments(config, "loss"), input)
+        png=report(
+            f"{FIGURES}/loss.png", caption="../report/loss.rst", category="Training"
         ),
+        pdf=f"{FIGURES}/loss.pdf",
     log:
         f"{LOGS}/figures/loss.log",
     threads: 1
+    params:
+        inputs=lambda wc, input: " ".join(
+            f"--input {x}={p}"
+            for x, p in zip(figure_experiments(config, "loss"), input)
+        ),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure loss {params.inputs} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule figure_fid_vs_checkpoint:
     input:
-        lambda wc: [selection_files(experiment(config, x)["dataset"], x)["table"] for x in fid_table_experiments(config)],
+        lambda wc: [
+            selection_files(experiment(config, x)["dataset"], x)["table"]
+            for x in fid_table_experiments(config)
+        ],
     output:
-        png=report(f"{FIGURES}/fid_vs_checkpoint.png", caption="../report/fid_vs_checkpoint.rst", category="Training"),
+        png=report(
+            f"{FIGURES}/fid_vs_checkpoint.png",
+            caption="../report/fid_vs_checkpoint.rst",
+            category="Training",
+        ),
         pdf=f"{FIGURES}/fid_vs_checkpoint.pdf",
-    params:
-        inputs=lambda wc, input: " ".join(f"--input {x}={p}" for x, p in zip(fid_table_experiments(config), input)),
     log:
         f"{LOGS}/figures/fid_vs_checkpoint.log",
     threads: 1
+    params:
+        inputs=lambda wc, input: " ".join(
+            f"--input {x}={p}" for x, p in zip(fid_table_experiments(config), input)
+        ),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure fid-checkpoints {params.inputs} --out {output.png:q} > {log:q} 2>&1"
 
@@ -221,9 +270,17 @@ rule sweep_cell:
     output:
         score=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/score.json",
         samples=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/samples.npz",
+    log:
+        f"{LOGS}/sweep/{{dataset}}/{{experiment}}/eps{{eps}}_T{{T}}.log",
+    benchmark:
+        f"{BENCH}/sweep/{{dataset}}/{{experiment}}/eps{{eps}}_T{{T}}.tsv"
     wildcard_constraints:
         eps=r"[0-9][0-9.eE+-]*",
         T=r"\d+",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             {
@@ -237,25 +294,20 @@ rule sweep_cell:
         ),
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],
         python=shlex.quote(sys.executable),
-    log:
-        f"{LOGS}/sweep/{{dataset}}/{{experiment}}/eps{{eps}}_T{{T}}.log",
-    benchmark:
-        f"{BENCH}/sweep/{{dataset}}/{{experiment}}/eps{{eps}}_T{{T}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=8000,
-        gpu=gpu_count,
     shell:
         # the checkpoint `ncsn select` chose, read from selection.json when the job runs
         "OMP_NUM_THREADS={threads} {NCSN} score"
-        " --checkpoint \"$({params.python} -c 'import json, sys; print(json.load(open(sys.argv[1]))[\"checkpoint\"])' {input.selection:q})\""
+        ' --checkpoint "$({params.python} -c \'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])\' {input.selection:q})"'
         " --extractor {input.extractor:q} --refstats {input.refstats:q} --num-samples {params.num_samples}"
         " --settings {params.settings:q} --out {output.score:q} --samples-out {output.samples:q} > {log:q} 2>&1"
 
 
 rule figure_sweep:
     input:
-        lambda wc: [f"{sweep_cell_dir(wc.dataset, wc.experiment, eps, T)}/score.json" for eps, T in sweep_cells(config)],
+        lambda wc: [
+            f"{sweep_cell_dir(wc.dataset, wc.experiment, eps, T)}/score.json"
+            for eps, T in sweep_cells(config)
+        ],
     output:
         png=report(
             f"{FIGURES}/{{dataset}}/{{experiment}}/sweep.png",
@@ -269,12 +321,14 @@ rule figure_sweep:
             caption="../report/sweep_samples.rst",
             category="Sampling sensitivity",
         ),
-    params:
-        inputs=lambda wc, input: " ".join(f"--input {eps},{T}={p}" for (eps, T), p in zip(sweep_cells(config), input)),
-        settings=lambda wc: settings_json(figure_settings("sweep")),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/sweep.log",
     threads: 1
+    params:
+        inputs=lambda wc, input: " ".join(
+            f"--input {eps},{T}={p}" for (eps, T), p in zip(sweep_cells(config), input)
+        ),
+        settings=lambda wc: settings_json(figure_settings("sweep")),
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} figure sweep {params.inputs} --settings {params.settings:q}"
         " --out {output.png:q} > {log:q} 2>&1"

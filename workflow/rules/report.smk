@@ -5,15 +5,24 @@ REPORT = f"{RESULTS}/report"
 
 
 def report_targets(config: dict) -> list[str]:
-    return [f"{REPORT}/{table}.{ext}" for table in ("results", "timing") for ext in ("md", "csv", "tex")]
+    return [
+        f"{REPORT}/{table}.{ext}"
+        for table in ("results", "timing")
+        for ext in ("md", "csv", "tex")
+    ]
 
 
 def report_inputs(wildcards) -> dict:
     names = experiment_names(config)
     return {
         "metrics": [metrics_file(experiment(config, x)["dataset"], x) for x in names],
-        "selection": [selection_files(experiment(config, x)["dataset"], x)["selection"] for x in names],
-        "train_benchmark": [train_benchmark(experiment(config, x)["dataset"], x) for x in names],
+        "selection": [
+            selection_files(experiment(config, x)["dataset"], x)["selection"]
+            for x in names
+        ],
+        "train_benchmark": [
+            train_benchmark(experiment(config, x)["dataset"], x) for x in names
+        ],
         "sample_benchmark": [b for x in names for b in sample_benchmarks(config, x)],
     }
 
@@ -26,7 +35,10 @@ def report_arguments(wildcards, input) -> str:
         option = "--" + key.replace("_", "-")
         args += [f"{option} {name}={path}" for name, path in zip(names, input[key])]
     for name in names:
-        args += [f"--sample-benchmark {name}={path}" for path in sample_benchmarks(config, name)]
+        args += [
+            f"--sample-benchmark {name}={path}"
+            for path in sample_benchmarks(config, name)
+        ]
     return " ".join(args)
 
 
@@ -48,17 +60,17 @@ rule report_tables:
         ),
         timing_csv=f"{REPORT}/timing.csv",
         timing_tex=f"{REPORT}/timing.tex",
+    log:
+        f"{LOGS}/report/tables.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
     params:
         settings=lambda wc: settings_json(
             {"experiments": config["experiments"], "device": config["device"]}
         ),
         arguments=report_arguments,
         out=REPORT,
-    log:
-        f"{LOGS}/report/tables.log",
-    threads: 1
-    resources:
-        mem_mb=1000,
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} report --settings {params.settings:q} {params.arguments}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

@@ -13,19 +13,29 @@ TOY_KINDS = {  # config key -> (command kind, figure file)
 def toy_kinds(config: dict) -> list[str]:
     """The toy experiments this config runs (a `toy` block may switch each off with enabled: false)."""
     toy = config.get("toy", {})
-    return [key for key in TOY_KINDS if toy.get(key, {}).get("enabled", True) and key in toy]
+    return [
+        key for key in TOY_KINDS if toy.get(key, {}).get("enabled", True) and key in toy
+    ]
 
 
 def toy_problems(config: dict) -> list[str]:
     """Cross-references of the `toy` block the schema cannot express."""
     block = config.get("toy", {}).get("ssm_noise")
-    if block and block.get("enabled", True) and block["dataset"] not in config["datasets"]:
-        return [f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"]
+    if (
+        block
+        and block.get("enabled", True)
+        and block["dataset"] not in config["datasets"]
+    ):
+        return [
+            f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"
+        ]
     return []
 
 
 if toy_problems(config):
-    raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(toy_problems(config)))
+    raise WorkflowError(
+        "The config cannot run:\n  - " + "\n  - ".join(toy_problems(config))
+    )
 
 
 def toy_settings(config: dict, key: str) -> dict:
@@ -57,9 +67,6 @@ rule toy_ssm_noise:
         pdf=toy_figure("ssm_noise", "pdf"),
         loss=f"{TOY}/ssm_noise/loss.csv",
         summary=f"{TOY}/ssm_noise/summary.json",
-    params:
-        settings=lambda wc: settings_json(toy_settings(config, "ssm_noise")),
-        out=f"{TOY}/ssm_noise",
     log:
         f"{LOGS}/toy/ssm_noise.log",
     benchmark:
@@ -69,6 +76,9 @@ rule toy_ssm_noise:
         mem_mb=4000,
         runtime=240,
         gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(toy_settings(config, "ssm_noise")),
+        out=f"{TOY}/ssm_noise",
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
@@ -85,9 +95,6 @@ rule toy_scores:
         arrays=f"{TOY}/scores/scores.npz",
         summary=f"{TOY}/scores/summary.json",
         loss=f"{TOY}/scores/loss.csv",
-    params:
-        settings=lambda wc: settings_json(toy_settings(config, "scores")),
-        out=f"{TOY}/scores",
     log:
         f"{LOGS}/toy/scores.log",
     benchmark:
@@ -96,6 +103,9 @@ rule toy_scores:
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        settings=lambda wc: settings_json(toy_settings(config, "scores")),
+        out=f"{TOY}/scores",
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} toy scores --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
@@ -116,9 +126,6 @@ rule toy_langevin_modes:
         ),
         json=f"{TOY}/langevin_modes/mode_fractions.json",
         samples=f"{TOY}/langevin_modes/samples.npz",
-    params:
-        settings=lambda wc: settings_json(toy_settings(config, "langevin_modes")),
-        out=f"{TOY}/langevin_modes",
     log:
         f"{LOGS}/toy/langevin_modes.log",
     benchmark:
@@ -127,6 +134,9 @@ rule toy_langevin_modes:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        settings=lambda wc: settings_json(toy_settings(config, "langevin_modes")),
+        out=f"{TOY}/langevin_modes",
     shell:
         "OMP_NUM_THREADS={threads} {NCSN} toy langevin-modes --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
