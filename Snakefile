@@ -5,6 +5,8 @@
 #
 # The rules are thin wrappers of `python -m ncsn <command>`; see docs/ARCHITECTURE.md.
 
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -21,6 +23,11 @@ if not workflow.config_settings.configfiles:
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+# `python` in every job is the one running Snakemake, where `ncsn` is installed.
+shell.prefix(
+    f"set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH; "
+)
 
 
 include: "workflow/rules/common.smk"

@@ -8,13 +8,11 @@
 
 import hashlib
 import json
-import shlex
-import sys
 from pathlib import Path
 
-# The library's command line, run by the Python that runs Snakemake (the project's
-# environment), so jobs work without activating it first.
-NCSN = f"{shlex.quote(sys.executable)} -m ncsn"
+# Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
+# works without activating it): the Snakefile puts that Python first on PATH.
+NCSN = "python -m ncsn"
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -92,11 +90,14 @@ def config_problems(config: dict) -> list[str]:
                 f"experiments.{name}.training.snapshot_freq ({tr['snapshot_freq']}) "
                 f"exceeds training.iterations ({tr['iterations']})"
             )
-        ev = exp["evaluation"]
-        if ev["shards"] > ev["num_samples"]:
+        ev, batch = exp["evaluation"], exp["sampling"]["batch_size"]
+        blocks = -(-ev["num_samples"] // batch)
+        if ev["shards"] > blocks:
             problems.append(
-                f"experiments.{name}.evaluation.shards ({ev['shards']}) exceeds "
-                f"evaluation.num_samples ({ev['num_samples']})"
+                f"experiments.{name}.evaluation.shards ({ev['shards']}) exceeds the "
+                f"{blocks} sampling batch(es) of {batch} that evaluation.num_samples "
+                f"({ev['num_samples']}) makes; use at most {blocks} shards or a smaller "
+                "sampling.batch_size"
             )
     return problems
 

@@ -15,5 +15,5 @@ rule prepare:
         settings=lambda wc: settings_json(config["datasets"][wc.dataset]),
         out=lambda wc: data_dir(wc.dataset),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} prepare --name {wildcards.dataset} --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn prepare --name {wildcards.dataset} --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

@@ -21,7 +21,7 @@ rule sample:
         ],
         settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} sample --selection {input.selection:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn sample --selection {input.selection:q}"
         " --num-samples {params.num_samples} --shard {wildcards.k} --shards {wildcards.K}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
@@ -50,7 +50,7 @@ rule evaluate:
             }
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} evaluate --samples {input.shards:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn evaluate --samples {input.shards:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
         " --ref-data {input.ref_data:q} --settings {params.settings:q}"
         " --out {output:q} > {log:q} 2>&1"

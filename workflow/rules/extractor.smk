@@ -29,7 +29,7 @@ rule train_extractor:
     params:
         settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} train-extractor --train {input.train:q} --test {input.test:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn train-extractor --train {input.train:q} --test {input.test:q}"
         " --settings {params.settings:q} --out {output.model:q}"
         " --accuracy {output.accuracy:q} > {log:q} 2>&1"
 
@@ -51,5 +51,5 @@ rule ref_stats:
     params:
         settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} ref-stats --data {input.train:q} --extractor {input.extractor:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn ref-stats --data {input.train:q} --extractor {input.extractor:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -24,7 +24,7 @@ rule score:
         ],
         settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} score --checkpoint {params.checkpoint:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn score --checkpoint {params.checkpoint:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
         " --num-samples {params.num_samples} --settings {params.settings:q}"
         " --out {output:q} > {log:q} 2>&1"
@@ -48,6 +48,6 @@ rule select:
             experiment(config, wc.experiment)["selection"]
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} select --run {input.run:q} --scores {input.scores:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn select --run {input.run:q} --scores {input.scores:q}"
         " --settings {params.settings:q} --out {output.selection:q}"
         " --table {output.table:q} > {log:q} 2>&1"

@@ -43,6 +43,6 @@ rule train:
         ),
         run=lambda wc: run_dir(wc.dataset, wc.experiment),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} train --data {input.train:q} --state-dir {params.state:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn train --data {input.train:q} --state-dir {params.state:q}"
         " --out-dir {params.run:q} --settings {params.settings:q}"
         " --threads {threads} > {log:q} 2>&1"
