@@ -281,6 +281,8 @@ def train(
     settings = resolve_settings(settings, images.shape, sigmas.numel())
     cfg = settings["training"]
     device = devices.select_device(settings["device"])
+    if cfg["amp"] and device.type == "cpu":
+        log("note: training.amp (bf16 autocast) on CPU was measured several times slower than fp32 for CondRefineNet (benchmarks/bench_train.py)")
     if cfg["batch_size"] > len(images):
         log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
     state_dir, out_dir = Path(state_dir), Path(out_dir)
