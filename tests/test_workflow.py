@@ -1,0 +1,300 @@
+"""The Snakemake workflow, run for real (``python -m snakemake``) in temporary folders.
+
+A tiny digits config (a 4-channel RefineNet trained for 20 iterations, 3-step samplers)
+drives one end-to-end run shared by the tests of this module; they run in order in one
+xdist group. The paper config is only planned (dry run): its data are not here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("workflow")
+
+# Single-threaded jobs: 2 at a time on 2 cores, no thread oversubscription.
+ONE_THREAD = [f"{rule}=1" for rule in ("train", "train_extractor", "ref_stats", "score", "sample", "evaluate")]
+
+TINY = {
+    "device": "cpu",
+    "datasets": {"digits": {"source": "digits"}},
+    "extractors": {"digits": {"kind": "digits", "epochs": 3, "min_accuracy": 0.5}},
+    "experiments": {
+        "tiny": {
+            "dataset": "digits",
+            "extractor": "digits",
+            "model": {"ngf": 4},
+            "schedule": {"num_levels": 3},
+            "training": {"iterations": 20, "snapshot_freq": 10, "batch_size": 32},
+            "sampling": {"n_steps_each": 3, "batch_size": 20},
+            "selection": {"num_samples": 20},
+            "evaluation": {"num_samples": 40, "shards": 2, "is_splits": 2},
+        }
+    },
+}
+METRICS = "results/eval/digits/tiny/metrics.json"
+TABLE = "results/report/results.md"
+TARGETS = [METRICS, TABLE]
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir``; stdout and stderr together in ``.stdout``."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    cmd += ["--configfile", str(configfile), *args]
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def run_targets(workdir: Path, configfile: Path, *targets: str) -> subprocess.CompletedProcess:
+    result = snakemake(workdir, configfile, "--cores", "2", "--set-threads", *ONE_THREAD, "--", *targets)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table Snakemake prints before running (or planning) jobs."""
+    table = output.split("Job stats:", 1)
+    if len(table) == 1:
+        return {}
+    counts = {}
+    for line in table[1].splitlines()[3:]:
+        match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
+        if not match or match[1] == "total":
+            break
+        counts[match[1]] = int(match[2])
+    return counts
+
+
+def plan(workdir: Path, configfile: Path, *targets: str) -> dict[str, int]:
+    result = snakemake(workdir, configfile, "-n", "--quiet", "rules", "--", *targets)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return job_counts(result.stdout)
+
+
+# ------------------------------------------------------------------ paper config, planned
+
+
+def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
+    paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    weights = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    weights.touch()
+    paper["extractors"]["inception"]["weights"] = str(weights)
+    for name, block in paper["datasets"].items():
+        (tmp_path / name).mkdir()
+        block.update(root=str(tmp_path / name), download=False)
+    config = write_config(tmp_path / "paper.yaml", paper)
+
+    started = time.perf_counter()
+    counts = plan(tmp_path, config)
+    elapsed = time.perf_counter() - started
+
+    experiments = paper["experiments"]
+    fid_selected = [x for x, e in experiments.items() if e.get("selection", {}).get("criterion", "fid") == "fid"]
+    # 200k iterations, a snapshot every 5000: 40 checkpoints to score per FID-selected run
+    assert counts["score"] == 40 * len(fid_selected) == 200
+    assert counts["train"] == len(experiments) == 6
+    assert counts["select"] == counts["evaluate"] == 6
+    assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 60
+    assert counts["prepare"] == 3 and counts["ref_stats"] == 3
+    assert "train_extractor" not in counts  # Inception weights are given, not trained
+    assert elapsed < 60, f"planning the paper config took {elapsed:.1f} s"
+
+
+# ------------------------------------------------------------------ config rejected before any job
+
+
+def _tiny_with(change) -> dict:
+    config = copy.deepcopy(TINY)
+    change(config)
+    return config
+
+
+BAD_CONFIGS = {
+    "wrong type": (
+        lambda c: c["experiments"]["tiny"]["training"].update(iterations="many"),
+        ["'many' is not of type 'integer'", "['training']['iterations']"],
+    ),
+    "unknown source": (
+        lambda c: c["datasets"]["digits"].update(source="imagenet"),
+        ["'imagenet' is not one of", "['digits']['source']"],
+    ),
+    "missing key": (
+        lambda c: c["experiments"]["tiny"].pop("extractor"),
+        ["'extractor' is a required property", "['experiments']['tiny']"],
+    ),
+    "unknown experiment key": (
+        lambda c: c["experiments"]["tiny"].update(trainig={}),
+        ["'trainig' was unexpected"],
+    ),
+    "undefined data set": (
+        lambda c: c["experiments"]["tiny"].update(dataset="mnist"),
+        ["experiments.tiny.dataset: 'mnist' is not a key of 'datasets'"],
+    ),
+    "missing data root": (
+        lambda c: c["datasets"].update(mnist={"source": "mnist", "root": "/nonexistent/mnist"})
+        or c["experiments"]["tiny"].update(dataset="mnist"),
+        ["datasets.mnist.root: folder '/nonexistent/mnist' does not exist", "download: true"],
+    ),
+    "missing inception weights": (
+        lambda c: c["extractors"].update(inception={"kind": "inception", "weights": "/nonexistent/w.pth"})
+        or c["experiments"]["tiny"].update(extractor="inception"),
+        ["extractors.inception.weights: file '/nonexistent/w.pth' does not exist"],
+    ),
+    "too many shards": (
+        lambda c: c["experiments"]["tiny"]["evaluation"].update(shards=3),
+        ["experiments.tiny.evaluation.shards (3) exceeds the 2 sampling batch(es)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_is_rejected_naming_the_key_before_any_job(tmp_path, case):
+    change, messages = BAD_CONFIGS[case]
+    config = write_config(tmp_path / "config.yaml", _tiny_with(change))
+    result = snakemake(tmp_path, config, "--cores", "1")
+    assert result.returncode != 0
+    for message in messages:
+        assert message in result.stdout, result.stdout[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_short_config_gets_the_paper_defaults(tmp_path):
+    config = write_config(tmp_path / "config.yaml", TINY)
+    result = snakemake(tmp_path, config, "-n", "-p", "--", "results/runs/digits/tiny/run.json")
+    assert result.returncode == 0, result.stdout[-3000:]
+    settings = json.loads(re.search(r"ncsn train .*--settings '([^']+)'", result.stdout)[1])
+    assert settings["training"] == {"iterations": 20, "snapshot_freq": 10, "batch_size": 32, "lr": 0.001, "ema": False}
+    assert settings["model"] == {"ngf": 4, "arch": "refinenet"}
+    assert settings["schedule"] == {"num_levels": 3, "kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01}
+
+
+# ------------------------------------------------------------------ the tiny run, end to end
+
+
+# The end-to-end tests below take about 2-5 minutes together (job start-up dominates).
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = write_config(workdir / "config.yaml", TINY)
+    result = run_targets(workdir, config, *TARGETS)
+    return workdir, config, result
+
+
+@pytest.mark.slow
+def test_tiny_run_produces_metrics_and_results_table(tiny_run):
+    workdir, _, result = tiny_run
+    counts = job_counts(result.stdout)
+    assert counts["score"] == 2 and counts["sample"] == 2 and counts["train"] == 1
+    metrics = json.loads((workdir / METRICS).read_text())
+    assert metrics["num_samples"] == 40
+    table = (workdir / TABLE).read_text()
+    assert re.search(r"\| this run \| tiny \| digits \|", table), table
+    selection = json.loads((workdir / "results/selection/digits/tiny/selection.json").read_text())
+    assert selection["iteration"] in (10, 20) and selection["num_candidates"] == 2
+    for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):
+        assert (workdir / "results/logs" / log).is_file()
+    assert (workdir / "results/benchmarks/train/digits/tiny.tsv").is_file()
+
+
+@pytest.mark.slow
+def test_second_run_does_nothing(tiny_run):
+    workdir, config, _ = tiny_run
+    result = run_targets(workdir, config, *TARGETS)
+    assert "Nothing to be done" in result.stdout
+    assert job_counts(result.stdout) == {}
+
+
+UPSTREAM = ("data", "extractors", "refstats", "train_state", "runs", "scores", "selection")
+
+
+def _upstream_mtimes(workdir: Path) -> dict[str, int]:
+    """Modification times of every file that evaluation depends on but must not rewrite."""
+    return {str(p): p.stat().st_mtime_ns for d in UPSTREAM for p in (workdir / "results" / d).rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_changing_evaluation_samples_reruns_evaluation_only(tiny_run):
+    workdir, _, _ = tiny_run
+    before = _upstream_mtimes(workdir)
+    assert len(before) > 10
+    changed = copy.deepcopy(TINY)
+    changed["experiments"]["tiny"]["evaluation"]["num_samples"] = 60
+    config = write_config(workdir / "more_samples.yaml", changed)
+
+    result = run_targets(workdir, config, *TARGETS)
+    counts = job_counts(result.stdout)
+    assert counts.pop("sample") == 2 and counts.pop("evaluate") == 1
+    assert set(counts) <= {"report_tables"}, counts  # the report reads the metrics
+    assert json.loads((workdir / METRICS).read_text())["num_samples"] == 60
+    assert _upstream_mtimes(workdir) == before
+
+
+@pytest.mark.slow
+def test_deleting_one_score_reruns_only_that_job(tiny_run):
+    workdir, config, _ = tiny_run
+    (workdir / "results/scores/digits/tiny/ckpt_10.json").unlink()
+    counts = plan(workdir, config, "results/scores/digits/tiny/ckpt_10.json", "results/scores/digits/tiny/ckpt_20.json")
+    assert counts == {"score": 1}
+
+
+def _train_process(parent: psutil.Process) -> psutil.Process | None:
+    for child in parent.children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "ncsn" in cmdline and "train" in cmdline:
+            return child
+    return None
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_last_snapshot(tiny_run):
+    workdir, _, _ = tiny_run
+    longer = copy.deepcopy(TINY)
+    longer["experiments"] = {"long": {**TINY["experiments"]["tiny"], "training": {"iterations": 60, "snapshot_freq": 5, "batch_size": 32}}}
+    config = write_config(workdir / "long.yaml", longer)
+    run_json = workdir / "results/runs/digits/long/run.json"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config)]
+    cmd += ["--cores", "1", "--", str(run_json.relative_to(workdir))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(workdir.glob("results/train_state/digits/long/*/ckpt_*.pt")):
+            assert proc.poll() is None and time.monotonic() < deadline, "training never wrote a snapshot"
+            time.sleep(0.2)
+        trainer = _train_process(psutil.Process(proc.pid))
+        assert trainer is not None
+        trainer.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=120) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not run_json.exists()  # Snakemake removed the failed job's outputs...
+    snapshots = list(workdir.glob("results/train_state/digits/long/*/ckpt_*.pt"))
+    assert snapshots  # ...but not the resumable state
+
+    run_targets(workdir, config, str(run_json.relative_to(workdir)))
+    record = json.loads(run_json.read_text())
+    assert record["iterations"] == 60
+    assert len(record["sessions"]) >= 2
+    assert record["sessions"][-1]["start_iteration"] >= 5
+    assert sum(s["end_iteration"] - s["start_iteration"] for s in record["sessions"]) < 60 + 5
