@@ -137,6 +137,7 @@ class Trainer:
         self.settings, self.device = settings, device
         self.sigmas = sigmas.to(device)
         batch_seed, noise_seed = (int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(settings["seed"]).spawn(2))
+        devices.tune(device)
         torch.manual_seed(settings["seed"])  # model initialisation
         self.model = devices.to_channels_last(build_model(settings["model"]).to(device), cfg["channels_last"])
         self.num_parameters = count_parameters(self.model)
