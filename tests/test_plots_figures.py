@@ -102,16 +102,28 @@ def test_loss_fid_and_sweep_plots(run, tmp_path):
     assert table["fid"].tolist() == [json.loads(c.read_text())["fid"] for c in cells]
 
 
-def test_neighbours_command(run, tmp_path):
-    cli("neighbours", "--samples", run / "shard_0_of_1.npz", "--train", run / "data/train.npz", "--refstats", run / "ref.npz",
-        "--extractor", run / "ext/model.pt", "--settings", '{"num_queries": 3, "k": 4, "device": "cpu"}', "--out-dir", tmp_path)
-    with np.load(tmp_path / "neighbours.npz") as result:
+def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
+    from ncsn.generate import save_shard
+
+    with np.load(run / "data/train.npz") as data:
+        train = data["images"]
+    picked = [5, 17, 99]
+    save_shard(tmp_path / "copies.npz", train[picked],
+               {"num_samples": 3, "shard": 0, "num_shards": 1, "start": 0, "stop": 3, "seed": 0, "sampling": SAMPLING, "checkpoint": "none"})
+    cli("neighbours", "--samples", tmp_path / "copies.npz", "--train", run / "data/train.npz", "--refstats", run / "ref.npz",
+        "--extractor", run / "ext/model.pt", "--settings", '{"num_queries": 3, "k": 4, "device": "cpu"}', "--out-dir", tmp_path / "out")
+    with np.load(tmp_path / "out/neighbours.npz") as result:
         assert result["pixel_indices"].shape == result["feature_distances"].shape == (3, 4)
-        assert (np.diff(result["pixel_distances"], axis=1) >= 0).all()
+        # each copy finds its own training image at distance 0, in both spaces (unless an exact duplicate exists)
+        for space in ("pixel", "feature"):
+            first = result[f"{space}_indices"][:, 0]
+            assert np.array_equal(train[first], train[picked])
+            assert np.allclose(result[f"{space}_distances"][:, 0], 0.0, atol=1e-4)
+            assert (np.diff(result[f"{space}_distances"], axis=1) >= 0).all()
     for space in ("pixel", "feature"):
-        assert png(tmp_path / f"{space}.png").shape[0] == 4 * (3 * 9 + 1)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["num_queries"] == 3 and summary["pixel_nearest_distance"]["min"] > 0
+        assert png(tmp_path / f"out/{space}.png").shape[0] == 4 * (3 * 9 + 1)
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["num_queries"] == 3 and summary["pixel_nearest_distance"]["min"] < 1e-6
 
 
 def test_report_command(run, tmp_path):
