@@ -34,3 +34,10 @@ bench: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Refresh the README's copies of the default run's tables and figures (docs/figures/) after `make demo`.
+report-docs:
+	mkdir -p docs/figures
+	cp results/report/results.md results/report/timing.md docs/figures/
+	cp results/toy/langevin_modes/fig3_langevin.png results/figures/digits/digits_geometric/samples.png \
+	   results/figures/digits/digits_geometric/inpainting.png docs/figures/
