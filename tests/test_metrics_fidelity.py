@@ -112,6 +112,7 @@ def test_streamed_metrics_equal_torch_fidelity_calculate_metrics(digits, trained
     assert ours.inception_score()["std"] == pytest.approx(theirs["inception_score_std"], rel=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")  # inside clean-fid
 def test_streamed_cleanfid_equals_cleanfid_compute_fid_on_image_folders(digits, extractor, train_stats, tmp_path):
     (train_images, _), (test_images, _) = digits
     for name, images in (("train", train_images), ("test", test_images)):

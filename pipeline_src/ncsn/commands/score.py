@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
     from ncsn.io import write_json
-    from ncsn.metrics.fidelity import compare, image_statistics
+    from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
 
     began = time.perf_counter()
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
         save_shard(args.samples_out, images, sample_info)
-    stats = image_statistics(images, extractor)
+    stats = image_statistics(images, extractor, is_splits=min(IS_SPLITS, len(images)))
     score = {
         "checkpoint": str(args.checkpoint),
         "iteration": info["iteration"],
