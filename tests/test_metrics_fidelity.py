@@ -64,6 +64,14 @@ def test_classifier_exceeds_95_percent_test_accuracy_and_round_trips(trained, di
     assert digits_classifier.accuracy(model, *digits[1]) == report["test_accuracy"]
 
 
+def test_classifier_training_is_reproducible_and_leaves_the_global_rng_alone(digits):
+    state = torch.get_rng_state()
+    first, _ = digits_classifier.train_classifier(*digits, {"epochs": 1, "min_accuracy": 0})
+    assert torch.equal(torch.get_rng_state(), state)
+    second, _ = digits_classifier.train_classifier(*digits, {"epochs": 1, "min_accuracy": 0})
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
 def test_fid_ranks_real_digits_far_below_blurred_digits_and_noise(digits, extractor, train_stats):
     test_images = digits[1][0]
     fid_test = compare(image_statistics(test_images, extractor), train_stats)["fid"]

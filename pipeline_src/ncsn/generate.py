@@ -139,25 +139,26 @@ def save_shard(path: str | os.PathLike, images: np.ndarray, info: dict[str, Any]
     save_npz(path, images=images, meta=np.array(json.dumps(info)))
 
 
-def load_shard(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+def load_shard(path: str | os.PathLike, with_images: bool = True) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Read one shard: (images or None, info); ``with_images=False`` reads only the small ``meta``."""
     path = Path(path)
     if not path.is_file():
         raise NcsnError(f"sample shard {path} does not exist; draw it with `python -m ncsn sample ... --out {path}`")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return data["images"], json.loads(str(data["meta"]))
+        with np.load(path, allow_pickle=False) as data:  # members load lazily: meta alone is cheap
+            return (data["images"] if with_images else None), json.loads(str(data["meta"]))
     except (OSError, ValueError, KeyError) as err:
         raise NcsnError(f"{path} is not a sample shard written by `ncsn sample` ({err}); delete it and sample again") from err
 
 
 def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Read the K shards of one evaluation into one array in sample order (each shard read once).
+    """Read the K shards of one evaluation into one array in sample order (each shard's images read once).
 
     Checks that they are all K shards of the same draw (same total, seed and settings), each once.
     """
     if not paths:
         raise NcsnError("no sample shards given")
-    infos = [load_shard(p)[1] for p in paths]
+    infos = [load_shard(p, with_images=False)[1] for p in paths]
     first = infos[0]
     same = ("num_samples", "num_shards", "seed", "sampling", "checkpoint")
     for path, info in zip(paths, infos):

@@ -20,6 +20,16 @@ def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
+    add_extractor_arguments(parser)
+    parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
+    add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
+    parser.add_argument("--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)")
+    parser.add_argument("--samples-out", default=None, help="also keep the samples as a shard .npz here")
+
+
 def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -59,13 +69,3 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.out, score)
     print(f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}")
     return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
-    add_extractor_arguments(parser)
-    parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
-    add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
-    parser.add_argument("--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)")
-    parser.add_argument("--samples-out", default=None, help="also keep the samples as a shard .npz here")

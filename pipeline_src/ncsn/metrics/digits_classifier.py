@@ -89,6 +89,26 @@ def accuracy(model: DigitsNet, images: np.ndarray, labels: np.ndarray, batch_siz
     return correct / len(images)
 
 
+def _fit(model: DigitsNet, x_all: torch.Tensor, y_all: torch.Tensor, opts: dict[str, Any], generator: torch.Generator) -> list[float]:
+    """Adam + cross-entropy for ``opts['epochs']`` epochs; returns the mean training loss per epoch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
+    losses = []
+    for _ in range(int(opts["epochs"])):
+        model.train()
+        order = torch.randperm(len(x_all), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), int(opts["batch_size"])):
+            idx = order[start : start + int(opts["batch_size"])]
+            _, logits = model(x_all[idx])
+            loss = nn.functional.cross_entropy(logits, y_all[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(order))
+    return losses
+
+
 def train_classifier(
     train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], settings: dict[str, Any]
 ) -> tuple[DigitsNet, dict[str, Any]]:
@@ -105,24 +125,10 @@ def train_classifier(
         if labels.min() < 0 or labels.max() >= opts["num_classes"]:
             raise NcsnError(f"{name} labels must lie in 0..{opts['num_classes'] - 1} to train the digits extractor")
     generator = torch.Generator().manual_seed(int(opts["seed"]))
-    torch.manual_seed(int(opts["seed"]))  # dropout masks draw from the global generator
-    model = DigitsNet(opts["feature_dim"], opts["num_classes"], opts["dropout"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
-    x_all, y_all = to_input(x_train), torch.as_tensor(y_train)
-    losses = []
-    for _ in range(int(opts["epochs"])):
-        model.train()
-        order = torch.randperm(len(x_all), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), int(opts["batch_size"])):
-            idx = order[start : start + int(opts["batch_size"])]
-            _, logits = model(x_all[idx])
-            loss = nn.functional.cross_entropy(logits, y_all[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(order))
+    with torch.random.fork_rng(devices=[]):  # seeds init and dropout without touching the caller's RNG
+        torch.manual_seed(int(opts["seed"]))
+        model = DigitsNet(opts["feature_dim"], opts["num_classes"], opts["dropout"])
+        losses = _fit(model, to_input(x_train), torch.as_tensor(y_train), opts, generator)
     model.eval()
     report = {
         "test_accuracy": accuracy(model, x_test, y_test),
