@@ -32,8 +32,12 @@ CASES = {
 EVAL_SIZES = (10_000, 50_000)
 
 
-def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> float:
-    """Seconds per Langevin step for a batch of ``batch`` (after one warm-up step)."""
+def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) per Langevin step for a batch of ``batch``, after one warm-up step.
+
+    CPU time is the contention-proof figure on a shared machine (on the CPU the benchmark runs
+    torch on one thread, so it equals the wall time of an idle core).
+    """
     from ncsn.models import build_model
     from ncsn.sampling import annealed_langevin, uniform_init
     from ncsn.schedules import make_sigmas
@@ -45,11 +49,11 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> f
     annealed_langevin(model, x, sigmas[:1], n_steps_each=1, generator=generator)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
-    began = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     annealed_langevin(model, x, sigmas[:steps], n_steps_each=1, generator=generator)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - began) / steps
+    return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
 
 
 def evaluation_memory(num_samples: int) -> dict:
@@ -85,15 +89,23 @@ def evaluation_memory(num_samples: int) -> dict:
 
 def run() -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
     rows = []
-    for case, (spec, batch, steps) in CASES.items():
-        per_step = time_sampling(spec, batch, steps, device)
-        s_per_1000 = per_step / batch * 1000 * FULL_STEPS
-        common = {"benchmark": "sampling", "case": f"{case} {device.type} batch {batch}", "timed_steps": steps, "batch": batch}
-        rows.append({**common, "metric": "samples_per_s (1000 steps)", "value": 1000.0 / s_per_1000, "unit": "samples/s"})
-        rows.append({**common, "metric": "s_per_1000_samples", "value": s_per_1000, "unit": "s"})
-        if case.startswith("cifar"):
-            rows.append({**common, "metric": "ratio_to_Re_V100_1398s", "value": s_per_1000 / RE_CIFAR_S_PER_1000, "unit": "x"})
+    try:
+        for case, (spec, batch, steps) in CASES.items():
+            wall, cpu = time_sampling(spec, batch, steps, device)
+            s_per_1000 = wall / batch * 1000 * FULL_STEPS
+            common = {"benchmark": "sampling", "case": f"{case} {device.type} batch {batch}", "timed_steps": steps, "batch": batch}
+            rows.append({**common, "metric": "samples_per_s (1000 steps)", "value": 1000.0 / s_per_1000, "unit": "samples/s"})
+            rows.append({**common, "metric": "s_per_1000_samples", "value": s_per_1000, "unit": "s"})
+            if device.type == "cpu":
+                rows.append({**common, "metric": "cpu_s_per_1000_samples", "value": cpu / batch * 1000 * FULL_STEPS, "unit": "s"})
+            if case.startswith("cifar"):
+                rows.append({**common, "metric": "ratio_to_Re_V100_1398s", "value": s_per_1000 / RE_CIFAR_S_PER_1000, "unit": "x"})
+    finally:
+        torch.set_num_threads(threads)
     for num_samples in EVAL_SIZES:
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.bench_sampling", "--evaluation-memory", str(num_samples)],
