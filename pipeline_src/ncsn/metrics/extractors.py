@@ -53,7 +53,7 @@ class DigitsFeatureExtractor(FeatureExtractorBase):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
             raise NcsnError("the digits extractor needs feature_extractor_weights_path (the model.pt of train-extractor)")
-        self.net, _ = digits_classifier.load_classifier(feature_extractor_weights_path)
+        self.net, self.info = digits_classifier.load_classifier(feature_extractor_weights_path)
 
     @staticmethod
     def get_provided_features_list() -> tuple[str, ...]:
@@ -126,11 +126,14 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     if not isinstance(settings, dict) or settings.get("kind") not in KINDS:
         raise NcsnError(f"extractor settings need kind: one of {', '.join(KINDS)}; got {settings!r}")
     kind = settings["kind"]
-    resolved: dict[str, Any] = {"kind": kind, "eval_batch_size": int(settings.get("eval_batch_size", DEFAULT_EVAL_BATCH[kind]))}
+    batch = settings.get("eval_batch_size", DEFAULT_EVAL_BATCH[kind])
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise NcsnError(f"extractor eval_batch_size must be a whole number >= 1, got {batch!r}")
+    resolved: dict[str, Any] = {"kind": kind, "eval_batch_size": batch}
     if kind == "digits":
-        resolved["train"] = digits_classifier.train_settings(settings)
+        digits_classifier.train_settings(settings)  # rejects unknown keys
         if model_path is None:
-            raise NcsnError("the digits extractor needs --extractor-model (the model.pt written by train-extractor)")
+            raise NcsnError("the digits extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)")
         if not Path(model_path).is_file():
             digits_classifier.load_classifier(model_path)  # raises the message saying how to make it
         resolved["model"] = str(model_path)
@@ -206,7 +209,6 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
         )
         clean_model: torch.nn.Module = CleanFidDigits(tf.net)
         resize: Callable[[np.ndarray], np.ndarray] = lambda image: image  # noqa: E731 - keep 8x8 (clean-fid custom_fn_resize)
-        _, info = digits_classifier.load_classifier(path)
         identity = {
             "kind": kind,
             "torch_fidelity": TORCH_FIDELITY_DIGITS,
@@ -215,13 +217,16 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
             "cleanfid": "custom_feat_extractor (same network), custom_fn_resize: identity",
             "model": path,
             "model_sha256": file_sha256(path),
-            "test_accuracy": info["test_accuracy"],
+            "test_accuracy": tf.info["test_accuracy"],
         }
     else:
-        tf = create_feature_extractor(
-            TORCH_FIDELITY_INCEPTION, ["2048", "logits_unbiased"], cuda=False,
-            feature_extractor_weights_path=opts["weights"], verbose=False,
-        )
+        try:
+            tf = create_feature_extractor(
+                TORCH_FIDELITY_INCEPTION, ["2048", "logits_unbiased"], cuda=False,
+                feature_extractor_weights_path=opts["weights"], verbose=False,
+            )
+        except Exception as err:  # torch.load / load_state_dict raise several types for a wrong file
+            raise NcsnError(f"{opts['weights']} is not torch-fidelity's {TORCH_FIDELITY_INCEPTION_FILE} ({err})") from err
         try:
             clean_model = InceptionV3W(str(Path(opts["cleanfid_weights"]).parent), download=False, resize_inside=False)
         except RuntimeError as err:
