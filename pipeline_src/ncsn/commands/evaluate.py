@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.device import select_device, setup_threads
     from ncsn.errors import NcsnError
-    from ncsn.generate import load_shards
+    from ncsn.generate import load_shard, load_shards
     from ncsn.io import write_json
-    from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
+    from ncsn.metrics.fidelity import IS_SPLITS, LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
 
     began = time.perf_counter()
@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
     extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     if args.ref_data and Path(args.ref_data).resolve() != Path(ref_meta["data"]).resolve():
         raise NcsnError(f"{args.refstats} describe {ref_meta['data']}, not --ref-data {args.ref_data}; run ref-stats for it")
-    images, shards = load_shards(args.samples)
-    first = shards[0]
+    _, first = load_shard(args.samples[0], with_images=False)
     for key, found in (("num_samples", first["num_samples"]), ("shards", first["num_shards"])):
         if key in evaluation and evaluation[key] != found:
             raise NcsnError(f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings")
+    images, shards = load_shards(args.samples)
     stats = image_statistics(images, extractor, is_splits=is_splits)
     metrics = {
         "inception_score": stats.inception_score(),
@@ -63,7 +63,12 @@ def run(args: argparse.Namespace) -> int:
             **{k: first.get(k) for k in ("checkpoint", "iteration", "ema", "seed", "sampling", "num_shards")},
             "sampling_seconds": round(sum(s["seconds"] for s in shards), 3),
         },
-        "libraries": {"is": "torch-fidelity isc_features_to_metric per split", "fid": "torch-fidelity fid_statistics_to_metric", "fid_cleanfid": "clean-fid frechet_distance"},
+        "libraries": {
+            "is": "torch-fidelity isc_features_to_metric per split",
+            "fid": "torch-fidelity fid_statistics_to_metric",
+            "fid_cleanfid": "clean-fid frechet_distance",
+            **LIBRARY_VERSIONS,
+        },
         "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(args.out, metrics)

@@ -17,6 +17,7 @@ clean-fid's authors.
 
 from __future__ import annotations
 
+import importlib.metadata
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from ncsn.metrics.extractors import Extractor
 
 IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
 SHUFFLE_SEED = TORCH_FIDELITY_DEFAULTS["rng_seed"]  # torch-fidelity shuffles before splitting for IS
+LIBRARY_VERSIONS = {name: importlib.metadata.version(name) for name in ("torch-fidelity", "clean-fid")}
 
 
 class RunningMoments:
