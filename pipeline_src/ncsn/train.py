@@ -284,6 +284,8 @@ def train(
     device = devices.select_device(settings["device"])
     if cfg["amp"] and device.type == "cpu":
         log("note: training.amp (bf16 autocast) on CPU was measured several times slower than fp32 for CondRefineNet (benchmarks/bench_train.py)")
+    if cfg["compile"] and device.type == "cpu":
+        log("note: training.compile on CPU spends many minutes compiling CondRefineNet before the first step; it is meant for CUDA")
     if cfg["batch_size"] > len(images):
         log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
     state_dir, out_dir = Path(state_dir), Path(out_dir)
