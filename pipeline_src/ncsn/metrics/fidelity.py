@@ -9,7 +9,7 @@ The same features give the same FID in both libraries up to float round-off (tor
 takes the trace of sqrt(sigma1 sigma2) from eigenvalues, clean-fid from ``scipy.linalg.sqrtm``).
 What differs systematically is the input each library's pipeline feeds the network:
 torch-fidelity passes uint8 tensors (its Inception resizes with a TF1-compatible bilinear
-filter), clean-fid converts images to float (``ToTensor() * 255``, not exactly integral) after
+filter), clean-fid converts images to float (``ToTensor() * 255``, exact for uint8) after
 its PIL bicubic resize. With the digits extractor (no resize) the two FIDs agree to round-off
 (tested to 1e-6 relative); with Inception the two resize filters make them differ
 systematically, which is the point of clean-fid.
