@@ -18,7 +18,7 @@ from ncsn.metrics.fidelity import RunningMoments, compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, extractor_for_reference, load_reference, save_reference
 
 # Both libraries see the same uint8 pixels through the same network here, so their FIDs differ
-# only by round-off (clean-fid's float conversion ToTensor()*255 and sqrtm vs eigenvalues).
+# only by round-off (clean-fid's scipy sqrtm vs torch-fidelity's eigenvalues).
 LIBRARY_RTOL = 1e-6
 
 
