@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import signal
 import subprocess
@@ -100,9 +99,7 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
         block.update(root=str(tmp_path / name), download=False)
     config = write_config(tmp_path / "paper.yaml", paper)
 
-    started = time.perf_counter()
     counts = plan(tmp_path, config)
-    elapsed = time.perf_counter() - started
 
     experiments = paper["experiments"]
     fid_selected = [x for x, e in experiments.items() if e.get("selection", {}).get("criterion", "fid") == "fid"]
@@ -113,7 +110,6 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 60
     assert counts["prepare"] == 3 and counts["ref_stats"] == 3
     assert "train_extractor" not in counts  # Inception weights are given, not trained
-    assert elapsed < 60, f"planning the paper config took {elapsed:.1f} s"
 
 
 # ------------------------------------------------------------------ config rejected before any job
