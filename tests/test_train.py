@@ -198,3 +198,20 @@ def test_bf16_autocast_and_channels_last_train_and_save_plain_weights(digits, tm
     model, _, _ = load_score_model(tmp_path / "fast" / "state" / "ckpt_2.pt")
     with torch.no_grad():
         assert torch.isfinite(model(torch.rand(2, 1, 8, 8), torch.tensor([0, 9]))).all()
+
+
+def test_a_snapshot_from_another_device_kind_resumes_with_reseeded_streams(digits, tmp_path):
+    run(digits, tmp_path / "run", tiny(2))
+    path = tmp_path / "run" / "state" / "ckpt_2.pt"
+    state = load_checkpoint(path)
+    # what a GPU snapshot holds: CUDA (Philox) generator states, which a CPU generator cannot take
+    state["sessions"][-1]["device"] = {"type": "cuda", "name": "some GPU"}
+    state["rng"]["batcher"]["generator"] = torch.zeros(16, dtype=torch.uint8)
+    state["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)
+    with pytest.raises(RuntimeError):
+        torch.Generator().set_state(state["rng"]["noise"])
+    save_checkpoint(path, state)
+    log: list[str] = []
+    run(digits, tmp_path / "run", tiny(4), log)
+    assert any("trained on cuda, this session runs on cpu" in line for line in log), log
+    assert load_checkpoint(tmp_path / "run" / "state" / "ckpt_4.pt")["iteration"] == 4

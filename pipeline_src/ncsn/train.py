@@ -129,6 +129,11 @@ def _finite(value: Any) -> bool:
 # ------------------------------------------------------------------------------ training state
 
 
+def stream_seeds(*entropy: int) -> tuple[int, int]:
+    """Two independent 63-bit seeds (batches, noise) derived from ``entropy`` (numpy's SeedSequence)."""
+    return tuple(int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(list(entropy)).spawn(2))
+
+
 class Trainer:
     """One training session: model, optimiser, EMA, generators and the loss-log window."""
 
@@ -136,7 +141,7 @@ class Trainer:
         cfg = self.cfg = settings["training"]
         self.settings, self.device = settings, device
         self.sigmas = sigmas.to(device)
-        batch_seed, noise_seed = (int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(settings["seed"]).spawn(2))
+        batch_seed, noise_seed = stream_seeds(settings["seed"])
         devices.tune(device)
         torch.manual_seed(settings["seed"])  # model initialisation
         self.model = devices.to_channels_last(build_model(settings["model"]).to(device), cfg["channels_last"])
@@ -237,7 +242,7 @@ class Trainer:
             "sessions": [*self.sessions, session],
         }
 
-    def load(self, state: dict[str, Any]) -> None:
+    def load(self, state: dict[str, Any], log: Log = _stderr) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
@@ -251,8 +256,19 @@ class Trainer:
         torch.set_rng_state(rng["torch"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-        self.batcher.load_state_dict(rng["batcher"])
-        self.noise.set_state(rng["noise"])
+        batcher, noise = rng["batcher"], rng["noise"]
+        trained_on = state["sessions"][-1]["device"]["type"]
+        if trained_on != self.device.type:
+            # generator states are device-specific: continue with streams seeded from (seed, iteration)
+            log(
+                f"note: the snapshot was trained on {trained_on}, this session runs on {self.device.type}; the batch and "
+                "noise streams restart from (seed, iteration): reproducible, but not identical to a run that stayed on one device"
+            )
+            batch_seed, noise_seed = stream_seeds(self.settings["seed"], int(state["iteration"]))
+            batcher = dict(batcher, generator=torch.Generator(device=self.device).manual_seed(batch_seed).get_state())
+            noise = torch.Generator(device=self.device).manual_seed(noise_seed).get_state()
+        self.batcher.load_state_dict(batcher)
+        self.noise.set_state(noise)
         self.level_sum.copy_(state["window"]["level_sum"])
         self.level_count.copy_(state["window"]["level_count"])
         self.iteration = int(state["iteration"])
@@ -301,7 +317,7 @@ def train(
     trainer = Trainer(settings, images, sigmas, device)
     last_good: Path | None = None
     if found is not None:
-        trainer.load(found[0])
+        trainer.load(found[0], log)
         last_good = found[1]
         log(f"resuming from {found[1]} (iteration {trainer.iteration} of {cfg['iterations']})")
     else:
