@@ -327,33 +327,35 @@ def train(
     window_iteration = trainer.iteration
     bar = _progress_bar(trainer.iteration, cfg["iterations"])
     say = bar.write if bar is not None else log
-    while trainer.iteration < cfg["iterations"]:
-        trainer.step()
-        if bar is not None:
-            bar.update(1)
-        it = trainer.iteration
-        at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
-        if it % cfg["log_every"] == 0 or at_snapshot:
-            trainer.check_finite(last_good)
-        if it % cfg["log_every"] == 0:
-            now = time.perf_counter()
-            row = trainer.close_window(now - window_start, it - window_iteration)
-            window_start, window_iteration = now, it
+    try:
+        while trainer.iteration < cfg["iterations"]:
+            trainer.step()
             if bar is not None:
-                bar.set_postfix(loss=f"{row[1]:.4g}")
-            else:
-                say(f"iteration {it}/{cfg['iterations']}  loss {row[1]:.5g}  {row[-1]:.3g} it/s")
-        if at_snapshot:
-            if it == cfg["iterations"] and it % cfg["log_every"] != 0:
+                bar.update(1)
+            it = trainer.iteration
+            at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
+            if it % cfg["log_every"] == 0 or at_snapshot:
+                trainer.check_finite(last_good)
+            if it % cfg["log_every"] == 0:
                 now = time.perf_counter()
-                trainer.close_window(now - window_start, it - window_iteration)
-            seconds = time.perf_counter() - started
-            last_good = state_dir / checkpoint_name(it)
-            final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
-            save_checkpoint(last_good, final)
-            say(f"saved {last_good}")
-    if bar is not None:
-        bar.close()
+                row = trainer.close_window(now - window_start, it - window_iteration)
+                window_start, window_iteration = now, it
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row[1]:.4g}")
+                else:
+                    say(f"iteration {it}/{cfg['iterations']}  loss {row[1]:.5g}  {row[-1]:.3g} it/s")
+            if at_snapshot:
+                if it == cfg["iterations"] and it % cfg["log_every"] != 0:
+                    now = time.perf_counter()
+                    trainer.close_window(now - window_start, it - window_iteration)
+                seconds = time.perf_counter() - started
+                last_good = state_dir / checkpoint_name(it)
+                final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
+                save_checkpoint(last_good, final)
+                say(f"saved {last_good}")
+    finally:
+        if bar is not None:
+            bar.close()
     return publish(state_dir, out_dir, final)
 
 
