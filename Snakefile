@@ -33,6 +33,15 @@ shell.prefix(
 include: "workflow/rules/common.smk"
 
 
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    extractor=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    iteration=r"\d+",
+    k=r"\d+",
+    K=r"\d+",
+
+
 _problems = config_problems(config)
 if _problems:
     raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(_problems))

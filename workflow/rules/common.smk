@@ -27,15 +27,6 @@ STAGE_TARGET_HOOKS = (
 )
 
 
-wildcard_constraints:
-    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    extractor=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    iteration=r"\d+",
-    k=r"\d+",
-    K=r"\d+",
-
-
 # ---------------------------------------------------------------- config checks
 
 
@@ -247,7 +238,7 @@ def select_targets(config: dict) -> list[str]:
 
 
 def all_targets(config: dict) -> list[str]:
-    """Everything `rule all` builds: the core stages plus the hooks other rule files define."""
+    """Everything the `all` target builds (core stages and the hooks other rule files define)."""
     targets = select_targets(config) + evaluate_targets(config)
     for hook in STAGE_TARGET_HOOKS:
         if hook in globals():
@@ -262,7 +253,7 @@ def gpu_count(wildcards) -> int:
     """GPUs a torch job asks for: 1 unless the config pins the CPU.
 
     Workstations cap concurrent GPU jobs with `--resources gpu=N`; the SLURM
-    executor turns it into `--gpus`. Override per rule with `--set-resources RULE:gpu=N`.
+    executor turns it into `--gpus`. Override it with `--set-resources train:gpu=2` etc.
     """
     return 0 if config["device"] == "cpu" else 1
 
@@ -284,4 +275,28 @@ def fid_inputs(wildcards) -> dict:
     return {
         "extractor": extractor_files(config, exp["extractor"])["extractor"],
         "refstats": refstats_file(exp["dataset"], exp["extractor"]),
+    }
+
+
+def extractor_training_data(wildcards):
+    return data_files(config["extractors"][wildcards.extractor]["dataset"])
+
+
+def extractor_settings(name: str) -> dict:
+    return {
+        "extractor": config["extractors"][name],
+        "device": config["device"],
+        "seed": config["seed"],
+    }
+
+
+def train_settings(name: str) -> dict:
+    exp = experiment(config, name)
+    return {
+        "model": exp["model"],
+        "schedule": exp["schedule"],
+        "training": exp["training"],
+        "flip": config["datasets"][exp["dataset"]]["flip"],
+        "device": config["device"],
+        "seed": config["seed"],
     }

@@ -1,18 +1,6 @@
 # Feature extractors and reference statistics for FID/IS.
 
 
-def extractor_training_data(wildcards):
-    return data_files(config["extractors"][wildcards.extractor]["dataset"])
-
-
-def extractor_settings(name: str) -> dict:
-    return {
-        "extractor": config["extractors"][name],
-        "device": config["device"],
-        "seed": config["seed"],
-    }
-
-
 rule train_extractor:
     input:
         unpack(extractor_training_data),

@@ -1,24 +1,12 @@
 # Training, one job per experiment. The resumable state lives in
-# results/train_state/... (see train_state_dir), which is not a Snakemake
-# output: when a job is killed
-# (wall time, pre-emption, Ctrl-C) Snakemake deletes the declared outputs but the
-# rerun resumes from the last snapshot there. Declared outputs are the run record
-# and loss log, written when training finishes, next to the published checkpoints
-# (results/runs/.../checkpoints/ckpt_{iteration}.pt; their number depends on the
-# experiment, which a single rule's output list cannot express, so rules downstream
-# depend on run.json and name the checkpoint file in params).
-
-
-def train_settings(name: str) -> dict:
-    exp = experiment(config, name)
-    return {
-        "model": exp["model"],
-        "schedule": exp["schedule"],
-        "training": exp["training"],
-        "flip": config["datasets"][exp["dataset"]]["flip"],
-        "device": config["device"],
-        "seed": config["seed"],
-    }
+# results/train_state/... (see train_state_dir), which is not a Snakemake output:
+# when a job is killed (wall time, pre-emption, Ctrl-C) Snakemake deletes the
+# declared outputs but the rerun resumes from the last snapshot there. Declared
+# outputs are the run record and loss log, written when training finishes, next to
+# the published checkpoints (results/runs/.../checkpoints/ckpt_{iteration}.pt; their
+# number depends on the experiment, which a single rule's output list cannot
+# express, so rules downstream depend on run.json and name the checkpoint file in
+# params).
 
 
 rule train:
