@@ -1,6 +1,7 @@
 """The pins in pyproject.toml and environment.yml agree, and the CLI dispatcher behaves."""
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -61,3 +62,11 @@ def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
     assert read_json(target) == {"kept": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
     assert json.loads(target.read_text()) == {"kept": 1}
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    write_json(tmp_path / "shared.json", {})
+    mode = (tmp_path / "shared.json").stat().st_mode & 0o777
+    old = os.umask(0)
+    os.umask(old)
+    assert mode == 0o666 & ~old
