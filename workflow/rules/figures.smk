@@ -2,109 +2,6 @@
 # and nearest neighbours. Settings: the config's `figures` block; each figure kind names
 # the experiments it covers (default: all), the sweep names one experiment.
 
-FIGURES = f"{RESULTS}/figures"
-SWEEP = f"{RESULTS}/sweep"
-PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
-
-
-def figure_settings(kind: str) -> dict:
-    return {
-        k: v
-        for k, v in config.get("figures", {}).get(kind, {}).items()
-        if k != "experiments"
-    }
-
-
-def figure_experiments(config: dict, kind: str) -> list[str]:
-    """Experiments a figure kind covers: its `experiments` list, else all of them."""
-    block = config.get("figures", {}).get(kind)
-    if block is None:
-        return []
-    names = block.get("experiments") or experiment_names(config)
-    unknown = sorted(set(names) - set(config["experiments"]))
-    if unknown:
-        raise WorkflowError(
-            f"figures.{kind}.experiments names unknown experiment(s) {unknown}"
-        )
-    return names
-
-
-def experiment_figure(name: str, kind: str) -> str:
-    return f"{FIGURES}/{experiment(config, name)['dataset']}/{name}/{kind}.png"
-
-
-def neighbours_dir(dataset: str, name: str) -> str:
-    return f"{RESULTS}/neighbours/{dataset}/{name}"
-
-
-def sweep_cells(config: dict) -> list[tuple[str, int]]:
-    """(eps as written in paths, T) of every cell of the eps x T sweep."""
-    block = config.get("figures", {}).get("sweep", {})
-    return [
-        (f"{eps:g}", int(t))
-        for eps in block.get("step_lr", [])
-        for t in block.get("n_steps_each", [])
-    ]
-
-
-def sweep_experiment(config: dict) -> str | None:
-    name = config.get("figures", {}).get("sweep", {}).get("experiment")
-    if name is not None and name not in config["experiments"]:
-        raise WorkflowError(
-            f"figures.sweep.experiment: '{name}' is not an experiment (known: {', '.join(config['experiments'])})"
-        )
-    return name
-
-
-def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
-    return f"{SWEEP}/{dataset}/{name}/eps{eps}_T{T}"
-
-
-def fid_table_experiments(config: dict) -> list[str]:
-    """Experiments selected by FID: only they have an FID per checkpoint ([Re] Fig. 13)."""
-    return [
-        x
-        for x in figure_experiments(config, "fid_vs_checkpoint")
-        if experiment(config, x)["selection"]["criterion"] == "fid"
-    ]
-
-
-def figures_targets(config: dict) -> list[str]:
-    targets = [
-        experiment_figure(x, kind)
-        for kind in PER_EXPERIMENT_FIGURES
-        for x in figure_experiments(config, kind)
-    ]
-    if figure_experiments(config, "loss"):
-        targets += [f"{FIGURES}/loss.png", f"{FIGURES}/loss.pdf"]
-    if fid_table_experiments(config):
-        targets += [
-            f"{FIGURES}/fid_vs_checkpoint.png",
-            f"{FIGURES}/fid_vs_checkpoint.pdf",
-        ]
-    name = sweep_experiment(config)
-    if name is not None and sweep_cells(config):
-        d = f"{FIGURES}/{experiment(config, name)['dataset']}/{name}"
-        targets += [
-            f"{d}/sweep.png",
-            f"{d}/sweep.pdf",
-            f"{d}/sweep.csv",
-            f"{d}/sweep_samples.png",
-        ]
-    return targets
-
-
-def neighbours_targets(config: dict) -> list[str]:
-    return [
-        f"{neighbours_dir(experiment(config, x)['dataset'], x)}/{space}.png"
-        for x in figure_experiments(config, "neighbours")
-        for space in ("pixel", "feature")
-    ]
-
-
-def figure_sampler_settings(name: str, kind: str) -> dict:
-    return {**sampler_settings(name), **figure_settings(kind)}
-
 
 rule figure_samples:
     input:
@@ -124,7 +21,7 @@ rule figure_samples:
     params:
         settings=lambda wc: settings_json(figure_settings("samples")),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure samples --samples {input.shards:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure samples --samples {input.shards:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
@@ -149,7 +46,7 @@ rule figure_intermediate:
             figure_sampler_settings(wc.experiment, "intermediate")
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure intermediate --selection {input.selection:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure intermediate --selection {input.selection:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
@@ -175,7 +72,7 @@ rule figure_inpainting:
             figure_sampler_settings(wc.experiment, "inpainting")
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure inpainting --selection {input.selection:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure inpainting --selection {input.selection:q}"
         " --data {input.data:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
@@ -211,7 +108,7 @@ rule neighbours:
         ),
         out=lambda wc: neighbours_dir(wc.dataset, wc.experiment),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} neighbours --samples {input.shards:q} --train {input.train:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn neighbours --samples {input.shards:q} --train {input.train:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
         " --settings {params.settings:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
@@ -236,7 +133,7 @@ rule figure_loss:
             for x, p in zip(figure_experiments(config, "loss"), input)
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure loss {params.inputs} --out {output.png:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure loss {params.inputs} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule figure_fid_vs_checkpoint:
@@ -260,7 +157,7 @@ rule figure_fid_vs_checkpoint:
             f"--input {x}={p}" for x, p in zip(fid_table_experiments(config), input)
         ),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure fid-checkpoints {params.inputs} --out {output.png:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure fid-checkpoints {params.inputs} --out {output.png:q} > {log:q} 2>&1"
 
 
 rule sweep_cell:
@@ -293,11 +190,10 @@ rule sweep_cell:
             }
         ),
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],
-        python=shlex.quote(sys.executable),
     shell:
         # the checkpoint `ncsn select` chose, read from selection.json when the job runs
-        "OMP_NUM_THREADS={threads} {NCSN} score"
-        ' --checkpoint "$({params.python} -c \'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])\' {input.selection:q})"'
+        "OMP_NUM_THREADS={threads} python -m ncsn score"
+        ' --checkpoint "$(python -c \'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])\' {input.selection:q})"'
         " --extractor {input.extractor:q} --refstats {input.refstats:q} --num-samples {params.num_samples}"
         " --settings {params.settings:q} --out {output.score:q} --samples-out {output.samples:q} > {log:q} 2>&1"
 
@@ -330,5 +226,5 @@ rule figure_sweep:
         ),
         settings=lambda wc: settings_json(figure_settings("sweep")),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} figure sweep {params.inputs} --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn figure sweep {params.inputs} --settings {params.settings:q}"
         " --out {output.png:q} > {log:q} 2>&1"

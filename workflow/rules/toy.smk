@@ -2,58 +2,6 @@
 # SSM loss with and without data noise, exact vs learned scores of the 2-D mixture,
 # plain vs annealed Langevin with exact scores. Settings: the config's `toy` block.
 
-TOY = f"{RESULTS}/toy"
-TOY_KINDS = {  # config key -> (command kind, figure file)
-    "ssm_noise": ("ssm-noise", "fig1_ssm_loss"),
-    "scores": ("scores", "fig2_scores"),
-    "langevin_modes": ("langevin-modes", "fig3_langevin"),
-}
-
-
-def toy_kinds(config: dict) -> list[str]:
-    """The toy experiments this config runs (a `toy` block may switch each off with enabled: false)."""
-    toy = config.get("toy", {})
-    return [
-        key for key in TOY_KINDS if toy.get(key, {}).get("enabled", True) and key in toy
-    ]
-
-
-def toy_problems(config: dict) -> list[str]:
-    """Cross-references of the `toy` block the schema cannot express."""
-    block = config.get("toy", {}).get("ssm_noise")
-    if (
-        block
-        and block.get("enabled", True)
-        and block["dataset"] not in config["datasets"]
-    ):
-        return [
-            f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"
-        ]
-    return []
-
-
-if toy_problems(config):
-    raise WorkflowError(
-        "The config cannot run:\n  - " + "\n  - ".join(toy_problems(config))
-    )
-
-
-def toy_settings(config: dict, key: str) -> dict:
-    toy = config["toy"]
-    block = {k: v for k, v in toy[key].items() if k != "enabled"}
-    settings = {"seed": config["seed"], "device": config["device"], "experiment": block}
-    if key != "ssm_noise":
-        settings["gmm"] = toy["gmm"]
-    return settings
-
-
-def toy_figure(key: str, ext: str = "png") -> str:
-    return f"{TOY}/{key}/{TOY_KINDS[key][1]}.{ext}"
-
-
-def toy_targets(config: dict) -> list[str]:
-    return [toy_figure(k, ext) for k in toy_kinds(config) for ext in ("png", "pdf")]
-
 
 rule toy_ssm_noise:
     input:
@@ -78,9 +26,9 @@ rule toy_ssm_noise:
         gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "ssm_noise")),
-        out=f"{TOY}/ssm_noise",
+        out=lambda wc, output: str(Path(output.png).parent),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -105,9 +53,9 @@ rule toy_scores:
         runtime=120,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "scores")),
-        out=f"{TOY}/scores",
+        out=lambda wc, output: str(Path(output.png).parent),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} toy scores --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn toy scores --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -136,7 +84,7 @@ rule toy_langevin_modes:
         runtime=60,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "langevin_modes")),
-        out=f"{TOY}/langevin_modes",
+        out=lambda wc, output: str(Path(output.png).parent),
     shell:
-        "OMP_NUM_THREADS={threads} {NCSN} toy langevin-modes --settings {params.settings:q}"
+        "OMP_NUM_THREADS={threads} python -m ncsn toy langevin-modes --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

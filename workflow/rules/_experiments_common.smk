@@ -1,0 +1,207 @@
+# Helpers of the toy, figures and report stages (toy.smk, figures.smk, report.smk):
+# paths, settings and the `toy_targets`, `figures_targets`, `neighbours_targets` and
+# `report_targets` hooks that common.smk's all_targets() collects. Functions only, so the
+# rule files hold rules only; the leading underscore makes the Snakefile include it first.
+
+# ---------------------------------------------------------------- toy
+
+TOY = f"{RESULTS}/toy"
+TOY_KINDS = {  # config key -> (command kind, figure file)
+    "ssm_noise": ("ssm-noise", "fig1_ssm_loss"),
+    "scores": ("scores", "fig2_scores"),
+    "langevin_modes": ("langevin-modes", "fig3_langevin"),
+}
+
+
+def toy_kinds(config: dict) -> list[str]:
+    """The toy experiments this config runs (a `toy` block may switch each off with enabled: false)."""
+    toy = config.get("toy", {})
+    return [
+        key for key in TOY_KINDS if toy.get(key, {}).get("enabled", True) and key in toy
+    ]
+
+
+def toy_problems(config: dict) -> list[str]:
+    """Cross-references of the `toy` block the schema cannot express."""
+    block = config.get("toy", {}).get("ssm_noise")
+    if (
+        block
+        and block.get("enabled", True)
+        and block["dataset"] not in config["datasets"]
+    ):
+        return [
+            f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"
+        ]
+    return []
+
+
+_toy_problems = toy_problems(config)
+if _toy_problems:
+    _lines = "\n  - ".join(_toy_problems)
+    raise WorkflowError(f"The config cannot run:\n  - {_lines}")
+
+
+def toy_settings(config: dict, key: str) -> dict:
+    toy = config["toy"]
+    block = {k: v for k, v in toy[key].items() if k != "enabled"}
+    settings = {"seed": config["seed"], "device": config["device"], "experiment": block}
+    if key != "ssm_noise":
+        settings["gmm"] = toy["gmm"]
+    return settings
+
+
+def toy_figure(key: str, ext: str = "png") -> str:
+    return f"{TOY}/{key}/{TOY_KINDS[key][1]}.{ext}"
+
+
+def toy_targets(config: dict) -> list[str]:
+    return [toy_figure(k, ext) for k in toy_kinds(config) for ext in ("png", "pdf")]
+
+
+# ---------------------------------------------------------------- figures
+
+FIGURES = f"{RESULTS}/figures"
+SWEEP = f"{RESULTS}/sweep"
+PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
+
+
+def figure_settings(kind: str) -> dict:
+    return {
+        k: v
+        for k, v in config.get("figures", {}).get(kind, {}).items()
+        if k != "experiments"
+    }
+
+
+def figure_experiments(config: dict, kind: str) -> list[str]:
+    """Experiments a figure kind covers: its `experiments` list, else all of them."""
+    block = config.get("figures", {}).get(kind)
+    if block is None:
+        return []
+    names = block.get("experiments") or experiment_names(config)
+    unknown = sorted(set(names) - set(config["experiments"]))
+    if unknown:
+        raise WorkflowError(
+            f"figures.{kind}.experiments names unknown experiment(s) {unknown}"
+        )
+    return names
+
+
+def experiment_figure(name: str, kind: str) -> str:
+    return f"{FIGURES}/{experiment(config, name)['dataset']}/{name}/{kind}.png"
+
+
+def neighbours_dir(dataset: str, name: str) -> str:
+    return f"{RESULTS}/neighbours/{dataset}/{name}"
+
+
+def sweep_cells(config: dict) -> list[tuple[str, int]]:
+    """(eps as written in paths, T) of every cell of the eps x T sweep."""
+    block = config.get("figures", {}).get("sweep", {})
+    return [
+        (f"{eps:g}", int(t))
+        for eps in block.get("step_lr", [])
+        for t in block.get("n_steps_each", [])
+    ]
+
+
+def sweep_experiment(config: dict) -> str | None:
+    name = config.get("figures", {}).get("sweep", {}).get("experiment")
+    if name is not None and name not in config["experiments"]:
+        raise WorkflowError(
+            f"figures.sweep.experiment: '{name}' is not an experiment (known: {', '.join(config['experiments'])})"
+        )
+    return name
+
+
+def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
+    return f"{SWEEP}/{dataset}/{name}/eps{eps}_T{T}"
+
+
+def fid_table_experiments(config: dict) -> list[str]:
+    """Experiments selected by FID: only they have an FID per checkpoint ([Re] Fig. 13)."""
+    return [
+        x
+        for x in figure_experiments(config, "fid_vs_checkpoint")
+        if experiment(config, x)["selection"]["criterion"] == "fid"
+    ]
+
+
+def figures_targets(config: dict) -> list[str]:
+    targets = [
+        experiment_figure(x, kind)
+        for kind in PER_EXPERIMENT_FIGURES
+        for x in figure_experiments(config, kind)
+    ]
+    if figure_experiments(config, "loss"):
+        targets += [f"{FIGURES}/loss.png", f"{FIGURES}/loss.pdf"]
+    if fid_table_experiments(config):
+        targets += [
+            f"{FIGURES}/fid_vs_checkpoint.png",
+            f"{FIGURES}/fid_vs_checkpoint.pdf",
+        ]
+    name = sweep_experiment(config)
+    if name is not None and sweep_cells(config):
+        d = f"{FIGURES}/{experiment(config, name)['dataset']}/{name}"
+        targets += [
+            f"{d}/sweep.png",
+            f"{d}/sweep.pdf",
+            f"{d}/sweep.csv",
+            f"{d}/sweep_samples.png",
+        ]
+    return targets
+
+
+def neighbours_targets(config: dict) -> list[str]:
+    return [
+        f"{neighbours_dir(experiment(config, x)['dataset'], x)}/{space}.png"
+        for x in figure_experiments(config, "neighbours")
+        for space in ("pixel", "feature")
+    ]
+
+
+def figure_sampler_settings(name: str, kind: str) -> dict:
+    return {**sampler_settings(name), **figure_settings(kind)}
+
+
+# ---------------------------------------------------------------- report
+
+REPORT = f"{RESULTS}/report"
+
+
+def report_targets(config: dict) -> list[str]:
+    return [
+        f"{REPORT}/{table}.{ext}"
+        for table in ("results", "timing")
+        for ext in ("md", "csv", "tex")
+    ]
+
+
+def report_inputs(wildcards) -> dict:
+    names = experiment_names(config)
+    return {
+        "metrics": [metrics_file(experiment(config, x)["dataset"], x) for x in names],
+        "selection": [
+            selection_files(experiment(config, x)["dataset"], x)["selection"]
+            for x in names
+        ],
+        "train_benchmark": [
+            train_benchmark(experiment(config, x)["dataset"], x) for x in names
+        ],
+        "sample_benchmark": [b for x in names for b in sample_benchmarks(config, x)],
+    }
+
+
+def report_arguments(wildcards, input) -> str:
+    """`--metrics NAME=PATH ...` for every experiment and input kind (paths in experiment order)."""
+    names = experiment_names(config)
+    args = []
+    for key in ("metrics", "selection", "train_benchmark"):
+        option = f"--{key.replace('_', '-')}"
+        args += [f"{option} {name}={path}" for name, path in zip(names, input[key])]
+    for name in names:
+        args += [
+            f"--sample-benchmark {name}={path}"
+            for path in sample_benchmarks(config, name)
+        ]
+    return " ".join(args)
