@@ -113,9 +113,10 @@ def test_refinenet_structure_follows_official_code():
     assert [r.msf is None for r in model.refines] == [True, False, False, False]
 
 
-def test_refinenet_is_per_example_and_conditional():
+@pytest.mark.parametrize("arch", ["refinenet", "resnet"])
+def test_conditional_models_are_per_example_and_use_the_level(arch):
     torch.manual_seed(0)
-    model = build_model(spec(image_size=8, ngf=6))
+    model = build_model(spec(arch, image_size=8, ngf=6))
     randomise_norms(model)
     x = torch.rand(4, 1, 8, 8)
     levels = torch.tensor([0, 3, 5, 9])

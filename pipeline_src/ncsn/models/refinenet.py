@@ -68,7 +68,7 @@ class CondRCU(nn.Module):
         h = x
         for k, (norm, conv) in enumerate(zip(self.norms, self.convs)):
             h = conv(F.elu(norm(h, levels), inplace=True))
-            if (k + 1) % self.n_stages == 0:
+            if (k + 1) % self.n_stages == 0:  # end of a unit: add its input, start the next unit
                 h = x = h + x
         return h
 
