@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ncsn.errors import NcsnError
 from ncsn.models import build_model, count_parameters
 from ncsn.models.normalization import CondInstanceNormPlus
+from ncsn.models.refinenet import SameConv3x3
 
 
 def spec(arch: str = "refinenet", **kw) -> dict:
@@ -82,6 +83,19 @@ def test_fused_norm_gradients_equal_textbook_form():
     ref_x, ref_w = torch.autograd.grad((reference_cin_plus(x, norm.embed.weight, levels) * grad_out).sum(), (x, norm.embed.weight))
     torch.testing.assert_close(fused_x, ref_x, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fused_w, ref_w, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("dilation", "size"), [(4, 4), (4, 3), (2, 4), (1, 8)])
+def test_same_conv_equals_full_dilated_convolution(dilation, size):
+    torch.manual_seed(0)
+    conv = SameConv3x3(5, 6, dilation)
+    x = torch.randn(2, 5, size, size, requires_grad=True)
+    full = F.conv2d(x, conv.weight, conv.bias, padding=dilation, dilation=dilation)
+    torch.testing.assert_close(conv(x), full, atol=1e-6, rtol=1e-6)
+    grads = torch.autograd.grad(conv(x).sum(), (x, conv.weight))
+    full_grads = torch.autograd.grad(full.sum(), (x, conv.weight))
+    for got, expected in zip(grads, full_grads):
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
 
 
 def test_norm_initialisation_is_official():

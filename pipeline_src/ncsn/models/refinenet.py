@@ -18,9 +18,24 @@ from torch import nn
 from ncsn.models.normalization import CondInstanceNormPlus
 
 
-def conv3x3(c_in: int, c_out: int, dilation: int = 1, bias: bool = True) -> nn.Conv2d:
-    """3x3 convolution keeping the spatial size (padding = dilation)."""
-    return nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation, bias=bias)
+class SameConv3x3(nn.Conv2d):
+    """3x3 convolution keeping the spatial size (padding = dilation).
+
+    When the dilation is at least the feature map's size (dilation 4 on the 4x4 maps of 8x8
+    inputs), every off-centre tap reads zero padding, so the convolution equals a 1x1 one with
+    the centre weights: computed that way, exactly, at a ninth of the cost.
+    """
+
+    def __init__(self, c_in: int, c_out: int, dilation: int = 1, bias: bool = True) -> None:
+        super().__init__(c_in, c_out, 3, padding=dilation, dilation=dilation, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dilation[0] >= x.shape[2] and self.dilation[1] >= x.shape[3]:
+            return F.conv2d(x, self.weight[:, :, 1:2, 1:2], self.bias)
+        return super().forward(x)
+
+
+conv3x3 = SameConv3x3
 
 
 class CondResBlock(nn.Module):
