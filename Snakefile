@@ -16,10 +16,11 @@ min_version("9.0")
 
 
 # A --configfile replaces the default instead of being merged into it (Snakemake
-# would otherwise add the default's experiments to the user's).
+# would otherwise add the default's experiments to the user's). The default is found
+# next to this Snakefile, whatever the working directory (--directory).
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -112,6 +112,17 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     assert "train_extractor" not in counts  # Inception weights are given, not trained
 
 
+def test_default_config_is_found_from_any_working_directory(tmp_path):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--quiet", "rules"]
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    default = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    counts = job_counts(result.stdout)
+    assert counts["train"] == len(default["experiments"])
+    checkpoints = [-(-e["training"]["iterations"] // e["training"]["snapshot_freq"]) for e in default["experiments"].values()]
+    assert counts["score"] == sum(checkpoints)
+
+
 # ------------------------------------------------------------------ config rejected before any job
 
 
