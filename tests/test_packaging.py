@@ -70,3 +70,18 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     old = os.umask(0)
     os.umask(old)
     assert mode == 0o666 & ~old
+
+
+def test_saved_torch_files_do_not_depend_on_the_temporary_name(tmp_path):
+    import hashlib
+
+    import torch
+
+    from ncsn.io import save_torch
+
+    state = {"weights": torch.arange(6.0)}
+    save_torch(tmp_path / "a.pt", state)
+    save_torch(tmp_path / "a_copy.pt", state)
+    digest = [hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.pt", "a_copy.pt")]
+    assert digest[0] == digest[1]
+    assert torch.equal(torch.load(tmp_path / "a.pt")["weights"], state["weights"])

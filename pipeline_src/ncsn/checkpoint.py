@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ncsn.errors import NcsnError
-from ncsn.io import atomic_path
+from ncsn.io import save_torch
 
 FORMAT = "ncsn-checkpoint-v1"
 NAME_PATTERN = re.compile(r"^ckpt_(\d+)\.pt$")
@@ -27,11 +27,7 @@ def checkpoint_name(iteration: int) -> str:
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` through a synced temporary file and a rename: never a partial file."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            torch.save(dict(state, format=FORMAT), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+    save_torch(path, dict(state, format=FORMAT))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

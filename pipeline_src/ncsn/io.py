@@ -50,3 +50,19 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` through a synced temporary file, atomically.
+
+    Saving through a file handle keeps the bytes independent of the temporary file's name
+    (``torch.save(obj, path)`` records the name inside the archive), so equal objects give
+    equal files and equal hashes.
+    """
+    import torch  # imported here: the data stage uses this module without torch
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())

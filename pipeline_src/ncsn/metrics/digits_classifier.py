@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ncsn.errors import NcsnError
-from ncsn.io import atomic_path
+from ncsn.io import save_torch
 
 FORMAT = "ncsn-digits-extractor"
 FORMAT_VERSION = 1
@@ -157,8 +157,7 @@ def save_classifier(path: str | os.PathLike, model: DigitsNet, report: dict[str,
         "state_dict": model.state_dict(),
         "test_accuracy": report["test_accuracy"],
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
 
 
 def load_classifier(path: str | os.PathLike) -> tuple[DigitsNet, dict[str, Any]]:
