@@ -11,6 +11,7 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from ncsn.errors import NcsnError
@@ -41,6 +42,14 @@ def parse_json_settings(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise NcsnError(f"--settings must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def named_path(text: str) -> tuple[str, Path]:
+    """argparse type for ``NAME=PATH`` options (e.g. ``--metrics digits_geometric=metrics.json``)."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
 
 
 def add_settings_argument(parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object") -> None:

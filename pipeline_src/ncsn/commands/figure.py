@@ -24,18 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 
 KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
 MASKS = ("right_half", "left_half", "bottom_half", "centre_square", "checkerboard")
-
-
-def named_path(text: str) -> tuple[str, Path]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,17 +15,10 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.io import read_json
 from ncsn.report import result_row, results_table, timing_row, timing_table, write_tables
-
-
-def named_path(text: str) -> tuple[str, Path]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

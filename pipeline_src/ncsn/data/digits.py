@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
-from ncsn.data.split import train_test_indices
+from ncsn.data.split import describe_split, train_test_indices
 from ncsn.data.transforms import convert_array
 
 KEYS = {"image_size": None, "channels": 1, "test_fraction": 0.2, "split_seed": 0}
@@ -29,9 +29,7 @@ def load(settings: dict[str, Any]) -> Prepared:
     train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
     images, steps = convert_array(images, opts["image_size"], opts["channels"], opts["resize_filter"])
     steps = ["grey levels 0..16 -> 0..255 (round(v*255/16))", *steps]
-    steps.append(
-        f"{'stratified ' if stratified else ''}train/test split: test_fraction={opts['test_fraction']}, split_seed={opts['split_seed']}"
-    )
+    steps.append(describe_split(stratified, opts["test_fraction"], opts["split_seed"]))
     return Prepared(
         train=(images[train], labels[train]),
         test=(images[test], labels[test]),

@@ -10,7 +10,7 @@ import numpy as np
 from ncsn.data.images import IMAGE_SUFFIXES, is_image, read_images
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
-from ncsn.data.split import train_test_indices
+from ncsn.data.split import describe_split, train_test_indices
 from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
@@ -57,9 +57,7 @@ def load(settings: dict[str, Any]) -> Prepared:
     train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
     images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
     steps = describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"])
-    steps.append(
-        f"{'stratified ' if stratified else ''}train/test split: test_fraction={opts['test_fraction']}, split_seed={opts['split_seed']}"
-    )
+    steps.append(describe_split(stratified, opts["test_fraction"], opts["split_seed"]))
     return Prepared(
         train=(images[train], labels[train]),
         test=(images[test], labels[test]),

@@ -34,3 +34,9 @@ def train_test_indices(labels: np.ndarray, test_fraction: float, seed: int) -> t
         np.arange(n), test_size=n_test, random_state=seed, shuffle=True, stratify=labels if stratified else None
     )
     return np.sort(train), np.sort(test), stratified
+
+
+def describe_split(stratified: bool, test_fraction: float, seed: int) -> str:
+    """The preprocessing line recorded in meta.json for a seeded train/test split."""
+    kind = "stratified " if stratified else ""
+    return f"{kind}train/test split: test_fraction={test_fraction}, split_seed={seed}"
