@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	$(BIN)/snakemake --cores $(CORES) --max-threads 1 --configfile config/config.yaml
 
 # pytest exits 5 when it collects no test: an empty suite is not a failure.
 # In CI (CI=true, as root) the SLURM integration test then runs on a one-node cluster that
