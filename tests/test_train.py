@@ -15,7 +15,8 @@ from ncsn.data import prepare
 from ncsn.device import select_device
 from ncsn.errors import NcsnError
 from ncsn.sampling import annealed_langevin, uniform_init
-from ncsn.train import train
+from ncsn.models import build_model
+from ncsn.train import make_adam, train
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +216,23 @@ def test_a_snapshot_from_another_device_kind_resumes_with_reseeded_streams(digit
     run(digits, tmp_path / "run", tiny(4), log)
     assert any("trained on cuda, this session runs on cpu" in line for line in log), log
     assert load_checkpoint(tmp_path / "run" / "state" / "ckpt_4.pt")["iteration"] == 4
+
+
+def test_fused_adam_makes_the_official_adam_update():
+    """The fused optimiser used on CPU/CUDA takes the same steps as torch's reference Adam loop."""
+    torch.manual_seed(0)
+    model = build_model({"arch": "refinenet", "channels": 1, "image_size": 8, "ngf": 8, "num_classes": 10})
+    reference, initial = copy.deepcopy(model), copy.deepcopy(model)
+    cfg = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+    fused = make_adam(model, cfg, torch.device("cpu"))
+    assert fused.defaults["fused"] is True
+    loop = torch.optim.Adam(reference.parameters(), lr=1e-3, foreach=False)
+    x, levels = torch.rand(4, 1, 8, 8), torch.tensor([0, 3, 6, 9])
+    for _ in range(3):
+        for net, optimiser in ((model, fused), (reference, loop)):
+            optimiser.zero_grad()
+            net(x, levels).square().sum().backward()
+            optimiser.step()
+    assert not torch.allclose(model.begin_conv.weight, initial.begin_conv.weight)  # it did move
+    for (name, a), b in zip(model.named_parameters(), reference.parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), name
