@@ -13,6 +13,7 @@ from ncsn.cli import main
 from ncsn.toy.gmm import GaussianMixture
 from ncsn.toy.langevin_modes import mode_fractions
 from ncsn.toy.scores import region_errors, score_grid
+from ncsn.toy.ssm_noise import optimal_loss, running_mean, tail_spread
 
 GMM = {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
 # the paper's Fig. 3 settings (App. B.1) with the working and the stated noise levels
@@ -107,7 +108,36 @@ def test_ssm_noise_command_writes_both_curves(tmp_path):
     assert list(loss["iteration"][:2]) == [2, 4] and np.isfinite(loss["loss"]).all()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["noise_variance"] == 1e-4 and "tail_std" in summary["clean data"]
+    perturbed = summary["perturbed, N(0, 0.0001)"]
+    assert {"relative_tail_std", "rebound"} <= set(perturbed) and "optimal_loss" not in summary["clean data"]
+    assert -0.5 * 64 / 1e-4 * 1.2 < perturbed["optimal_loss"] < -0.5 * 64 / 1e-4 * 0.8  # ~ -D / (2 sigma^2)
     assert_image_files(tmp_path / "out" / "fig1_ssm_loss.png", tmp_path / "out" / "fig1_ssm_loss.pdf")
+
+
+def fig1_like_curves(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed stand-ins for the two Fig. 1 curves: one settles with estimator noise, one dives and keeps jumping back."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    settling = -1.6e4 * (1 - np.exp(-t / 60)) * (1 + 0.2 * rng.standard_normal(n))
+    fluctuating = -5e4 * (1 - np.exp(-t / 60)) * (1 + 0.5 * rng.standard_normal(n))
+    for start in (130, 190, 270, 350):  # spikes and slow recoveries, as on clean digits
+        fluctuating[start:start + 40] = np.linspace(2e4, fluctuating[start + 40], 40)
+    return settling, fluctuating
+
+
+def test_tail_spread_tells_a_settling_loss_from_a_fluctuating_one():
+    settling, fluctuating = (tail_spread([{"loss": float(v)} for v in curve]) for curve in fig1_like_curves())
+    assert settling["relative_tail_std"] < 0.3 < 0.6 < fluctuating["relative_tail_std"]
+    assert settling["rebound"] < 0.2 < 0.8 < fluctuating["rebound"]
+    monotone = tail_spread([{"loss": -float(i)} for i in range(100)])
+    assert monotone["rebound"] == 0 and monotone["final"] == monotone["min"] == -99
+    np.testing.assert_allclose(running_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_optimal_loss_of_perturbed_points_is_minus_d_over_two_sigma_squared():
+    points = torch.eye(16).view(16, 1, 4, 4)  # 16 points 1.4 apart, sigma 0.01: the mixture score is exact per point
+    value = optimal_loss(points, 0.01, 1024, torch.Generator().manual_seed(0))
+    assert value == pytest.approx(-16 / (2 * 0.01**2), rel=0.05)
 
 
 def test_toy_command_errors(tmp_path, capsys):
