@@ -114,19 +114,51 @@ def save_rows_with_separator(
 
 
 def plot_loss_curves(
-    curves: pd.DataFrame, png: str | os.PathLike, *, hue: str, col: str | None = None, title: str = "", logy: bool = False
+    curves: pd.DataFrame,
+    png: str | os.PathLike,
+    *,
+    hue: str,
+    col: str | None = None,
+    title: str = "",
+    logy: bool = False,
+    smooth: int | None = None,
+    sharey: bool = False,
 ) -> list[Path]:
-    """Line plot of ``loss`` against ``iteration``, one line per ``hue`` value (one panel per ``col``)."""
+    """Line plot of ``loss`` against ``iteration``, one line per ``hue`` value (one panel per ``col``).
+
+    ``smooth`` (a number of logged values) draws each line's trailing running mean on top of the
+    raw values, which stay visible (thinner, lighter). ``logy`` uses a symmetric log scale (losses
+    may be negative), linear within 1% of the largest |loss| (rounded to a power of ten);
+    ``sharey`` puts all panels on one y scale.
+    """
     for column in ("iteration", "loss", hue) + ((col,) if col else ()):
         if column not in curves.columns:
             raise NcsnError(f"loss table lacks the column {column!r} (has {list(curves.columns)})")
     sparse = curves.groupby([hue] + ([col] if col else [])).size().max() <= 50  # mark points of short logs
+    hue_order = list(dict.fromkeys(curves[hue]))
+    palette = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))
+    raw_style = {"alpha": 0.45, "linewidth": 0.7} if smooth else {}
     grid = sns.relplot(
         data=curves, x="iteration", y="loss", hue=hue, col=col, kind="line", height=3.0, aspect=1.3,
-        facet_kws={"sharey": False}, errorbar=None, marker="o" if sparse else None,
+        facet_kws={"sharey": sharey}, errorbar=None, marker="o" if sparse else None,
+        hue_order=hue_order, palette=palette, **raw_style,
     )
+    if smooth:
+        for panel, ax in (grid.axes_dict.items() if col else [(None, grid.ax)]):
+            shown = curves if col is None else curves[curves[col] == panel]
+            for name, group in shown.groupby(hue, sort=False):
+                mean = group.sort_values("iteration")
+                mean = mean["loss"].rolling(int(smooth), min_periods=1).mean().set_axis(mean["iteration"])
+                (line,) = ax.plot(mean.index, mean.to_numpy(), color=palette[name], linewidth=1.8,
+                                  label=f"running mean ({int(smooth)} values)")
+            ax.legend(handles=[line], loc="best", fontsize="small")
     if logy:
+        largest = float(np.nanmax(np.abs(curves["loss"].to_numpy(dtype=float))))
+        linthresh = 10.0 ** (np.floor(np.log10(largest)) - 2) if largest > 0 else 1.0
         grid.set(yscale="symlog")
+        for ax in grid.axes.flat:
+            ax.set_yscale("symlog", linthresh=linthresh)
+            ax.set_yticks([t for t in ax.get_yticks() if t == 0 or abs(t) >= linthresh])  # no crowding near 0
     if title:
         grid.figure.suptitle(title, y=1.03)
     return save_figure(grid.figure, png)

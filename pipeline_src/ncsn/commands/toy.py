@@ -56,7 +56,7 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     from ncsn.data import load_split
     from ncsn.device import select_device
     from ncsn.plots import plot_loss_curves
-    from ncsn.toy.ssm_noise import run
+    from ncsn.toy.ssm_noise import SMOOTH_WINDOW, run
 
     if args.data is None or not args.data.is_file():
         raise NcsnError(f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first")
@@ -67,7 +67,8 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     write_json(out / "summary.json", summary)
     paths.append(out / "summary.json")
     paths += plot_loss_curves(pd.DataFrame(rows), out / FIGURE["ssm-noise"], hue="data", col="data",
-                              title="Sliced score matching loss: clean vs perturbed data (paper Fig. 1)")
+                              title="Sliced score matching loss: clean vs perturbed data (paper Fig. 1)",
+                              smooth=int(block.get("smooth_window", SMOOTH_WINDOW)), logy=True, sharey=True)
     return paths
 
 
