@@ -11,9 +11,9 @@ from typing import Any, Mapping
 import torch
 
 from ncsn.errors import NcsnError
-from ncsn.losses import sliced_score_matching_loss
 from ncsn.models import build_model
 from ncsn.toy.gmm import GaussianMixture
+from ncsn.toy.ssm_fit import fit_ssm
 
 DENSITY_POINTS = 201  # resolution of the density image under the score arrows
 
@@ -29,19 +29,7 @@ def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torc
         raise NcsnError(f"toy.scores: iterations ({iterations}) and batch_size ({batch}) must be >= 1")
     torch.manual_seed(int(generator.initial_seed()))  # parameter initialisation follows the run's seed
     model = build_model({"arch": "mlp", **settings["model"]})
-    optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
-    log, every = [], max(1, int(settings.get("log_every", 100)))
-    for it in range(1, iterations + 1):
-        x = gmm.sample(batch, generator=generator)
-        loss = sliced_score_matching_loss(
-            model, x, n_particles=int(settings.get("n_particles", 1)),
-            variance_reduction=bool(settings.get("variance_reduction", False)), generator=generator,
-        )
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        if it % every == 0 or it == iterations:
-            log.append({"iteration": it, "loss": float(loss.detach())})
+    log = fit_ssm(model, lambda: gmm.sample(batch, generator=generator), settings, generator, log_every=100, variance_reduction=False)
     return model.eval(), log
 
 

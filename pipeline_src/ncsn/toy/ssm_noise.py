@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ncsn.errors import NcsnError
-from ncsn.losses import sliced_score_matching_loss
 from ncsn.models import build_model
+from ncsn.toy.ssm_fit import fit_ssm
 
 SMOOTH_WINDOW = 25  # logged values per running mean (schema default of toy.ssm_noise.smooth_window)
 
@@ -40,24 +40,14 @@ def train_curve(
     torch.manual_seed(seed)  # the same initial network for both runs
     spec = {"arch": "ssm_autoencoder", **settings["model"], "channels": data.shape[1], "image_size": data.shape[2]}
     model = build_model(spec).to(device).train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
     generator = torch.Generator(device=device).manual_seed(seed)
     data = data.to(device)
-    log, every = [], max(1, int(settings.get("log_every", 10)))
-    for it in range(1, iterations + 1):
+
+    def next_batch() -> torch.Tensor:
         x = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
-        if noise_std > 0:
-            x = x + noise_std * torch.randn(x.shape, generator=generator, device=device)
-        loss = sliced_score_matching_loss(
-            model, x, n_particles=int(settings.get("n_particles", 1)),
-            variance_reduction=bool(settings.get("variance_reduction", True)), generator=generator,
-        )
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        if it % every == 0 or it == iterations:
-            log.append({"iteration": it, "loss": float(loss.detach())})
-    return log
+        return x + noise_std * torch.randn(x.shape, generator=generator, device=device) if noise_std > 0 else x
+
+    return fit_ssm(model, next_batch, settings, generator, log_every=10, variance_reduction=True)
 
 
 def running_mean(values: np.ndarray, window: int) -> np.ndarray:
