@@ -10,7 +10,7 @@ import numpy as np
 from ncsn.data.images import IMAGE_SUFFIXES, is_image, read_images
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
-from ncsn.data.split import describe_split, train_test_indices
+from ncsn.data.split import split_prepared, train_test_indices
 from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
@@ -54,14 +54,8 @@ def load(settings: dict[str, Any]) -> Prepared:
     opts = check_keys("folder", settings, KEYS)
     root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
     paths, labels, classes = find_images(root)
-    train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
+    train_test_indices(labels, opts["test_fraction"], opts["split_seed"])  # a bad split fails before any image is read
     images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
     steps = describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"])
-    steps.append(describe_split(stratified, opts["test_fraction"], opts["split_seed"]))
-    return Prepared(
-        train=(images[train], labels[train]),
-        test=(images[test], labels[test]),
-        preprocessing=steps,
-        options=opts,
-        info={"origin": str(root), "num_files": len(paths), "classes": classes, "num_classes": len(classes), "stratified": stratified},
-    )
+    info = {"origin": str(root), "num_files": len(paths), "classes": classes, "num_classes": len(classes)}
+    return split_prepared(images, labels, steps, opts, info)

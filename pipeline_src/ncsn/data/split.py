@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ncsn.data.prepared import Prepared
 from ncsn.errors import NcsnError
 
 
@@ -40,3 +43,16 @@ def describe_split(stratified: bool, test_fraction: float, seed: int) -> str:
     """The preprocessing line recorded in meta.json for a seeded train/test split."""
     kind = "stratified " if stratified else ""
     return f"{kind}train/test split: test_fraction={test_fraction}, split_seed={seed}"
+
+
+def split_prepared(images: np.ndarray, labels: np.ndarray, steps: list[str], opts: dict[str, Any], info: dict[str, Any]) -> Prepared:
+    """Split one pool of images by ``opts`` (test_fraction, split_seed) into a Prepared record,
+    the split added to ``steps`` and whether it was stratified to ``info``."""
+    train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
+    return Prepared(
+        train=(images[train], labels[train]),
+        test=(images[test], labels[test]),
+        preprocessing=[*steps, describe_split(stratified, opts["test_fraction"], opts["split_seed"])],
+        options=opts,
+        info={**info, "stratified": stratified},
+    )
