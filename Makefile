@@ -49,5 +49,6 @@ clean-venv:
 report-docs:
 	mkdir -p docs/figures
 	cp results/report/results.md results/report/timing.md docs/figures/
-	cp results/toy/langevin_modes/fig3_langevin.png results/figures/digits/digits_geometric/samples.png \
+	cp results/toy/ssm_noise/fig1_ssm_loss.png results/toy/langevin_modes/fig3_langevin.png \
+	   results/figures/digits/digits_geometric/samples.png \
 	   results/figures/digits/digits_geometric/inpainting.png docs/figures/
