@@ -145,14 +145,17 @@ def figure_inpainting(args: argparse.Namespace) -> list[Path]:
     originals = torch.from_numpy(images[:num_images]).permute(0, 3, 1, 2).float().div(255.0).to(device)
     n, c, h, w = originals.shape
     generator = torch.Generator(device=device).manual_seed(seed)
+    # every mask's chains in one batch: one pass of the sampler instead of one per mask
+    observed = torch.stack([torch.from_numpy(occlusion_mask(name, h, w)) for name in masks]).to(device)  # (M, H, W)
+    chain_masks = observed[:, None, None, None].expand(len(masks), n, per_image, c, h, w)
+    x_obs = originals[None, :, None].expand(len(masks), n, per_image, c, h, w)
+    filled = sampling.inpaint(
+        model, x_obs.reshape(-1, c, h, w), chain_masks.reshape(-1, c, h, w), sigmas, opts["n_steps_each"], opts["step_lr"], generator=generator
+    ).view(len(masks), n, per_image, c, h, w)
     rows = []
-    for name in masks:
-        observed = torch.from_numpy(occlusion_mask(name, h, w)).to(device)
-        x_obs = originals.repeat_interleave(per_image, dim=0)
-        filled = sampling.inpaint(model, x_obs, observed.expand_as(x_obs), sigmas, opts["n_steps_each"], opts["step_lr"], generator=generator)
-        filled = filled.view(n, per_image, c, h, w)
-        occluded = originals * observed  # occluded pixels shown black
-        rows.append(torch.cat([occluded[:, None], filled, originals[:, None]], dim=1))
+    for mask, mask_filled in zip(observed, filled):
+        occluded = originals * mask  # occluded pixels shown black
+        rows.append(torch.cat([occluded[:, None], mask_filled, originals[:, None]], dim=1))
     tiles = torch.cat(rows).flatten(0, 1).clamp(0, 1).cpu().numpy()
     return [save_image_grid(tiles, args.out, ncols=per_image + 2, scale=grid_scale(h))]
 
