@@ -15,6 +15,8 @@ rule figure_samples:
         ),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/samples.log",
+    benchmark:
+        f"{BENCH}/figures/{{dataset}}/{{experiment}}/samples.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -37,6 +39,8 @@ rule figure_intermediate:
         ),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/intermediate.log",
+    benchmark:
+        f"{BENCH}/figures/{{dataset}}/{{experiment}}/intermediate.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -63,6 +67,8 @@ rule figure_inpainting:
         ),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/inpainting.log",
+    benchmark:
+        f"{BENCH}/figures/{{dataset}}/{{experiment}}/inpainting.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -98,6 +104,8 @@ rule neighbours:
         summary=f"{neighbours_dir('{dataset}', '{experiment}')}/summary.json",
     log:
         f"{LOGS}/neighbours/{{dataset}}/{{experiment}}.log",
+    benchmark:
+        f"{BENCH}/neighbours/{{dataset}}/{{experiment}}.tsv"
     threads: 2
     resources:
         mem_mb=8000,
@@ -126,6 +134,8 @@ rule figure_loss:
         pdf=f"{FIGURES}/loss.pdf",
     log:
         f"{LOGS}/figures/loss.log",
+    benchmark:
+        f"{BENCH}/figures/loss.tsv"
     threads: 1
     params:
         inputs=lambda wc, input: " ".join(
@@ -151,6 +161,8 @@ rule figure_fid_vs_checkpoint:
         pdf=f"{FIGURES}/fid_vs_checkpoint.pdf",
     log:
         f"{LOGS}/figures/fid_vs_checkpoint.log",
+    benchmark:
+        f"{BENCH}/figures/fid_vs_checkpoint.tsv"
     threads: 1
     params:
         inputs=lambda wc, input: " ".join(
@@ -219,6 +231,8 @@ rule figure_sweep:
         ),
     log:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/sweep.log",
+    benchmark:
+        f"{BENCH}/figures/{{dataset}}/{{experiment}}/sweep.tsv"
     threads: 1
     params:
         inputs=lambda wc, input: " ".join(

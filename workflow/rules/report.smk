@@ -22,6 +22,8 @@ rule report_tables:
         timing_tex=f"{REPORT}/timing.tex",
     log:
         f"{LOGS}/report/tables.log",
+    benchmark:
+        f"{BENCH}/report/tables.tsv"
     threads: 1
     resources:
         mem_mb=1000,
