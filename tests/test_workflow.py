@@ -163,6 +163,10 @@ BAD_CONFIGS = {
         or c["experiments"]["tiny"].update(extractor="inception"),
         ["extractors.inception.weights: file '/nonexistent/w.pth' does not exist"],
     ),
+    "undefined toy data set": (
+        lambda c: c.update(toy={"ssm_noise": {"dataset": "cifar10"}}),
+        ["toy.ssm_noise.dataset: 'cifar10' is not a key of 'datasets'"],
+    ),
     "too many shards": (
         lambda c: c["experiments"]["tiny"]["evaluation"].update(shards=3),
         ["experiments.tiny.evaluation.shards (3) exceeds the 2 sampling batch(es)"],

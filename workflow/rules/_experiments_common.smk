@@ -21,26 +21,6 @@ def toy_kinds(config: dict) -> list[str]:
     ]
 
 
-def toy_problems(config: dict) -> list[str]:
-    """Cross-references of the `toy` block the schema cannot express."""
-    block = config.get("toy", {}).get("ssm_noise")
-    if (
-        block
-        and block.get("enabled", True)
-        and block["dataset"] not in config["datasets"]
-    ):
-        return [
-            f"toy.ssm_noise.dataset: '{block['dataset']}' is not a key of 'datasets' (known: {', '.join(sorted(config['datasets']))})"
-        ]
-    return []
-
-
-_toy_problems = toy_problems(config)
-if _toy_problems:
-    _lines = "\n  - ".join(_toy_problems)
-    raise WorkflowError(f"The config cannot run:\n  - {_lines}")
-
-
 def toy_settings(config: dict, key: str) -> dict:
     toy = config["toy"]
     block = {k: v for k, v in toy[key].items() if k != "enabled"}

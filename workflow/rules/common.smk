@@ -46,6 +46,14 @@ def config_problems(config: dict) -> list[str]:
                 )
         used_datasets.add(exp["dataset"])
         used_extractors.add(exp["extractor"])
+    ssm_noise = config.get("toy", {}).get("ssm_noise")
+    if ssm_noise and ssm_noise.get("enabled", True):
+        if ssm_noise["dataset"] not in config["datasets"]:
+            problems.append(
+                f"toy.ssm_noise.dataset: '{ssm_noise['dataset']}' is not a key of "
+                f"'datasets' (known: {', '.join(sorted(config['datasets']))})"
+            )
+        used_datasets.add(ssm_noise["dataset"])
     for name in sorted(used_extractors & set(config["extractors"])):
         ext = config["extractors"][name]
         if ext["kind"] == "digits":
