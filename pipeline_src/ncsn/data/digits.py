@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 
 from ncsn.data.prepared import Prepared
 from ncsn.data.settings import check_keys
-from ncsn.data.split import split_prepared
+from ncsn.data.split import split_prepared, train_test_indices
 from ncsn.data.transforms import convert_array
 
 KEYS = {"image_size": None, "channels": 1, "test_fraction": 0.2, "split_seed": 0}
@@ -26,6 +26,8 @@ def load(settings: dict[str, Any]) -> Prepared:
     bunch = load_digits()
     images = to_uint8(bunch.images)[..., None]  # (1797, 8, 8, 1)
     labels = bunch.target.astype(np.int64)
+    split = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
     images, steps = convert_array(images, opts["image_size"], opts["channels"], opts["resize_filter"])
     steps = ["grey levels 0..16 -> 0..255 (round(v*255/16))", *steps]
-    return split_prepared(images, labels, steps, opts, {"origin": "sklearn.datasets.load_digits", "num_classes": 10})
+    info = {"origin": "sklearn.datasets.load_digits", "num_classes": 10}
+    return split_prepared(images, labels, split, steps, opts, info)

@@ -54,8 +54,8 @@ def load(settings: dict[str, Any]) -> Prepared:
     opts = check_keys("folder", settings, KEYS)
     root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
     paths, labels, classes = find_images(root)
-    train_test_indices(labels, opts["test_fraction"], opts["split_seed"])  # a bad split fails before any image is read
+    split = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])  # a bad split fails before any image is read
     images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
     steps = describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"])
     info = {"origin": str(root), "num_files": len(paths), "classes": classes, "num_classes": len(classes)}
-    return split_prepared(images, labels, steps, opts, info)
+    return split_prepared(images, labels, split, steps, opts, info)

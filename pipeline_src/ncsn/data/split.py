@@ -45,10 +45,18 @@ def describe_split(stratified: bool, test_fraction: float, seed: int) -> str:
     return f"{kind}train/test split: test_fraction={test_fraction}, split_seed={seed}"
 
 
-def split_prepared(images: np.ndarray, labels: np.ndarray, steps: list[str], opts: dict[str, Any], info: dict[str, Any]) -> Prepared:
-    """Split one pool of images by ``opts`` (test_fraction, split_seed) into a Prepared record,
-    the split added to ``steps`` and whether it was stratified to ``info``."""
-    train, test, stratified = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])
+def split_prepared(
+    images: np.ndarray,
+    labels: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray, bool],
+    steps: list[str],
+    opts: dict[str, Any],
+    info: dict[str, Any],
+) -> Prepared:
+    """The Prepared record of one pool of images cut by ``split`` (``train_test_indices`` of
+    ``opts``' test_fraction and split_seed): the split added to ``steps``, whether it was
+    stratified to ``info``."""
+    train, test, stratified = split
     return Prepared(
         train=(images[train], labels[train]),
         test=(images[test], labels[test]),
