@@ -155,7 +155,6 @@ def plot_loss_curves(
     if logy:
         largest = float(np.nanmax(np.abs(curves["loss"].to_numpy(dtype=float))))
         linthresh = 10.0 ** (np.floor(np.log10(largest)) - 2) if largest > 0 else 1.0
-        grid.set(yscale="symlog")
         for ax in grid.axes.flat:
             ax.set_yscale("symlog", linthresh=linthresh)
             ax.set_yticks([t for t in ax.get_yticks() if t == 0 or abs(t) >= linthresh])  # no crowding near 0

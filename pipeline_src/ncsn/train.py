@@ -134,7 +134,6 @@ def stream_seeds(*entropy: int) -> tuple[int, int]:
     return tuple(int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(list(entropy)).spawn(2))
 
 
-
 # Devices with a fused (one kernel per parameter) Adam; elsewhere torch's default loop is used.
 FUSED_ADAM_DEVICES = frozenset({"cpu", "cuda"})
 
@@ -151,6 +150,7 @@ def make_adam(model: torch.nn.Module, cfg: dict[str, Any], device: torch.device)
         weight_decay=cfg["weight_decay"],
         fused=device.type in FUSED_ADAM_DEVICES or None,
     )
+
 
 class Trainer:
     """One training session: model, optimiser, EMA, generators and the loss-log window."""
