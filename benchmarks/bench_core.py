@@ -13,8 +13,9 @@ Side by side: ``benchmarks/official_refinenet.py`` re-implements the official
 ``CondRefineNetDilated`` in the official code's unfused style (tests/test_official_parity.py
 checks it gives our outputs with our weights). It gets the same weights, Adam settings and DSM
 loss (torch's default Adam, as the official code; ours is the fused Adam of ``ncsn.train``), the
-same Langevin step, and is timed interleaved with our variants (one repetition of each in turn, the order rotated every repetition), so ``*_speedup_vs_official_style`` (its median
-time over our best variant's) is a ratio measured under the same machine load in one run.
+same Langevin step, and is timed interleaved with our variants (one repetition of each in turn,
+the order rotated every repetition), so ``*_speedup_vs_official_style`` (its median time over our
+best variant's) is a ratio measured under the same machine load in one run.
 
 Bounds: ``*_gflop`` rows count the matmul/convolution FLOPs of one step with
 ``torch.utils.flop_counter.FlopCounterMode`` (forward and backward; elementwise ops, norms,
@@ -37,7 +38,6 @@ import time
 from typing import Callable
 
 import torch
-
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.official_refinenet import from_ours
@@ -68,14 +68,7 @@ GEMM_SIZE = 2048  # square fp32 matmul measuring the machine's GEMM throughput
 
 def seconds(step: Callable[[], None], reps: int, warmup: int = 1) -> float:
     """Median wall time of ``step`` over ``reps`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return seconds_side_by_side({"step": step}, reps, warmup)["step"]
 
 
 def seconds_side_by_side(steps: dict[str, Callable[[], None]], reps: int, warmup: int = 1) -> dict[str, float]:
