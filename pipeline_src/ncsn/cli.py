@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import yaml
+
+from ncsn import __version__
 from ncsn.errors import NcsnError
 
 # command name -> (module under ncsn.commands, one-line help)
@@ -34,13 +37,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def parse_json_settings(text: str) -> dict[str, Any]:
-    """Parse a ``--settings`` JSON object, with an error that names the problem."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise NcsnError(f"--settings is not valid JSON ({err}); pass a JSON object such as '{{\"seed\": 0}}'") from err
+    """Parse ``--settings``: a JSON object, or ``@FILE`` naming a YAML/JSON file that holds one."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise NcsnError(f"--settings {text}: file '{path}' does not exist; pass @PATH of a YAML or JSON file")
+        try:
+            value = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise NcsnError(f"--settings {text}: '{path}' is not valid YAML/JSON ({err})") from err
+        source = f"the file '{path}'"
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise NcsnError(
+                f"--settings is not valid JSON ({err}); pass a JSON object such as '{{\"seed\": 0}}' or @FILE.yaml"
+            ) from err
+        source = "--settings"
     if not isinstance(value, dict):
-        raise NcsnError(f"--settings must be a JSON object, got {type(value).__name__}")
+        raise NcsnError(f"{source} must be a JSON object (a mapping), got {type(value).__name__}")
     return value
 
 
@@ -52,13 +68,16 @@ def named_path(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def add_settings_argument(parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object") -> None:
-    """The shared ``--settings JSON`` option through which rules pass config blocks."""
+def add_settings_argument(
+    parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object, or @FILE (YAML or JSON)"
+) -> None:
+    """The shared ``--settings JSON|@FILE`` option through which rules pass config blocks."""
     parser.add_argument("--settings", type=parse_json_settings, default={}, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ncsn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ncsn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -69,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = build_parser()
     if not argv or argv[0] not in COMMANDS:
-        top.parse_args(argv)  # prints usage / the unknown-command error and exits
+        top.parse_args(argv)  # prints the version, usage or the unknown-command error, and exits
         return 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(f"ncsn.commands.{COMMANDS[name][0]}")
     parser = argparse.ArgumentParser(prog=f"ncsn {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
     try:
+        args = parser.parse_args(rest)
         return int(module.run(args) or 0)
     except NcsnError as err:
         print(f"ncsn {name}: error: {err}", file=sys.stderr)
