@@ -17,7 +17,7 @@ from PIL import Image
 from ncsn.cli import main
 from ncsn.plots import image_grid
 
-SAMPLING = {"method": "annealed", "n_steps_each": 2, "step_lr": 2e-5, "batch_size": 64}
+SAMPLING = {"method": "annealed", "n_steps_each": 2, "eps": 2e-5, "batch_size": 64}
 EXPERIMENT = {
     "dataset": "digits", "model": {"arch": "refinenet", "ngf": 8},
     "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 3},

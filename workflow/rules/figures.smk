@@ -196,7 +196,7 @@ rule sweep_cell:
                 **sampler_settings(wc.experiment),
                 "sampling": {
                     **experiment(config, wc.experiment)["sampling"],
-                    "step_lr": float(wc.eps),
+                    "eps": float(wc.eps),
                     "n_steps_each": int(wc.T),
                 },
             }

@@ -115,10 +115,10 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
     generator = torch.Generator(device=device).manual_seed(seed)
     x = sampling.uniform_init((num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device)
     if opts["method"] == "annealed":  # one snapshot at the end of every noise level (paper Fig. 4)
-        _, snaps = sampling.annealed_langevin(model, x, sigmas, opts["n_steps_each"], opts["step_lr"], snapshot_every=opts["n_steps_each"], generator=generator)
+        _, snaps = sampling.annealed_langevin(model, x, sigmas, opts["n_steps_each"], opts["eps"], snapshot_every=opts["n_steps_each"], generator=generator)
     else:  # the baseline's single level: ten evenly spaced snapshots
         every = max(1, opts["n_steps_each"] // 10)
-        _, snaps = sampling.langevin(model, x, opts["step_lr"], opts["n_steps_each"], generator=generator, level=len(sigmas) - 1, snapshot_every=every)
+        _, snaps = sampling.langevin(model, x, opts["eps"], opts["n_steps_each"], generator=generator, level=len(sigmas) - 1, snapshot_every=every)
     frames = [s.numpy() for s in snaps]
     tiles = stack_snapshots(frames, num_chains)
     return [save_image_grid(tiles, args.out, ncols=len(frames), scale=grid_scale(spec["image_size"]))]
@@ -150,7 +150,7 @@ def figure_inpainting(args: argparse.Namespace) -> list[Path]:
     chain_masks = observed[:, None, None, None].expand(len(masks), n, per_image, c, h, w)
     x_obs = originals[None, :, None].expand(len(masks), n, per_image, c, h, w)
     filled = sampling.inpaint(
-        model, x_obs.reshape(-1, c, h, w), chain_masks.reshape(-1, c, h, w), sigmas, opts["n_steps_each"], opts["step_lr"], generator=generator
+        model, x_obs.reshape(-1, c, h, w), chain_masks.reshape(-1, c, h, w), sigmas, opts["n_steps_each"], opts["eps"], generator=generator
     ).view(len(masks), n, per_image, c, h, w)
     rows = []
     for mask, mask_filled in zip(observed, filled):

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", "--num-shards", dest="shards", type=int, default=1, help="number of shards K")
     add_settings_argument(
         parser,
-        'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "step_lr": 2e-5, "denoise": false, '
+        'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "eps": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
