@@ -32,6 +32,8 @@ STEP_LR_HINT = (
 ADAM_EPS_HINT = "write `adam_eps` instead (Adam's epsilon); `eps` names the sampler's step size (sampling.eps)"
 # Other names of a key (the official code's, common spellings) -> ours, for "did you mean".
 ALIASES = {"n_iters": "iterations", "learning_rate": "lr", "num_scales": "num_levels", "n_steps": "n_steps_each"}
+# Renamed keys -> their new names (a typo of an old name suggests the new one).
+RENAMED_TO = {"step_lr": "eps"}
 # Data sources that read files from `root`.
 SOURCES_WITH_ROOT = ("mnist", "cifar10", "celeba", "folder")
 DIGITS_ONLY_EXTRACTOR_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "feature_dim", "num_classes", "seed", "min_accuracy")
@@ -110,8 +112,9 @@ def _unknown_key_message(where: str, key: str, allowed: list[str]) -> str:
     if hint:
         return f"{where}.{key}: renamed; {hint}"
     alias = ALIASES.get(key)
-    close = [alias] if alias in allowed else difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    suggestion = f"did you mean `{close[0]}`? " if close else ""
+    old_names = {old: new for old, new in RENAMED_TO.items() if new in allowed}
+    close = [alias] if alias in allowed else difflib.get_close_matches(key, [*allowed, *old_names], n=1, cutoff=0.6)
+    suggestion = f"did you mean `{old_names.get(close[0], close[0])}`? " if close else ""
     return f"{where}.{key}: unknown key; {suggestion}(allowed: {', '.join(allowed)})"
 
 
