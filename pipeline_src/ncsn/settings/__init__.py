@@ -107,27 +107,28 @@ def _path(parts) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
-def _unknown_key_message(where: str, key: str, allowed: list[str]) -> str:
-    hint = STEP_LR_HINT if key == "step_lr" else ADAM_EPS_HINT if (key, where.rsplit(".", 1)[-1]) == ("eps", "training") else None
+def _unknown_key_message(parts: list, key: str, allowed: list[str]) -> str:
+    where = ".".join(str(p) for p in (*parts, key))
+    hint = STEP_LR_HINT if key == "step_lr" else ADAM_EPS_HINT if (key, parts[-1:]) == ("eps", ["training"]) else None
     if hint:
-        return f"{where}.{key}: renamed; {hint}"
+        return f"{where}: renamed; {hint}"
     alias = ALIASES.get(key)
     old_names = {old: new for old, new in RENAMED_TO.items() if new in allowed}
     close = [alias] if alias in allowed else difflib.get_close_matches(key, [*allowed, *old_names], n=1, cutoff=0.6)
     suggestion = f"did you mean `{old_names.get(close[0], close[0])}`? " if close else ""
-    return f"{where}.{key}: unknown key; {suggestion}(allowed: {', '.join(allowed)})"
+    return f"{where}: unknown key; {suggestion}(allowed: {', '.join(allowed)})"
 
 
 def _schema_problems(config: Any, node: dict[str, Any], prefix: str = "") -> Iterator[str]:
     validator = Draft202012Validator(node)
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
-        where = _path([prefix, *error.absolute_path] if prefix else error.absolute_path)
+        parts = [prefix, *error.absolute_path] if prefix else list(error.absolute_path)
         if error.validator == "additionalProperties" and error.validator_value is False:
             allowed = list(error.schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(allowed)):
-                yield _unknown_key_message(where, key, allowed)
+                yield _unknown_key_message(parts, key, allowed)
         else:
-            yield f"{where}: {error.message}"
+            yield f"{_path(parts)}: {error.message}"
 
 
 # ----------------------------------------------------------------------------- cross-field checks
@@ -156,8 +157,18 @@ def sampling_problems(spec: dict[str, Any], where: str) -> list[str]:
     return []
 
 
+def gmm_problems(spec: dict[str, Any], where: str) -> list[str]:
+    """One weight per mean, and every mean a 2-D point (the toy figures are planar)."""
+    problems = []
+    if len(spec["weights"]) != len(spec["means"]):
+        problems.append(f"{where}: {len(spec['weights'])} weights but {len(spec['means'])} means; give one weight per mean")
+    if any(len(mean) != 2 for mean in spec["means"]):
+        problems.append(f"{where}.means: every mean must be a 2-D point [x, y]")
+    return problems
+
+
 # block name -> its cross-field check, run by check_block and by the whole-config check
-BLOCK_CHECKS = {"schedule": schedule_problems, "sampling": sampling_problems}
+BLOCK_CHECKS = {"schedule": schedule_problems, "sampling": sampling_problems, "toy_gmm": gmm_problems}
 
 
 def _reference(config: dict[str, Any], where: str, name: str, table: str) -> list[str]:
@@ -228,6 +239,8 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     ssm = toy.get("ssm_noise")
     if ssm and ssm["enabled"]:
         problems += _reference(config, "toy.ssm_noise.dataset", ssm["dataset"], "datasets")
+    if "gmm" in toy:
+        problems += gmm_problems(toy["gmm"], "toy.gmm")
     modes = toy.get("langevin_modes")
     if modes:
         for label, spec in modes["schedules"].items():
@@ -293,31 +306,36 @@ def check_block(name: str, settings: Any, where: str | None = None) -> dict[str,
 # ----------------------------------------------------------------------------- documentation
 
 
+def _type_name(node: dict[str, Any]) -> str:
+    if "anyOf" in node:
+        return " or ".join(_type_name(option) for option in node["anyOf"])
+    if "const" in node:
+        return f"`{node['const']}`"
+    kind = node.get("type", "any")
+    return " or ".join(kind) if isinstance(kind, list) else kind
+
+
+def _yaml_cell(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return f"`{text.removesuffix('...').strip()}`"
+
+
 def _rows(node: dict[str, Any], prefix: str) -> Iterator[tuple[str, ...]]:
-    node = _resolve(node)
-    for key, sub in node.get("properties", {}).items():
+    """``(key path, type, default, allowed, description)`` of every setting under ``node``."""
+    for key, sub in _resolve(node).get("properties", {}).items():
         sub = _resolve(sub)
         path = f"{prefix}.{key}" if prefix else key
-        nested = sub.get("type") == "object" and "properties" in sub
-        if nested:
+        if sub.get("type") == "object" and "properties" in sub:
             yield from _rows(sub, path)
             continue
+        default = _yaml_cell(sub["default"]) if "default" in sub else ""
+        description = " ".join(sub.get("description", "").split())
         if sub.get("type") == "object" and isinstance(sub.get("additionalProperties"), dict):
-            item = _resolve(sub["additionalProperties"])
-            yield (path, "mapping", "", "", sub.get("description", ""))
-            yield from _rows(item, f"{path}.NAME")
+            yield (path, "mapping", default, "", description)
+            yield from _rows(sub["additionalProperties"], f"{path}.NAME")
             continue
-        kind = sub.get("type", "any")
-        kind = " or ".join(kind) if isinstance(kind, list) else kind
-        allowed = sub.get("enum") or sub.get("items", {}).get("enum") or ""
-        default = sub.get("default", "")
-        yield (
-            path,
-            kind,
-            "" if default == "" else f"`{yaml.safe_dump(default, default_flow_style=True, width=1000).strip().removesuffix('...').strip()}`",
-            ", ".join(map(str, allowed)),
-            " ".join(sub.get("description", "").split()),
-        )
+        allowed = sub.get("enum") or sub.get("items", {}).get("enum") or []
+        yield (path, _type_name(sub), default, ", ".join(map(str, allowed)), description)
 
 
 def parameter_table() -> str:
@@ -326,3 +344,15 @@ def parameter_table() -> str:
     for row in _rows(schema(), ""):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`{row[0]}`", *row[1:])) + " |")
     return "\n".join(lines) + "\n"
+
+
+TABLE_BEGIN = "<!-- parameter table: generated by `python -m ncsn.settings config/README.md`; do not edit -->"
+TABLE_END = "<!-- end of parameter table -->"
+
+
+def with_parameter_table(text: str) -> str:
+    """``text`` (a Markdown page holding the table markers) with the current table between them."""
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise NcsnError(f"the page has no parameter table markers; add the lines\n{TABLE_BEGIN}\n{TABLE_END}")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    return f"{head}{TABLE_BEGIN}\n{parameter_table()}{TABLE_END}{rest.split(TABLE_END, 1)[1]}"
