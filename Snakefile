@@ -32,6 +32,11 @@ try:
 except SettingsError as err:
     raise WorkflowError(str(err)) from None
 
+
+# The jobs' software as one image (workflow/envs/Dockerfile), used with --sdm apptainer.
+container: config["container"]
+
+
 # `python` in every job is the one running Snakemake, where `ncsn` is installed.
 shell.prefix(
     f"set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH; "

@@ -38,15 +38,15 @@ import time
 from typing import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.official_refinenet import from_ours
 from ncsn.losses import dsm_loss
 from ncsn.models import build_model
 from ncsn.sampling import langevin
 from ncsn.schedules import make_sigmas
 from ncsn.settings import defaults
 from ncsn.train import make_adam
-from torch.utils.flop_counter import FlopCounterMode
-
-from benchmarks.official_refinenet import from_ours
 
 # name -> network shape, batches, repetitions, and the official code's seconds per step on a
 # 2-core machine (issue 3; None where no reference was measured)

@@ -113,33 +113,60 @@ def exp(**blocks):
 
 
 CROSS = {
-    "ascending geometric": (exp(schedule={"sigma_begin": 0.01, "sigma_end": 1.0}), "schedule.sigma_begin (0.01) must exceed"),
+    "ascending geometric": (
+        exp(schedule={"sigma_begin": 0.01, "sigma_end": 1.0}),
+        "schedule.sigma_begin (0.01) must exceed",
+    ),
     "ascending linear": (exp(schedule={"kind": "linear", "sigma_begin": 0.5, "sigma_end": 0.5}), "must exceed"),
     "geometric with one level": (exp(schedule={"num_levels": 1}), "kind geometric needs at least 2 levels"),
     "single with ten levels": (exp(schedule={"kind": "single", "num_levels": 10}), "kind single has one level"),
-    "snapshots after the end": (exp(training={"iterations": 100, "snapshot_freq": 500}), "snapshot_freq (500) exceeds training.iterations (100)"),
-    "more shards than batches": (exp(sampling={"batch_size": 50}, evaluation={"num_samples": 100, "shards": 3}), "shards (3) exceeds the 2 sampling batch(es)"),
-    "denoise without annealing": (exp(sampling={"method": "langevin", "denoise": True}), "denoise applies to annealed Langevin only"),
+    "snapshots after the end": (
+        exp(training={"iterations": 100, "snapshot_freq": 500}),
+        "snapshot_freq (500) exceeds training.iterations (100)",
+    ),
+    "more shards than batches": (
+        exp(sampling={"batch_size": 50}, evaluation={"num_samples": 100, "shards": 3}),
+        "shards (3) exceeds the 2 sampling batch(es)",
+    ),
+    "denoise without annealing": (
+        exp(sampling={"method": "langevin", "denoise": True}),
+        "denoise applies to annealed Langevin only",
+    ),
     "EMA weights never kept": (exp(sampling={"use_ema": True}), "use_ema is true but training.ema is false"),
     "unknown data set": (exp(dataset="mnist"), "experiments.tiny.dataset: 'mnist' is not a key of 'datasets'"),
     "digits extractor on CIFAR": (
         lambda c: c["datasets"].update(digits={"source": "cifar10", "root": "/data"}),
         "the digits extractor reads 8x8 grey digits",
     ),
-    "no root": (lambda c: c["datasets"].update(mnist={"source": "mnist"}), "datasets.mnist.root: source mnist reads its files from `root`"),
-    "inception without weights": (lambda c: c["extractors"].update(inc={"kind": "inception"}), "extractors.inc.weights: kind inception needs"),
+    "no root": (
+        lambda c: c["datasets"].update(mnist={"source": "mnist"}),
+        "datasets.mnist.root: source mnist reads its files from `root`",
+    ),
+    "inception without weights": (
+        lambda c: c["extractors"].update(inc={"kind": "inception"}),
+        "extractors.inc.weights: kind inception needs",
+    ),
     "digits key on inception": (
         lambda c: c["extractors"].update(inc={"kind": "inception", "weights": "w.pth", "epochs": 3}),
         "extractors.inc.epochs: applies to kind digits only",
     ),
-    "toy data set": (lambda c: c["toy"]["ssm_noise"].update(dataset="cifar10"), "toy.ssm_noise.dataset: 'cifar10' is not a key"),
+    "toy data set": (
+        lambda c: c["toy"]["ssm_noise"].update(dataset="cifar10"),
+        "toy.ssm_noise.dataset: 'cifar10' is not a key",
+    ),
     "toy levels ascending": (
         lambda c: c["toy"]["langevin_modes"].update(schedules={"up": {"sigma_begin": 0.1, "sigma_end": 10.0}}),
         "toy.langevin_modes.schedules.up.sigma_begin (0.1) must exceed",
     ),
     "mixture weights and means": (lambda c: c["toy"]["gmm"].update(weights=[1.0]), "1 weights but 2 means"),
-    "figure of an unknown experiment": (lambda c: c["figures"]["samples"].update(experiments=["nope"]), "figures.samples.experiments: unknown experiment(s) nope"),
-    "sweep of an unknown experiment": (lambda c: c["figures"]["sweep"].update(experiment="nope"), "figures.sweep.experiment: 'nope' is not a key"),
+    "figure of an unknown experiment": (
+        lambda c: c["figures"]["samples"].update(experiments=["nope"]),
+        "figures.samples.experiments: unknown experiment(s) nope",
+    ),
+    "sweep of an unknown experiment": (
+        lambda c: c["figures"]["sweep"].update(experiment="nope"),
+        "figures.sweep.experiment: 'nope' is not a key",
+    ),
 }
 
 
@@ -154,7 +181,11 @@ def test_check_config_fills_every_default_and_lists_all_problems_at_once():
     filled = check_config(BASE)
     tiny = filled["experiments"]["tiny"]
     # the paper's values (Sec. 5, App. B.1), typed here independently of the schema
-    assert (tiny["training"]["iterations"], tiny["training"]["lr"], tiny["training"]["snapshot_freq"]) == (200000, 0.001, 5000)
+    assert (tiny["training"]["iterations"], tiny["training"]["lr"], tiny["training"]["snapshot_freq"]) == (
+        200000,
+        0.001,
+        5000,
+    )
     assert (tiny["sampling"]["n_steps_each"], tiny["sampling"]["eps"]) == (100, 2e-5)
     assert tiny["schedule"] == {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
     assert filled["toy"]["gmm"] == {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
@@ -165,7 +196,9 @@ def test_check_config_fills_every_default_and_lists_all_problems_at_once():
     bad["experiments"]["tiny"]["sampling"] = {"step_rl": 1}
     with pytest.raises(SettingsError) as err:
         check_config(bad)
-    assert str(err.value).count("\n  - ") == 2 and "model.nfg" in str(err.value) and "sampling.step_rl" in str(err.value)
+    assert (
+        str(err.value).count("\n  - ") == 2 and "model.nfg" in str(err.value) and "sampling.step_rl" in str(err.value)
+    )
 
 
 def test_inception_extractors_get_no_digits_defaults():
@@ -195,8 +228,22 @@ def test_every_block_and_setting_is_closed_and_described():
 
 
 def test_commands_check_their_settings_with_the_same_definitions(tmp_path, capsys):
-    assert main(["sample", "--checkpoint", str(tmp_path / "none.pt"), "--num-samples", "4", "--settings",
-                 '{"sampling": {"step_lr": 2e-5}}', "--out", str(tmp_path / "s.npz")]) == 2
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(tmp_path / "none.pt"),
+                "--num-samples",
+                "4",
+                "--settings",
+                '{"sampling": {"step_lr": 2e-5}}',
+                "--out",
+                str(tmp_path / "s.npz"),
+            ]
+        )
+        == 2
+    )
     assert "sampling.step_lr: renamed; write `eps` instead" in capsys.readouterr().err
     with pytest.raises(NcsnError, match=r"training\.iteratons: unknown key; did you mean `iterations`"):
         check_block("training", {"iteratons": 3})

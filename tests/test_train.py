@@ -14,8 +14,8 @@ from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, 
 from ncsn.data import prepare
 from ncsn.device import select_device
 from ncsn.errors import NcsnError
-from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.models import build_model
+from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.train import make_adam, train
 
 

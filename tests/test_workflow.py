@@ -341,10 +341,3 @@ def test_killed_training_resumes_from_its_last_snapshot(tiny_run):
     assert len(record["sessions"]) >= 2
     assert record["sessions"][-1]["start_iteration"] >= 5
     assert sum(s["end_iteration"] - s["start_iteration"] for s in record["sessions"]) < 60 + 5
-
-
-def test_workflow_files_are_snakefmt_formatted():
-    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
-    snakefmt = Path(sys.executable).with_name("snakefmt")
-    result = subprocess.run([snakefmt, "--check", *map(str, files)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,6 @@ RNG states and the partly filled loss-log window. Once the last iteration is rea
 from __future__ import annotations
 
 import csv
-import math
 import os
 import platform
 import shutil

@@ -23,7 +23,18 @@ SCHEMA_FILE = Path(__file__).with_name("schema.yaml")
 MAX_PROBLEMS = 10  # a config with more is reported by its first ten
 
 # Settings blocks a command checks on its own (``check_block``): name -> schema definition.
-BLOCKS = ("dataset", "extractor", "model", "schedule", "training", "sampling", "selection", "evaluation", "toy", "figures")
+BLOCKS = (
+    "dataset",
+    "extractor",
+    "model",
+    "schedule",
+    "training",
+    "sampling",
+    "selection",
+    "evaluation",
+    "toy",
+    "figures",
+)
 
 STEP_LR_HINT = (
     "write `eps` instead: it is the paper's eps of Alg. 1 (alpha_i = eps * sigma_i^2 / sigma_L^2). "
@@ -36,7 +47,17 @@ ALIASES = {"n_iters": "iterations", "learning_rate": "lr", "num_scales": "num_le
 RENAMED_TO = {"step_lr": "eps"}
 # Data sources that read files from `root`.
 SOURCES_WITH_ROOT = ("mnist", "cifar10", "celeba", "folder")
-DIGITS_ONLY_EXTRACTOR_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "feature_dim", "num_classes", "seed", "min_accuracy")
+DIGITS_ONLY_EXTRACTOR_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "dropout",
+    "feature_dim",
+    "num_classes",
+    "seed",
+    "min_accuracy",
+)
 INCEPTION_ONLY_EXTRACTOR_KEYS = ("weights", "cleanfid_weights")
 
 
@@ -138,10 +159,18 @@ def schedule_problems(spec: dict[str, Any], where: str) -> list[str]:
     """Level count and order of a filled schedule block (the checks ``make_sigmas`` would make later)."""
     kind, levels = spec["kind"], spec["num_levels"]
     if kind == "single":
-        return [] if levels == 1 else [f"{where}.num_levels is {levels} but kind single has one level (sigma_end); set num_levels: 1 or leave it out"]
+        return (
+            []
+            if levels == 1
+            else [
+                f"{where}.num_levels is {levels} but kind single has one level (sigma_end); set num_levels: 1 or leave it out"
+            ]
+        )
     problems = []
     if levels < 2:
-        problems.append(f"{where}.num_levels is {levels}; kind {kind} needs at least 2 levels (use kind single for one)")
+        problems.append(
+            f"{where}.num_levels is {levels}; kind {kind} needs at least 2 levels (use kind single for one)"
+        )
     if not spec["sigma_begin"] > spec["sigma_end"]:
         problems.append(
             f"{where}.sigma_begin ({spec['sigma_begin']}) must exceed {where}.sigma_end ({spec['sigma_end']}); "
@@ -161,7 +190,9 @@ def gmm_problems(spec: dict[str, Any], where: str) -> list[str]:
     """One weight per mean, and every mean a 2-D point (the toy figures are planar)."""
     problems = []
     if len(spec["weights"]) != len(spec["means"]):
-        problems.append(f"{where}: {len(spec['weights'])} weights but {len(spec['means'])} means; give one weight per mean")
+        problems.append(
+            f"{where}: {len(spec['weights'])} weights but {len(spec['means'])} means; give one weight per mean"
+        )
     if any(len(mean) != 2 for mean in spec["means"]):
         problems.append(f"{where}.means: every mean must be a 2-D point [x, y]")
     return problems
@@ -185,10 +216,14 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
     problems += schedule_problems(exp["schedule"], f"{where}.schedule")
     training, sampling, evaluation = exp["training"], exp["sampling"], exp["evaluation"]
     if training["snapshot_freq"] > training["iterations"]:
-        problems.append(f"{where}.training.snapshot_freq ({training['snapshot_freq']}) exceeds training.iterations ({training['iterations']})")
+        problems.append(
+            f"{where}.training.snapshot_freq ({training['snapshot_freq']}) exceeds training.iterations ({training['iterations']})"
+        )
     problems += sampling_problems(sampling, f"{where}.sampling")
     if sampling["use_ema"] is True and not training["ema"]:
-        problems.append(f"{where}.sampling.use_ema is true but training.ema is false: the checkpoints hold no EMA weights")
+        problems.append(
+            f"{where}.sampling.use_ema is true but training.ema is false: the checkpoints hold no EMA weights"
+        )
     blocks = -(-evaluation["num_samples"] // sampling["batch_size"])
     if evaluation["shards"] > blocks:
         problems.append(
@@ -197,7 +232,12 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
             f"use at most {blocks} shards or a smaller sampling.batch_size"
         )
     extractor, dataset = config["extractors"].get(exp["extractor"]), config["datasets"].get(exp["dataset"])
-    if extractor and dataset and extractor["kind"] == "digits" and (dataset["source"] != "digits" or dataset.get("image_size") not in (None, 8)):
+    if (
+        extractor
+        and dataset
+        and extractor["kind"] == "digits"
+        and (dataset["source"] != "digits" or dataset.get("image_size") not in (None, 8))
+    ):
         problems.append(
             f"{where}: the digits extractor reads 8x8 grey digits, but data set '{exp['dataset']}' is not the digits source "
             "at its own size; use an inception extractor for it"
@@ -208,7 +248,9 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
 def extractor_problems(ext: dict[str, Any], where: str) -> list[str]:
     """Keys written for the other kind of extractor, and the weights path inception needs (on the user's block)."""
     kind = ext["kind"]
-    other, wrong = ("inception", INCEPTION_ONLY_EXTRACTOR_KEYS) if kind == "digits" else ("digits", DIGITS_ONLY_EXTRACTOR_KEYS)
+    other, wrong = (
+        ("inception", INCEPTION_ONLY_EXTRACTOR_KEYS) if kind == "digits" else ("digits", DIGITS_ONLY_EXTRACTOR_KEYS)
+    )
     problems = [f"{where}.{key}: applies to kind {other} only; remove it" for key in wrong if key in ext]
     if kind == "inception" and "weights" not in ext:
         problems.append(f"{where}.weights: kind inception needs the path of weights-inception-2015-12-05-6726825d.pth")
@@ -227,7 +269,9 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     for name, ds in config["datasets"].items():
         if ds["source"] in SOURCES_WITH_ROOT and "root" not in ds:
-            problems.append(f"datasets.{name}.root: source {ds['source']} reads its files from `root`; set it to their folder")
+            problems.append(
+                f"datasets.{name}.root: source {ds['source']} reads its files from `root`; set it to their folder"
+            )
     used = {exp["extractor"] for exp in config["experiments"].values()}
     for name in sorted(used & set(config["extractors"])):
         ext = config["extractors"][name]
@@ -249,7 +293,9 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     for kind, block in figures.items():
         unknown = sorted(set(block.get("experiments") or []) - set(config["experiments"]))
         if unknown:
-            problems.append(f"figures.{kind}.experiments: unknown experiment(s) {', '.join(unknown)} (known: {', '.join(config['experiments'])})")
+            problems.append(
+                f"figures.{kind}.experiments: unknown experiment(s) {', '.join(unknown)} (known: {', '.join(config['experiments'])})"
+            )
     sweep = figures.get("sweep", {}).get("experiment")
     if sweep is not None:
         problems += _reference(config, "figures.sweep.experiment", sweep, "experiments")
