@@ -57,19 +57,39 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def run_sampler(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    opts: dict[str, Any],
+    generator: torch.Generator,
+    snapshots: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The configured sampler (the one dispatch on ``sampling.method``) run from ``x``.
+
+    ``annealed``: Alg. 1 over all levels; ``langevin``: plain Langevin at the smallest level (the
+    single-sigma baseline, App. B.2; with one level its step alpha = eps * sigma_L^2 / sigma_L^2 =
+    eps, as annealing would give). ``snapshots=True`` also returns frames: one per noise level
+    (annealed, paper Fig. 4) or ten evenly spaced (plain).
+    """
+    steps = opts["n_steps_each"]
+    if opts["method"] == "annealed":
+        return samplers.annealed_langevin(
+            model, x, sigmas, n_steps_each=steps, eps=opts["eps"], denoise=opts["denoise"],
+            snapshot_every=steps if snapshots else None, generator=generator,
+        )
+    every = max(1, steps // 10) if snapshots else None
+    return samplers.langevin(
+        model, x, step_size=opts["eps"], n_steps=steps, generator=generator, level=len(sigmas) - 1, snapshot_every=every
+    )
+
+
 def sample_block(
     model: torch.nn.Module, sigmas: torch.Tensor, opts: dict[str, Any], shape: tuple[int, ...], generator: torch.Generator
 ) -> torch.Tensor:
     """One batch of samples from uniform noise on [0, 1] with the configured Langevin sampler."""
-    device = sigmas.device
-    x = samplers.uniform_init(shape, generator=generator, device=device)
-    if opts["method"] == "annealed":
-        return samplers.annealed_langevin(
-            model, x, sigmas, n_steps_each=opts["n_steps_each"], eps=opts["eps"], denoise=opts["denoise"], generator=generator
-        )
-    # Plain Langevin at the smallest noise level (the single-sigma baseline, App. B.2); with one
-    # level its step alpha = eps * sigma_L^2 / sigma_L^2 = eps, as annealing would give.
-    return samplers.langevin(model, x, step_size=opts["eps"], n_steps=opts["n_steps_each"], generator=generator, level=len(sigmas) - 1)
+    x = samplers.uniform_init(shape, generator=generator, device=sigmas.device)
+    return run_sampler(model, x, sigmas, opts, generator)
 
 
 def generate(

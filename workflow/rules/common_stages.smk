@@ -3,6 +3,8 @@
 # `report_targets` that common.smk's all_targets() names. Functions only, so the rule
 # files hold rules only.
 
+import ncsn.sweep
+
 # ---------------------------------------------------------------- toy
 
 TOY = f"{RESULTS}/toy"
@@ -71,12 +73,11 @@ def neighbours_dir(dataset: str, name: str) -> str:
 
 def sweep_cells(config: dict) -> list[tuple[str, int]]:
     """(eps as written in paths, T) of every cell of the eps x T sweep."""
-    block = config.get("figures", {}).get("sweep", {})
-    return [
-        (f"{eps:g}", int(t))
-        for eps in block.get("eps", [])
-        for t in block.get("n_steps_each", [])
-    ]
+    return (
+        ncsn.sweep.cells(config["figures"]["sweep"])
+        if "sweep" in config["figures"]
+        else []
+    )
 
 
 def sweep_experiment(config: dict) -> str | None:

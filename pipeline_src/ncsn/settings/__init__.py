@@ -72,11 +72,18 @@ def schema() -> dict[str, Any]:
 
 
 def definition(name: str) -> dict[str, Any]:
-    """The schema of one block (``sampling``, ``training``, ...), standalone (its ``$ref``s resolve)."""
+    """The schema of one block, standalone (its ``$ref``s resolve).
+
+    ``name`` is a block (``sampling``, ``training``, ...) or a dotted path into one (``figures.samples``).
+    """
     defs = schema()["$defs"]
-    if name not in defs:
-        raise KeyError(f"no settings block {name!r}; known: {', '.join(defs)}")
-    return {**defs[name], "$defs": defs}
+    first, *rest = name.split(".")
+    if first not in defs:
+        raise KeyError(f"no settings block {first!r}; known: {', '.join(defs)}")
+    node = defs[first]
+    for key in rest:
+        node = _resolve(node["properties"][key])
+    return {**node, "$defs": defs}
 
 
 # ----------------------------------------------------------------------------- defaults
