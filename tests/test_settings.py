@@ -132,6 +132,14 @@ CROSS = {
         exp(sampling={"method": "langevin", "denoise": True}),
         "denoise applies to annealed Langevin only",
     ),
+    "more IS splits than samples": (
+        exp(evaluation={"num_samples": 5, "is_splits": 10}),
+        "is_splits (10) exceeds evaluation.num_samples (5)",
+    ),
+    "odd image size for refinenet": (
+        lambda c: c["datasets"]["digits"].update(image_size=7),
+        "needs an even image size",
+    ),
     "EMA weights never kept": (exp(sampling={"use_ema": True}), "use_ema is true but training.ema is false"),
     "unknown data set": (exp(dataset="mnist"), "experiments.tiny.dataset: 'mnist' is not a key of 'datasets'"),
     "digits extractor on CIFAR": (

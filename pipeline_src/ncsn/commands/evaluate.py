@@ -28,12 +28,13 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
     from ncsn.io import write_json
-    from ncsn.metrics.fidelity import IS_SPLITS, LIBRARY_VERSIONS, compare, image_statistics
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
+    from ncsn.settings import check_block
 
     began = time.perf_counter()
     evaluation = args.settings.get("evaluation", {})
-    is_splits = int(evaluation.get("is_splits", IS_SPLITS))
+    is_splits = check_block("evaluation", evaluation)["is_splits"]  # num_samples/shards: only when given (below)
     if args.ref_data and not Path(args.ref_data).is_file():
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
     setup_threads(args.threads)

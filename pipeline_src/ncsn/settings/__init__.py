@@ -238,6 +238,10 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
             f"{sampling['batch_size']} that evaluation.num_samples ({evaluation['num_samples']}) makes; "
             f"use at most {blocks} shards or a smaller sampling.batch_size"
         )
+    if evaluation["is_splits"] > evaluation["num_samples"]:
+        problems.append(
+            f"{where}.evaluation.is_splits ({evaluation['is_splits']}) exceeds evaluation.num_samples ({evaluation['num_samples']})"
+        )
     extractor, dataset = config["extractors"].get(exp["extractor"]), config["datasets"].get(exp["dataset"])
     if (
         extractor
@@ -248,6 +252,11 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
         problems.append(
             f"{where}: the digits extractor reads 8x8 grey digits, but data set '{exp['dataset']}' is not the digits source "
             "at its own size; use an inception extractor for it"
+        )
+    size = (dataset or {}).get("image_size")
+    if exp["model"]["arch"] == "refinenet" and size is not None and size % 2:
+        problems.append(
+            f"{where}.model: refinenet halves the resolution once and needs an even image size, but datasets.{exp['dataset']}.image_size is {size}"
         )
     return problems
 
