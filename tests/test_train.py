@@ -11,19 +11,11 @@ import pytest
 import torch
 
 from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, load_score_model, save_checkpoint
-from ncsn.data import prepare
 from ncsn.device import select_device
 from ncsn.errors import NcsnError
 from ncsn.models import build_model
 from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.train import make_adam, train
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("digits")
-    prepare("digits", {"source": "digits"}, out)
-    return out / "train.npz"
 
 
 def tiny(iterations: int, **training) -> dict:
