@@ -19,6 +19,7 @@ from ncsn.settings import (
     defaults,
     definition,
     parameter_table,
+    source_keys,
     with_parameter_table,
 )
 
@@ -150,6 +151,10 @@ CROSS = {
         lambda c: c["datasets"].update(mnist={"source": "mnist"}),
         "datasets.mnist.root: source mnist reads its files from `root`",
     ),
+    "key of another source": (
+        lambda c: c["datasets"]["digits"].update(crop=140),
+        "datasets.digits.crop: source digits does not use it (only celeba, folder)",
+    ),
     "inception without weights": (
         lambda c: c["extractors"].update(inc={"kind": "inception"}),
         "extractors.inc.weights: kind inception needs",
@@ -263,3 +268,19 @@ def test_config_readme_holds_the_current_parameter_table():
     table = parameter_table()
     assert "| `experiments.NAME.sampling.eps` | number | `2.0e-05` |" in table
     assert "| `experiments.NAME.schedule.kind` | string | `geometric` | geometric, linear, single |" in table
+
+
+def test_the_schema_knows_which_keys_each_data_source_reads():
+    from ncsn.data import celeba, digits, folder, torchvision_sets
+    from ncsn.data.settings import COMMON
+
+    modules = {
+        "digits": digits.KEYS,
+        "mnist": torchvision_sets.MNIST_KEYS,
+        "cifar10": torchvision_sets.CIFAR10_KEYS,
+        "celeba": celeba.KEYS,
+        "folder": folder.KEYS,
+    }
+    assert set(modules) == set(definition("dataset")["properties"]["source"]["enum"])
+    for source, keys in modules.items():
+        assert source_keys(source) == set(COMMON) | set(keys), source

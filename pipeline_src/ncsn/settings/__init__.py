@@ -273,6 +273,22 @@ def extractor_problems(ext: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
+def source_keys(source: str) -> set[str]:
+    """Keys a data set of ``source`` accepts (the schema's ``x-sources``; keys without it: every source)."""
+    properties = definition("dataset")["properties"]
+    return {key for key, node in properties.items() if source in node.get("x-sources", [source])}
+
+
+def dataset_key_problems(ds: dict[str, Any], where: str) -> list[str]:
+    """Keys written for a source that does not read them."""
+    allowed = source_keys(ds["source"])
+    return [
+        f"{where}.{key}: source {ds['source']} does not use it (only {', '.join(definition('dataset')['properties'][key]['x-sources'])}); remove it"
+        for key in ds
+        if key not in allowed
+    ]
+
+
 def fill_extractor(ext: dict[str, Any]) -> dict[str, Any]:
     """An extractor block with the defaults of its kind (the other kind's defaults left out)."""
     filled = fill_defaults(ext, definition("extractor"))
@@ -284,6 +300,7 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     """Every cross-field problem of a filled config (references between blocks, level order, shards...)."""
     problems = []
     for name, ds in config["datasets"].items():
+        problems += dataset_key_problems(ds, f"datasets.{name}")
         if ds["source"] in SOURCES_WITH_ROOT and "root" not in ds:
             problems.append(
                 f"datasets.{name}.root: source {ds['source']} reads its files from `root`; set it to their folder"
