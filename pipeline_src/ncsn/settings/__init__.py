@@ -155,6 +155,8 @@ def _schema_problems(config: Any, node: dict[str, Any], prefix: str = "") -> Ite
             allowed = list(error.schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(allowed)):
                 yield _unknown_key_message(parts, key, allowed)
+        elif error.validator == "anyOf":
+            yield f"{_path(parts)}: {error.instance!r} is not allowed; expected {error.schema.get('description', error.message)}"
         else:
             yield f"{_path(parts)}: {error.message}"
 
@@ -205,8 +207,21 @@ def gmm_problems(spec: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
+def dataset_problems(ds: dict[str, Any], where: str) -> list[str]:
+    """Keys the data set's source does not read, and the `root` the file-reading sources need."""
+    problems = dataset_key_problems(ds, where)
+    if ds["source"] in SOURCES_WITH_ROOT and "root" not in ds:
+        problems.append(f"{where}.root: source {ds['source']} reads its files from `root`; set it to their folder")
+    return problems
+
+
 # block name -> its cross-field check, run by check_block and by the whole-config check
-BLOCK_CHECKS = {"schedule": schedule_problems, "sampling": sampling_problems, "toy_gmm": gmm_problems}
+BLOCK_CHECKS = {
+    "schedule": schedule_problems,
+    "sampling": sampling_problems,
+    "toy_gmm": gmm_problems,
+    "dataset": dataset_problems,
+}
 
 
 def _reference(config: dict[str, Any], where: str, name: str, table: str) -> list[str]:
@@ -300,11 +315,7 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     """Every cross-field problem of a filled config (references between blocks, level order, shards...)."""
     problems = []
     for name, ds in config["datasets"].items():
-        problems += dataset_key_problems(ds, f"datasets.{name}")
-        if ds["source"] in SOURCES_WITH_ROOT and "root" not in ds:
-            problems.append(
-                f"datasets.{name}.root: source {ds['source']} reads its files from `root`; set it to their folder"
-            )
+        problems += dataset_problems(ds, f"datasets.{name}")
     used = {exp["extractor"] for exp in config["experiments"].values()}
     for name in sorted(used & set(config["extractors"])):
         ext = config["extractors"][name]
