@@ -284,3 +284,12 @@ def test_the_schema_knows_which_keys_each_data_source_reads():
     assert set(modules) == set(definition("dataset")["properties"]["source"]["enum"])
     for source, keys in modules.items():
         assert source_keys(source) == set(COMMON) | set(keys), source
+
+
+def test_commands_take_device_and_seed_defaults_from_the_schema():
+    from ncsn.settings import top_level
+
+    assert (top_level({}, "device"), top_level({}, "seed")) == ("auto", 0)
+    assert top_level({"device": "cpu", "seed": 3}, "seed") == 3
+    with pytest.raises(NcsnError, match=r"device: 'tpu' is not one of \['auto', 'cpu', 'cuda'\]"):
+        top_level({"device": "tpu"}, "device")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
-from ncsn.settings import check_block
+from ncsn.settings import check_block, top_level
 
 KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
 # keys of --settings that say how to run, not what to draw
@@ -62,9 +62,9 @@ def load_selected_model(args: argparse.Namespace):
     require_files([args.selection], "--selection")
     opts = sampling_settings(args.settings.get("sampling"))
     setup_threads()
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     model, sigmas, info = load_score_model(read_json(args.selection)["checkpoint"], device, use_ema=opts["use_ema"])
-    return model, sigmas, info, opts, device, int(args.settings.get("seed", 0))
+    return model, sigmas, info, opts, device, top_level(args.settings, "seed")
 
 
 def figure_settings(args: argparse.Namespace, block: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 from ncsn.cli import add_settings_argument
 from ncsn.commands.score import add_extractor_arguments
 from ncsn.errors import NcsnError
-from ncsn.settings import check_block
+from ncsn.settings import check_block, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError(f"k = {k} exceeds the {len(train)} training images")
     queries = samples[: min(num_queries, len(samples))]
     setup_threads()
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     extractor, _, _ = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     result: dict[str, np.ndarray] = {"query_indices": np.arange(len(queries))}
     summary: dict[str, object] = {"num_queries": len(queries), "k": k, "train_images": len(train), "extractor": extractor.identity["kind"]}

@@ -21,7 +21,7 @@ import torch
 from ncsn.cli import add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz, write_json
-from ncsn.settings import check_block
+from ncsn.settings import check_block, top_level
 
 KINDS = ("ssm-noise", "scores", "langevin-modes")
 FIGURE = {"ssm-noise": "fig1_ssm_loss.png", "scores": "fig2_scores.png", "langevin-modes": "fig3_langevin.png"}
@@ -63,7 +63,7 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     if args.data is None or not args.data.is_file():
         raise NcsnError(f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first")
     images, _ = load_split(args.data)
-    rows, summary = run(images, block, int(args.settings.get("seed", 0)), select_device(args.settings.get("device", "cpu")))
+    rows, summary = run(images, block, top_level(args.settings, "seed"), select_device(top_level(args.settings, "device")))
     out = args.out_dir
     paths = [write_csv(rows, out / "loss.csv")]
     write_json(out / "summary.json", summary)
@@ -78,7 +78,7 @@ def run_scores(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
     from ncsn.plots import plot_score_fields
     from ncsn.toy.scores import run
 
-    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
+    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
     result = run(block, mixture(args.settings), gen)
     out = args.out_dir
     save_npz(out / "scores.npz", **{k: result[k] for k in ("grid", "density", "exact", "learned")})
@@ -96,7 +96,7 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     from ncsn.plots import plot_point_sets
     from ncsn.toy.langevin_modes import run
 
-    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
+    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
     points, rows = run(block, mixture(args.settings), gen)
     out = args.out_dir
     save_npz(out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()})

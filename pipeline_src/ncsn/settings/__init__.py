@@ -128,6 +128,15 @@ def top_level_default(key: str) -> Any:
     return schema()["properties"][key]["default"]
 
 
+def top_level(settings: dict[str, Any], key: str) -> Any:
+    """``settings[key]`` of a top-level key (``device``, ``seed``) a command received, checked, or its default."""
+    value = settings.get(key, top_level_default(key))
+    problems = list(_schema_problems(value, schema()["properties"][key], key))
+    if problems:
+        _raise(problems, "The settings")
+    return value
+
+
 # ----------------------------------------------------------------------------- schema problems
 
 
