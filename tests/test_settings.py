@@ -293,3 +293,10 @@ def test_commands_take_device_and_seed_defaults_from_the_schema():
     assert top_level({"device": "cpu", "seed": 3}, "seed") == 3
     with pytest.raises(NcsnError, match=r"device: 'tpu' is not one of \['auto', 'cpu', 'cuda'\]"):
         top_level({"device": "tpu"}, "device")
+
+
+def test_the_digits_extractor_trains_with_exactly_the_schemas_digits_keys():
+    from ncsn.metrics.digits_classifier import TRAIN_KEYS
+    from ncsn.settings import kind_keys
+
+    assert set(TRAIN_KEYS) == kind_keys("digits") and kind_keys("inception") == {"weights", "cleanfid_weights"}

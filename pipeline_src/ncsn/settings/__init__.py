@@ -45,20 +45,6 @@ ADAM_EPS_HINT = "write `adam_eps` instead (Adam's epsilon); `eps` names the samp
 ALIASES = {"n_iters": "iterations", "learning_rate": "lr", "num_scales": "num_levels", "n_steps": "n_steps_each"}
 # Renamed keys -> their new names (a typo of an old name suggests the new one).
 RENAMED_TO = {"step_lr": "eps"}
-# Data sources that read files from `root`.
-SOURCES_WITH_ROOT = ("mnist", "cifar10", "celeba", "folder")
-DIGITS_ONLY_EXTRACTOR_KEYS = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "dropout",
-    "feature_dim",
-    "num_classes",
-    "seed",
-    "min_accuracy",
-)
-INCEPTION_ONLY_EXTRACTOR_KEYS = ("weights", "cleanfid_weights")
 
 
 class SettingsError(NcsnError):
@@ -219,7 +205,7 @@ def gmm_problems(spec: dict[str, Any], where: str) -> list[str]:
 def dataset_problems(ds: dict[str, Any], where: str) -> list[str]:
     """Keys the data set's source does not read, and the `root` the file-reading sources need."""
     problems = dataset_key_problems(ds, where)
-    if ds["source"] in SOURCES_WITH_ROOT and "root" not in ds:
+    if ds["source"] in definition("dataset")["properties"]["root"]["x-sources"] and "root" not in ds:
         problems.append(f"{where}.root: source {ds['source']} reads its files from `root`; set it to their folder")
     return problems
 
@@ -285,16 +271,27 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
     return problems
 
 
+def kind_keys(kind: str) -> set[str]:
+    """Keys only an extractor of ``kind`` reads (the schema's ``x-kinds``)."""
+    return {key for key, node in definition("extractor")["properties"].items() if node.get("x-kinds") == [kind]}
+
+
 def extractor_problems(ext: dict[str, Any], where: str) -> list[str]:
     """Keys written for the other kind of extractor, and the weights path inception needs (on the user's block)."""
-    kind = ext["kind"]
-    other, wrong = (
-        ("inception", INCEPTION_ONLY_EXTRACTOR_KEYS) if kind == "digits" else ("digits", DIGITS_ONLY_EXTRACTOR_KEYS)
-    )
-    problems = [f"{where}.{key}: applies to kind {other} only; remove it" for key in wrong if key in ext]
-    if kind == "inception" and "weights" not in ext:
+    other = "inception" if ext["kind"] == "digits" else "digits"
+    problems = [
+        f"{where}.{key}: applies to kind {other} only; remove it" for key in sorted(kind_keys(other)) if key in ext
+    ]
+    if ext["kind"] == "inception" and "weights" not in ext:
         problems.append(f"{where}.weights: kind inception needs the path of weights-inception-2015-12-05-6726825d.pth")
     return problems
+
+
+def fill_extractor(ext: dict[str, Any]) -> dict[str, Any]:
+    """An extractor block with the defaults of its kind (the other kind's defaults, and inception's `dataset`, left out)."""
+    filled = fill_defaults(ext, definition("extractor"))
+    foreign = kind_keys("digits") | {"dataset"} if ext["kind"] == "inception" else kind_keys("inception")
+    return {key: value for key, value in filled.items() if key in ext or key not in foreign}
 
 
 def source_keys(source: str) -> set[str]:
@@ -311,13 +308,6 @@ def dataset_key_problems(ds: dict[str, Any], where: str) -> list[str]:
         for key in ds
         if key not in allowed
     ]
-
-
-def fill_extractor(ext: dict[str, Any]) -> dict[str, Any]:
-    """An extractor block with the defaults of its kind (the other kind's defaults left out)."""
-    filled = fill_defaults(ext, definition("extractor"))
-    foreign = (*DIGITS_ONLY_EXTRACTOR_KEYS, "dataset") if ext["kind"] == "inception" else INCEPTION_ONLY_EXTRACTOR_KEYS
-    return {key: value for key, value in filled.items() if key in ext or key not in foreign}
 
 
 def config_cross_problems(config: dict[str, Any]) -> list[str]:
