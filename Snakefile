@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from ncsn.settings import SettingsError, check_config
 
 min_version("9.0")
 
@@ -23,7 +25,17 @@ if not workflow.config_settings.configfiles:
     configfile: f"{workflow.basedir}/config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# One definition of every setting (pipeline_src/ncsn/settings/schema.yaml): unknown keys,
+# bad values and cross-field problems stop the run here, in a few lines; defaults are filled.
+try:
+    config.update(check_config(config))
+except SettingsError as err:
+    raise WorkflowError(str(err)) from None
+
+
+# The jobs' software as one image (workflow/envs/Dockerfile), used with --sdm apptainer.
+container: config["container"]
+
 
 # `python` in every job is the one running Snakemake, where `ncsn` is installed.
 shell.prefix(
@@ -43,15 +55,21 @@ wildcard_constraints:
     K=r"\d+",
 
 
-_problems = config_problems(config)
+_problems = missing_files(config)
 if _problems:
     raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(_problems))
 
-# Every stage file; other stages (toy, figures, report) join by adding theirs.
-for _rules in sorted(Path(workflow.basedir, "workflow/rules").glob("*.smk")):
-    if _rules.name != "common.smk":
 
-        include: _rules
+# Stage rule files in DAG order.
+include: "workflow/rules/common_stages.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/extractor.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/select.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

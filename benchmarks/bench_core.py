@@ -45,7 +45,8 @@ from ncsn.losses import dsm_loss
 from ncsn.models import build_model
 from ncsn.sampling import langevin
 from ncsn.schedules import make_sigmas
-from ncsn.train import TRAINING_DEFAULTS, make_adam
+from ncsn.settings import defaults
+from ncsn.train import make_adam
 
 # name -> network shape, batches, repetitions, and the official code's seconds per step on a
 # 2-core machine (issue 3; None where no reference was measured)
@@ -119,7 +120,7 @@ def train_step(case: dict, channels_last: bool, amp: bool = False, official: boo
     if official:  # the official code's optimiser: torch's default Adam (a per-parameter loop on CPU)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     else:  # ours, as ncsn.train builds it (fused where torch has the kernel)
-        optimizer = make_adam(model, {**TRAINING_DEFAULTS, "lr": 1e-3}, torch.device("cpu"))
+        optimizer = make_adam(model, {**defaults("training"), "lr": 1e-3}, torch.device("cpu"))
     sigmas = make_sigmas({})
     x = torch.rand(case["train_batch"], case["channels"], case["image_size"], case["image_size"])
     if channels_last:

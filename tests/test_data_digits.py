@@ -70,16 +70,16 @@ def test_resize_and_channels(tmp_path):
 @pytest.mark.parametrize(
     "settings, needle",
     [
-        ({"source": "mnistt"}, "unknown data set source 'mnistt'; set 'source' to one of: digits, mnist, cifar10, celeba, folder"),
+        ({"source": "mnistt"}, "datasets.d.source: 'mnistt' is not one of ['digits', 'mnist', 'cifar10', 'celeba', 'folder']"),
         ({"test_fraction": 0.2}, "need a 'source' key"),
-        ({"source": "digits", "test_fraction": 1.5}, "test_fraction must lie strictly between 0 and 1"),
-        ({"source": "digits", "imagesize": 16}, "unknown setting(s) 'imagesize'"),
-        ({"source": "digits", "channels": 2}, "setting 'channels' of this 'digits' data set must be 1 (grey) or 3 (RGB), got 2"),
-        ({"source": "digits", "image_size": "big"}, "'image_size' of this 'digits' data set must be a positive integer"),
-        ({"source": "digits", "split_seed": -1}, "'split_seed' of this 'digits' data set must be a non-negative integer"),
-        ({"source": "digits", "test_fraction": "0.2"}, "'test_fraction' of this 'digits' data set must be a number"),
-        ({"source": "digits", "resize_filter": "cubic"}, "'resize_filter' of this 'digits' data set must be one of nearest"),
-        ({"source": "digits", "flip": "yes"}, "'flip' of this 'digits' data set must be true or false"),
+        ({"source": "digits", "test_fraction": 1.5}, "datasets.d.test_fraction: 1.5 is greater than or equal to the maximum of 1"),
+        ({"source": "digits", "imagesize": 16}, "datasets.d.imagesize: unknown key; did you mean `image_size`?"),
+        ({"source": "digits", "channels": 2}, "datasets.d.channels: 2 is not one of [1, 3]"),
+        ({"source": "digits", "image_size": "big"}, "datasets.d.image_size: 'big' is not of type 'integer', 'null'"),
+        ({"source": "digits", "split_seed": -1}, "datasets.d.split_seed: -1 is less than the minimum of 0"),
+        ({"source": "digits", "test_fraction": "0.2"}, "datasets.d.test_fraction: '0.2' is not of type 'number'"),
+        ({"source": "digits", "resize_filter": "cubic"}, "datasets.d.resize_filter: 'cubic' is not one of ['nearest', 'bilinear'"),
+        ({"source": "digits", "flip": "yes"}, "datasets.d.flip: 'yes' is not of type 'boolean'"),
     ],
 )
 def test_bad_settings_fail_before_writing(tmp_path, settings, needle):
@@ -120,5 +120,5 @@ def test_cli_prepares_digits(tmp_path):
         [sys.executable, "-m", "ncsn", "prepare", "--name", "x", "--settings", '{"source": "nope"}', "--out-dir", str(tmp_path / "x")],
         capture_output=True, text=True,
     )
-    assert bad.returncode == 2 and "unknown data set source 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "datasets.x.source: 'nope' is not one of" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()

@@ -114,17 +114,17 @@ def test_empty_and_missing_folders(tmp_path):
         prepare("e", {"source": "folder", "root": str(tmp_path / "empty")}, tmp_path / "out")
     with pytest.raises(NcsnError, match=r"data folder .*missing \(setting 'root'\) does not exist"):
         prepare("e", {"source": "folder", "root": str(tmp_path / "missing")}, tmp_path / "out")
-    with pytest.raises(NcsnError, match="source 'folder' needs 'root'"):
+    with pytest.raises(NcsnError, match="datasets.e.root: source folder reads its files from `root`"):
         prepare("e", {"source": "folder"}, tmp_path / "out")
 
 
 def test_bad_folder_settings(tmp_path):
     (tmp_path / "img").mkdir()
-    with pytest.raises(NcsnError, match="'crop' of this 'folder' data set must be a side length in pixels, 'square' or null, got 'centre'"):
+    with pytest.raises(NcsnError, match="datasets.f.crop: 'centre' is not allowed; expected centre crop before resizing, a side length or `square`"):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "crop": "centre"}, tmp_path / "out")
-    with pytest.raises(NcsnError, match="'workers' of this 'folder' data set must be a positive integer or null"):
+    with pytest.raises(NcsnError, match="datasets.f.workers: 0 is less than the minimum of 1"):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "workers": 0}, tmp_path / "out")
-    with pytest.raises(NcsnError, match=r"unknown setting\(s\) 'download' for a data set with source 'folder'"):
+    with pytest.raises(NcsnError, match=r"datasets.f.download: source folder does not use it \(only mnist, cifar10, celeba\)"):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "download": True}, tmp_path / "out")
 
 

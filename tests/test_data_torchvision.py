@@ -68,7 +68,7 @@ def test_mnist_gz_only_says_gunzip(fake_mnist, tmp_path):
 
 
 def test_mnist_without_root_key(tmp_path):
-    with pytest.raises(NcsnError, match="source 'mnist' needs 'root'"):
+    with pytest.raises(NcsnError, match="datasets.mnist.root: source mnist reads its files from `root`"):
         prepare("mnist", {"source": "mnist"}, tmp_path / "out")
 
 

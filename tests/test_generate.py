@@ -72,7 +72,7 @@ def test_impossible_sharding_is_a_clear_error(args, message):
 
 @pytest.mark.parametrize(
     ("settings", "message"),
-    [({"method": "ode"}, "method"), ({"steps": 3}, "unknown sampling"), ({"method": "langevin", "denoise": True}, "denoise"), ({"batch_size": 0}, "batch_size")],
+    [({"method": "ode"}, "method"), ({"steps": 3}, "sampling.steps: unknown key"), ({"method": "langevin", "denoise": True}, "denoise"), ({"batch_size": 0}, "batch_size")],
 )
 def test_bad_sampling_settings_fail_before_sampling(loaded, settings, message):
     with pytest.raises(NcsnError, match=message):

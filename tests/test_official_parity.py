@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_models import randomise_norms
 
 from benchmarks.official_refinenet import OfficialCondRefineNetDilated, from_ours, load_from_ours
 from ncsn.models import build_model, count_parameters
-from test_models import randomise_norms
 
 REL_TOL = 1e-5
 

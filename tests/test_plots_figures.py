@@ -17,7 +17,7 @@ from PIL import Image
 from ncsn.cli import main
 from ncsn.plots import image_grid
 
-SAMPLING = {"method": "annealed", "n_steps_each": 2, "step_lr": 2e-5, "batch_size": 64}
+SAMPLING = {"method": "annealed", "n_steps_each": 2, "eps": 2e-5, "batch_size": 64}
 EXPERIMENT = {
     "dataset": "digits", "model": {"arch": "refinenet", "ngf": 8},
     "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 3},
@@ -69,9 +69,10 @@ def test_samples_grid_shows_the_samples(run, tmp_path):
 
 
 def test_intermediate_and_inpainting_figures(run, tmp_path):
-    settings = {"sampling": SAMPLING, "device": "cpu", "seed": 0, "num_chains": 3,
-                "num_images": 2, "samples_per_image": 2, "masks": ["right_half", "checkerboard"]}
+    run_settings = {"sampling": SAMPLING, "device": "cpu", "seed": 0}
+    settings = {**run_settings, "num_chains": 3}
     cli("figure", "intermediate", "--selection", run / "selection.json", "--settings", json.dumps(settings), "--out", tmp_path / "fig4.png")
+    settings = {**run_settings, "num_images": 2, "samples_per_image": 2, "masks": ["right_half", "checkerboard"]}
     # 3 chains x (initial noise + one snapshot per noise level), 8x8 images with 1-pixel borders, shown 4x
     assert png(tmp_path / "fig4.png").shape == (4 * (3 * 9 + 1), 4 * (4 * 9 + 1))
     cli("figure", "inpainting", "--selection", run / "selection.json", "--data", run / "data/test.npz",
@@ -148,5 +149,17 @@ def test_figure_errors_name_the_problem(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["figure", "inpainting", "--selection", str(tmp_path / "s.json"), "--data", str(tmp_path / "d.npz"),
                  "--settings", '{"masks": ["triangle"]}', "--out", str(tmp_path / "x.png")]) == 2
-    assert "unknown occlusion mask 'triangle'" in capsys.readouterr().err
+    assert "figures.inpainting.masks.0: 'triangle' is not one of" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_occlusion_masks_hide_the_named_region():
+    from ncsn.inpainting import MASKS, occlusion_mask
+
+    assert MASKS == ("right_half", "left_half", "bottom_half", "centre_square", "checkerboard")
+    assert occlusion_mask("right_half", 4, 4).tolist() == [[True, True, False, False]] * 4
+    assert occlusion_mask("bottom_half", 2, 3).tolist() == [[True] * 3, [False] * 3]
+    centre = occlusion_mask("centre_square", 8, 8)
+    assert not centre[2:6, 2:6].any() and centre.sum() == 64 - 16
+    board = occlusion_mask("checkerboard", 8, 8)
+    assert board[0, 0] and not board[0, 2] and not board[2, 0] and board.sum() == 32

@@ -10,7 +10,15 @@ import pytest
 
 from ncsn.errors import NcsnError
 from ncsn.report import (
-    NCSN_PAPER, OURS, RE_REPORT, benchmark_seconds, result_row, results_table, timing_row, timing_table, write_tables,
+    NCSN_PAPER,
+    OURS,
+    RE_REPORT,
+    benchmark_seconds,
+    result_row,
+    results_table,
+    timing_row,
+    timing_table,
+    write_tables,
 )
 
 EXPERIMENT = {
@@ -24,13 +32,13 @@ METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/m
 
 
 def md_cells(text: str) -> list[list[str]]:
-    lines = [l for l in text.strip().splitlines() if not l.startswith("|---")]
-    return [[c.strip() for c in l.strip().strip("|").split("|")] for l in lines]
+    lines = [line for line in text.strip().splitlines() if not line.startswith("|---")]
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
 
 
 def tex_cells(text: str) -> list[list[str]]:
-    rows = [l for l in text.splitlines() if l.endswith(r"\\")]
-    return [[re.sub(r"\\([_&%$#{}])", r"\1", c.strip()) for c in re.split(r"(?<!\\)&", l[:-2])] for l in rows]
+    rows = [line for line in text.splitlines() if line.endswith(r"\\")]
+    return [[re.sub(r"\\([_&%$#{}])", r"\1", c.strip()) for c in re.split(r"(?<!\\)&", line[:-2])] for line in rows]
 
 
 def test_tables_agree_across_formats(tmp_path):

@@ -67,7 +67,7 @@ def test_annealed_langevin_recovers_mixture_weights_and_means(sigma_end):
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 20.0, "sigma_end": sigma_end, "num_levels": 10})
     gen = torch.Generator().manual_seed(0)
     x0 = uniform_init((N_POINTS, 2), -8.0, 8.0, generator=gen)
-    x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, step_lr=0.1, generator=gen)
+    x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=gen)
     # A perfect sampler puts Binomial(1280, 0.8) points near (5, 5): std sqrt(0.8 * 0.2 / 1280) = 0.011
     # of the fraction. 4 std (0.045) leaves room for sampling noise, not for a wrong weight.
     assert near_major_mode(x) == pytest.approx(0.8, abs=4 * math.sqrt(0.8 * 0.2 / N_POINTS))
@@ -96,7 +96,7 @@ def test_plain_langevin_is_annealed_langevin_with_one_level():
     sigmas = torch.tensor([0.5])
     x0 = uniform_init((64, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
     plain = langevin(gmm.score_fn(sigmas), x0, step_size=0.1, n_steps=30, generator=torch.Generator().manual_seed(1))
-    annealed = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=30, step_lr=0.1, generator=torch.Generator().manual_seed(1))
+    annealed = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=30, eps=0.1, generator=torch.Generator().manual_seed(1))
     assert torch.equal(plain, annealed)
 
 
@@ -104,7 +104,7 @@ def test_annealed_langevin_step_matches_the_update_rule_by_hand():
     gmm = GaussianMixture.paper()
     sigmas = torch.tensor([4.0, 2.0], dtype=torch.float64)
     x0 = torch.tensor([[1.0, -2.0], [6.0, 3.0]], dtype=torch.float64)
-    out = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=2, step_lr=0.1, generator=torch.Generator().manual_seed(5))
+    out = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=2, eps=0.1, generator=torch.Generator().manual_seed(5))
     gen, x = torch.Generator().manual_seed(5), x0.clone()
     for sigma in (4.0, 2.0):
         alpha = 0.1 * sigma**2 / 2.0**2
@@ -118,7 +118,7 @@ def test_denoise_adds_one_score_step_at_the_smallest_noise():
     gmm = GaussianMixture.paper()
     sigmas = make_sigmas({"sigma_begin": 5.0, "sigma_end": 0.5, "num_levels": 3}).double()
     x0 = uniform_init((32, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    kwargs = dict(n_steps_each=5, step_lr=0.05)
+    kwargs = dict(n_steps_each=5, eps=0.05)
     plain = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, generator=torch.Generator().manual_seed(2), **kwargs)
     denoised = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, denoise=True, generator=torch.Generator().manual_seed(2), **kwargs)
     assert torch.allclose(denoised, plain + 0.25 * gmm.perturbed_score(plain, 0.5), atol=1e-12)
@@ -153,7 +153,7 @@ def test_annealed_langevin_is_deterministic_and_chunking_does_not_change_results
     x0 = uniform_init((10, 1, 8, 8), generator=torch.Generator().manual_seed(0))
 
     def run(seed, batch_size=None):
-        return annealed_langevin(model, x0, sigmas, n_steps_each=3, step_lr=2e-5, generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
+        return annealed_langevin(model, x0, sigmas, n_steps_each=3, eps=2e-5, generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
 
     whole = run(1)
     assert torch.equal(whole, run(1))
@@ -167,7 +167,7 @@ def test_chunked_mixture_sampling_is_bitwise_identical():
     sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 4})
     x0 = uniform_init((100, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
     runs = [
-        annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=10, step_lr=0.1, generator=torch.Generator().manual_seed(1), batch_size=b)
+        annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=10, eps=0.1, generator=torch.Generator().manual_seed(1), batch_size=b)
         for b in (None, 7, 33)
     ]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
@@ -176,7 +176,7 @@ def test_chunked_mixture_sampling_is_bitwise_identical():
 def test_snapshots_record_the_chain(image_setup):
     model, sigmas = image_setup
     x0 = uniform_init((5, 1, 8, 8), generator=torch.Generator().manual_seed(0))
-    samples, snapshots = annealed_langevin(model, x0, sigmas, n_steps_each=6, step_lr=2e-5, snapshot_every=6, generator=torch.Generator().manual_seed(3))
+    samples, snapshots = annealed_langevin(model, x0, sigmas, n_steps_each=6, eps=2e-5, snapshot_every=6, generator=torch.Generator().manual_seed(3))
     assert snapshots.shape == (1 + len(sigmas), 5, 1, 8, 8)
     assert torch.equal(snapshots[0], x0) and torch.equal(snapshots[-1], samples)
     assert not torch.equal(snapshots[1], snapshots[2])
@@ -186,7 +186,7 @@ def test_snapshots_record_the_chain(image_setup):
 def test_the_iterate_is_never_clamped():
     x0 = uniform_init((4, 1, 8, 8), generator=torch.Generator().manual_seed(0))
     push_up = lambda x, levels: torch.full_like(x, 1e4)  # noqa: E731 - a score pointing out of [0, 1]
-    x = annealed_langevin(push_up, x0, torch.tensor([1.0, 0.1]), n_steps_each=2, step_lr=2e-5, generator=torch.Generator().manual_seed(0))
+    x = annealed_langevin(push_up, x0, torch.tensor([1.0, 0.1]), n_steps_each=2, eps=2e-5, generator=torch.Generator().manual_seed(0))
     assert float(x.min()) > 1.0
 
 
@@ -198,7 +198,7 @@ def test_inpainting_keeps_observed_pixels_and_noises_them_per_level(image_setup)
     x_observed = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     mask = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     mask[..., :4] = True  # left half observed, as the official code
-    out, snapshots = inpaint(model, x_observed, mask, sigmas, n_steps_each=4, step_lr=2e-5, snapshot_every=4, generator=torch.Generator().manual_seed(1))
+    out, snapshots = inpaint(model, x_observed, mask, sigmas, n_steps_each=4, eps=2e-5, snapshot_every=4, generator=torch.Generator().manual_seed(1))
     assert torch.equal(out[..., :4], x_observed[..., :4])
     assert not torch.allclose(out[..., 4:], x_observed[..., 4:], atol=0.05)
     # During level i the observed pixels hold x_observed + sigma_i z: their spread is sigma_i.
@@ -206,7 +206,7 @@ def test_inpainting_keeps_observed_pixels_and_noises_them_per_level(image_setup)
         deviation = snapshots[level + 1][..., :4] - x_observed[..., :4]
         assert float(deviation.std()) == pytest.approx(sigma, rel=0.25)
     # A 0/1 float mask gives the same result.
-    again = inpaint(model, x_observed, mask.float(), sigmas, n_steps_each=4, step_lr=2e-5, generator=torch.Generator().manual_seed(1))
+    again = inpaint(model, x_observed, mask.float(), sigmas, n_steps_each=4, eps=2e-5, generator=torch.Generator().manual_seed(1))
     assert torch.equal(again, out)
 
 
@@ -218,7 +218,7 @@ def test_inpainting_the_mixture_follows_the_conditional():
     observed[:100, 0], observed[100:, 0] = 5.0, -5.0
     mask = torch.tensor([[True, False]])
     x0 = uniform_init((200, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
-    out = inpaint(gmm.score_fn(sigmas), observed, mask, sigmas, n_steps_each=100, step_lr=0.1, x_init=x0, generator=torch.Generator().manual_seed(1))
+    out = inpaint(gmm.score_fn(sigmas), observed, mask, sigmas, n_steps_each=100, eps=0.1, x_init=x0, generator=torch.Generator().manual_seed(1))
     assert torch.equal(out[:, 0], observed[:, 0])
     assert float(out[:100, 1].mean()) == pytest.approx(5.0, abs=0.4)
     assert float(out[100:, 1].mean()) == pytest.approx(-5.0, abs=0.4)
@@ -233,13 +233,13 @@ def test_inpainting_the_mixture_follows_the_conditional():
         (dict(sigmas=torch.tensor([0.1, 1.0])), "descending"),
         (dict(sigmas=torch.tensor([1.0, 0.0])), "positive"),
         (dict(n_steps_each=0), "n_steps_each"),
-        (dict(step_lr=-1.0), "step_lr"),
+        (dict(eps=-1.0), "eps"),
         (dict(batch_size=0), "batch_size"),
         (dict(snapshot_every=0), "snapshot_every"),
     ],
 )
 def test_annealed_langevin_rejects_bad_settings(kwargs, match):
-    args = dict(sigmas=torch.tensor([1.0, 0.1]), n_steps_each=1, step_lr=0.1) | kwargs
+    args = dict(sigmas=torch.tensor([1.0, 0.1]), n_steps_each=1, eps=0.1) | kwargs
     with pytest.raises(NcsnError, match=match):
         annealed_langevin(lambda x, levels: x, torch.zeros(2, 2), **args)
 
@@ -259,6 +259,6 @@ def test_sampling_on_cuda_with_a_device_generator():
     sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10})
     gen = torch.Generator(device="cuda").manual_seed(0)
     x0 = uniform_init((N_POINTS, 2), -8.0, 8.0, generator=gen, device="cuda")
-    x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, step_lr=0.1, generator=gen, batch_size=500)
+    x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=gen, batch_size=500)
     assert x.device.type == "cuda"
     assert near_major_mode(x.cpu()) == pytest.approx(0.8, abs=4 * math.sqrt(0.16 / N_POINTS))

@@ -119,7 +119,7 @@ def _config(iterations: int, snapshot_freq: int) -> dict:
                 "model": {"arch": "refinenet", "ngf": 8},
                 "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10},
                 "training": {"iterations": iterations, "batch_size": 32, "snapshot_freq": snapshot_freq},
-                "sampling": {"method": "annealed", "n_steps_each": 2, "step_lr": 2.0e-5},
+                "sampling": {"method": "annealed", "n_steps_each": 2, "eps": 2.0e-5},
                 "selection": {"criterion": "last", "num_samples": 100},
                 "evaluation": {"num_samples": 200, "shards": 1},
             }

@@ -19,8 +19,8 @@ GMM = {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
 # the paper's Fig. 3 settings (App. B.1) with the working and the stated noise levels
 LANGEVIN_MODES = {
     "num_samples": 1280, "init_half_width": 8.0,
-    "langevin": {"n_steps": 1000, "step_lr": 0.1},
-    "annealed": {"n_steps_each": 100, "step_lr": 0.1},
+    "langevin": {"n_steps": 1000, "eps": 0.1},
+    "annealed": {"n_steps_each": 100, "eps": 0.1},
     "schedules": {
         "working": {"kind": "geometric", "sigma_begin": 20.0, "sigma_end": 1.1051709180756477, "num_levels": 10},
         "paper_stated": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10},
@@ -100,7 +100,7 @@ def test_ssm_noise_command_writes_both_curves(tmp_path):
     images = (rng.integers(0, 17, size=(64, 8, 8, 1)) * 16).astype(np.uint8)
     np.savez(tmp_path / "train.npz", images=images, labels=np.zeros(64, dtype=np.int64))
     settings = {"seed": 0, "device": "cpu", "experiment": {
-        "model": {"arch": "ssm_autoencoder", "ngf": 4}, "iterations": 4, "batch_size": 16, "lr": 1e-3,
+        "dataset": "digits", "model": {"arch": "ssm_autoencoder", "ngf": 4}, "iterations": 4, "batch_size": 16, "lr": 1e-3,
         "noise_variance": 1e-4, "log_every": 2}}
     run_cli("toy", "ssm-noise", "--data", tmp_path / "train.npz", "--settings", json.dumps(settings), "--out-dir", tmp_path / "out")
     loss = pd.read_csv(tmp_path / "out" / "loss.csv")
@@ -144,5 +144,9 @@ def test_toy_command_errors(tmp_path, capsys):
     assert main(["toy", "scores", "--settings", "{}", "--out-dir", str(tmp_path)]) == 2
     assert "'experiment'" in capsys.readouterr().err
     assert main(["toy", "ssm-noise", "--settings", '{"experiment": {}}', "--out-dir", str(tmp_path)]) == 2
+    assert "'dataset' is a required property" in capsys.readouterr().err
+    assert main(["toy", "ssm-noise", "--settings", '{"experiment": {"dataset": "digits"}}', "--out-dir", str(tmp_path)]) == 2
     assert "--data" in capsys.readouterr().err
+    assert main(["toy", "scores", "--settings", '{"experiment": {"log_evry": 5}}', "--out-dir", str(tmp_path)]) == 2
+    assert "toy.scores.log_evry: unknown key; did you mean `log_every`?" in capsys.readouterr().err
     assert not any(tmp_path.iterdir()), "a failed command must leave nothing behind"

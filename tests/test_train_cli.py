@@ -11,20 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
 from ncsn.cli import main
-from ncsn.data import prepare
 from ncsn.train import train
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("digits")
-    prepare("digits", {"source": "digits"}, out)
-    return out / "train.npz"
 
 
 def settings(iterations: int, **training) -> dict:

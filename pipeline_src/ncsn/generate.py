@@ -23,33 +23,12 @@ import torch
 from ncsn import sampling as samplers
 from ncsn.errors import NcsnError
 from ncsn.io import save_npz
-
-METHODS = ("annealed", "langevin")
-# Paper Sec. 5 / App. B: T = 100 steps per level, eps = 2e-5, no final denoising step.
-SAMPLING_DEFAULTS: dict[str, Any] = {
-    "method": "annealed",
-    "n_steps_each": 100,
-    "step_lr": 2.0e-5,
-    "denoise": False,
-    "batch_size": 1000,
-    "use_ema": None,
-}
+from ncsn.settings import check_block
 
 
 def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """The sampling block with defaults filled in, checked before any work."""
-    settings = settings or {}
-    unknown = sorted(set(settings) - set(SAMPLING_DEFAULTS))
-    if unknown:
-        raise NcsnError(f"unknown sampling setting(s) {unknown}; allowed: {sorted(SAMPLING_DEFAULTS)}")
-    opts = {**SAMPLING_DEFAULTS, **settings}
-    if opts["method"] not in METHODS:
-        raise NcsnError(f"sampling.method must be one of {', '.join(METHODS)}, got {opts['method']!r}")
-    if isinstance(opts["batch_size"], bool) or not isinstance(opts["batch_size"], int) or opts["batch_size"] < 1:
-        raise NcsnError(f"sampling.batch_size must be a whole number >= 1, got {opts['batch_size']!r}")
-    if opts["method"] == "langevin" and opts["denoise"]:
-        raise NcsnError("sampling.denoise applies to annealed Langevin only; set it to false for method langevin")
-    return opts
+    """The sampling block with the defaults of ``ncsn.settings`` filled in, checked before any work."""
+    return check_block("sampling", settings)
 
 
 def shard_blocks(num_samples: int, batch_size: int, shard: int, num_shards: int) -> list[tuple[int, int, int]]:
@@ -78,19 +57,39 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def run_sampler(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    opts: dict[str, Any],
+    generator: torch.Generator,
+    snapshots: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The configured sampler (the one dispatch on ``sampling.method``) run from ``x``.
+
+    ``annealed``: Alg. 1 over all levels; ``langevin``: plain Langevin at the smallest level (the
+    single-sigma baseline, App. B.2; with one level its step alpha = eps * sigma_L^2 / sigma_L^2 =
+    eps, as annealing would give). ``snapshots=True`` also returns frames: one per noise level
+    (annealed, paper Fig. 4) or ten evenly spaced (plain).
+    """
+    steps = opts["n_steps_each"]
+    if opts["method"] == "annealed":
+        return samplers.annealed_langevin(
+            model, x, sigmas, n_steps_each=steps, eps=opts["eps"], denoise=opts["denoise"],
+            snapshot_every=steps if snapshots else None, generator=generator,
+        )
+    every = max(1, steps // 10) if snapshots else None
+    return samplers.langevin(
+        model, x, step_size=opts["eps"], n_steps=steps, generator=generator, level=len(sigmas) - 1, snapshot_every=every
+    )
+
+
 def sample_block(
     model: torch.nn.Module, sigmas: torch.Tensor, opts: dict[str, Any], shape: tuple[int, ...], generator: torch.Generator
 ) -> torch.Tensor:
     """One batch of samples from uniform noise on [0, 1] with the configured Langevin sampler."""
-    device = sigmas.device
-    x = samplers.uniform_init(shape, generator=generator, device=device)
-    if opts["method"] == "annealed":
-        return samplers.annealed_langevin(
-            model, x, sigmas, n_steps_each=opts["n_steps_each"], step_lr=opts["step_lr"], denoise=opts["denoise"], generator=generator
-        )
-    # Plain Langevin at the smallest noise level (the single-sigma baseline, App. B.2); with one
-    # level its step alpha = step_lr * sigma_L^2 / sigma_L^2 = step_lr, as annealing would give.
-    return samplers.langevin(model, x, step_size=opts["step_lr"], n_steps=opts["n_steps_each"], generator=generator, level=len(sigmas) - 1)
+    x = samplers.uniform_init(shape, generator=generator, device=sigmas.device)
+    return run_sampler(model, x, sigmas, opts, generator)
 
 
 def generate(

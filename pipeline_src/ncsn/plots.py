@@ -241,6 +241,22 @@ def plot_sweep_heatmap(table: pd.DataFrame, png: str | os.PathLike, title: str =
     return save_figure(fig, png)
 
 
+def plot_sweep_samples(grids: Mapping[tuple[float, int], np.ndarray], table: pd.DataFrame, png: str | os.PathLike) -> list[Path]:
+    """One sample grid per (eps, T) cell, titled with its FID ([Re] Fig. 8); ``table`` has columns eps, T, fid."""
+    eps_values, t_values = sorted(table["eps"].unique()), sorted(table["T"].unique())
+    fig, axes = plt.subplots(len(eps_values), len(t_values), figsize=(2.2 * len(t_values), 2.3 * len(eps_values)), squeeze=False)
+    for i, eps in enumerate(eps_values):
+        for j, steps in enumerate(t_values):
+            ax = axes[i][j]
+            ax.axis("off")
+            if (eps, steps) in grids:
+                grid = grids[(eps, steps)]
+                ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+                fid = table[(table["eps"] == eps) & (table["T"] == steps)]["fid"].iloc[0]
+                ax.set_title(f"eps={eps:.0e}, T={steps}\nFID {fid:.1f}", fontsize=8)
+    return save_figure(fig, png, pdf=False)
+
+
 def stack_snapshots(snapshots: Sequence[np.ndarray], n_chains: int) -> np.ndarray:
     """Paper Fig. 4 layout: row r shows chain r at successive snapshots (left to right)."""
     frames = [to_uint8_images(s)[:n_chains] for s in snapshots]

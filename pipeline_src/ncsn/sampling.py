@@ -7,7 +7,7 @@ indices into the descending ``sigmas`` (0 = largest noise). Every step is
 
     x <- x + alpha/2 * s(x, level) + sqrt(alpha) * z,   z ~ N(0, I),
 
-with ``alpha_i = step_lr * sigma_i^2 / sigma_L^2`` when annealing. The iterate is never
+with ``alpha_i = eps * sigma_i^2 / sigma_L^2`` when annealing. The iterate is never
 clamped (only saved images are). Noise is drawn with ``generator`` (on ``x``'s device) for the
 whole batch at each step, and ``batch_size`` only splits the score evaluations into chunks,
 so the result for a given seed does not depend on ``batch_size``.
@@ -72,21 +72,21 @@ def annealed_langevin(
     x_init: torch.Tensor,
     sigmas: torch.Tensor,
     n_steps_each: int = 100,
-    step_lr: float = 2e-5,
+    eps: float = 2e-5,
     denoise: bool = False,
     snapshot_every: int | None = None,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Annealed Langevin dynamics (paper Alg. 1): ``n_steps_each`` steps at each level, step
-    ``alpha_i = step_lr * sigma_i^2 / sigma_L^2``, starting from ``x_init`` (left unchanged).
+    ``alpha_i = eps * sigma_i^2 / sigma_L^2``, starting from ``x_init`` (left unchanged).
 
     ``denoise=True`` adds the final step ``x + sigma_L^2 s(x, L-1)`` (NCSNv2; off in the paper).
     Returns the samples; with ``snapshot_every=k`` returns ``(samples, snapshots)``, where
     ``snapshots`` (on the CPU, shape (S, B, ...)) holds ``x_init`` and the iterate after every
     k-th step (paper Fig. 4), before the optional denoising step.
     """
-    steps = _annealing_steps(sigmas, n_steps_each, step_lr)
+    steps = _annealing_steps(sigmas, n_steps_each, eps)
     chain = _Chain(score_fn, x_init, generator, batch_size, snapshot_every)
     with torch.inference_mode():
         chain.start()
@@ -105,7 +105,7 @@ def inpaint(
     mask: torch.Tensor,
     sigmas: torch.Tensor,
     n_steps_each: int = 100,
-    step_lr: float = 2e-5,
+    eps: float = 2e-5,
     x_init: torch.Tensor | None = None,
     snapshot_every: int | None = None,
     generator: torch.Generator | None = None,
@@ -121,7 +121,7 @@ def inpaint(
     defaults to uniform noise on [0, 1] drawn with ``generator``. Snapshots as in
     :func:`annealed_langevin`.
     """
-    steps = _annealing_steps(sigmas, n_steps_each, step_lr)
+    steps = _annealing_steps(sigmas, n_steps_each, eps)
     observed_mask = _as_bool_mask(mask, x_observed)
     if x_init is None:
         x_init = uniform_init(x_observed.shape, generator=generator, device=x_observed.device, dtype=x_observed.dtype)
@@ -203,16 +203,16 @@ class _Chain:
         return samples, torch.stack(self.snapshots)
 
 
-def _annealing_steps(sigmas: torch.Tensor, n_steps_each: int, step_lr: float) -> list[tuple[int, float]]:
+def _annealing_steps(sigmas: torch.Tensor, n_steps_each: int, eps: float) -> list[tuple[int, float]]:
     """Validate the annealing settings and return ``(level, alpha_level)`` for every level."""
     _check_positive_int(n_steps_each, "n_steps_each")
-    _check_positive_float(step_lr, "step_lr")
+    _check_positive_float(eps, "eps")
     if not isinstance(sigmas, torch.Tensor) or sigmas.dim() != 1 or sigmas.numel() == 0:
         raise NcsnError("sampling: sigmas must be a non-empty 1-D tensor (see ncsn.schedules.make_sigmas)")
     values = sigmas.tolist()
     if min(values) <= 0 or any(a < b for a, b in zip(values, values[1:])):
         raise NcsnError(f"sampling: sigmas must be positive and in descending order, got {values}")
-    return [(level, step_lr * (sigma / values[-1]) ** 2) for level, sigma in enumerate(values)]
+    return [(level, eps * (sigma / values[-1]) ** 2) for level, sigma in enumerate(values)]
 
 
 def _as_bool_mask(mask: torch.Tensor, x_observed: torch.Tensor) -> torch.Tensor:

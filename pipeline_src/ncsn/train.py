@@ -11,7 +11,6 @@ RNG states and the partly filled loss-log window. Once the last iteration is rea
 from __future__ import annotations
 
 import csv
-import math
 import os
 import platform
 import shutil
@@ -25,36 +24,22 @@ import torch
 
 import ncsn
 from ncsn import device as devices
-from ncsn.checkpoint import checkpoint_name, latest_complete, list_checkpoints, save_checkpoint
+from ncsn.checkpoint import (
+    checkpoint_name,
+    latest_complete,
+    list_checkpoints,
+    save_checkpoint,
+)
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
 from ncsn.losses import dsm_loss
 from ncsn.models import CONDITIONAL, build_model, count_parameters
-from ncsn.schedules import DEFAULTS as SCHEDULE_DEFAULTS
 from ncsn.schedules import make_sigmas
+from ncsn.settings import check_block, defaults, top_level_default
 
-# The paper's settings (App. B.1) and the official code's optimiser (Adam, beta1 0.9, no weight
-# decay, no amsgrad); EMA as in NCSNv2 (off by default, rate 0.999).
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "iterations": 200_000,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "eps": 1e-8,
-    "weight_decay": 0.0,
-    "snapshot_freq": 5000,
-    "ema": False,
-    "ema_rate": 0.999,
-    "amp": False,
-    "channels_last": False,
-    "compile": False,
-    "log_every": 100,
-    "grad_clip": None,
-    "dequantize": True,
-}
-TOP_LEVEL_DEFAULTS: dict[str, Any] = {"device": "auto", "seed": 0, "flip": False}
+# Defaults of every block and key: ncsn.settings (schema.yaml). `flip` is the data set's.
+TOP_LEVEL_DEFAULTS: dict[str, Any] = {"device": top_level_default("device"), "seed": top_level_default("seed"), "flip": defaults("dataset")["flip"]}
 SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
@@ -78,33 +63,12 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
     unknown = sorted(set(settings) - SETTINGS_KEYS)
     if unknown:
         raise NcsnError(f"train settings: unknown key(s) {unknown}; allowed: {sorted(SETTINGS_KEYS)}")
-    training = dict(settings.get("training") or {})
-    unknown = sorted(set(training) - set(TRAINING_DEFAULTS))
-    if unknown:
-        raise NcsnError(f"training settings: unknown key(s) {unknown}; allowed: {sorted(TRAINING_DEFAULTS)}")
-    training = {**TRAINING_DEFAULTS, **training}
-    for key in ("iterations", "batch_size", "snapshot_freq", "log_every"):
-        value = training[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NcsnError(f"training.{key} is {value!r}; it must be a whole number >= 1")
-    for key in ("lr", "eps"):
-        if not _finite(training[key]) or training[key] <= 0:
-            raise NcsnError(f"training.{key} is {training[key]!r}; it must be a number > 0")
-    for key in ("beta1", "beta2", "ema_rate"):
-        if not _finite(training[key]) or not 0 <= training[key] < 1:
-            raise NcsnError(f"training.{key} is {training[key]!r}; it must lie in [0, 1)")
-    if not _finite(training["weight_decay"]) or training["weight_decay"] < 0:
-        raise NcsnError(f"training.weight_decay is {training['weight_decay']!r}; it must be a number >= 0")
-    if training["grad_clip"] is not None and (not _finite(training["grad_clip"]) or training["grad_clip"] <= 0):
-        raise NcsnError(f"training.grad_clip is {training['grad_clip']!r}; use a number > 0, or null for no clipping")
-    for key in ("ema", "amp", "channels_last", "compile", "dequantize"):
-        if not isinstance(training[key], bool):
-            raise NcsnError(f"training.{key} is {training[key]!r}; it must be true or false")
+    training = check_block("training", settings.get("training"))
 
     _, height, width, channels = image_shape
     if height != width:
         raise NcsnError(f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)")
-    model = dict(settings.get("model") or {})
+    model = {**defaults("model"), **(settings.get("model") or {})}
     if model.get("arch") not in CONDITIONAL:
         raise NcsnError(f"model.arch is {model.get('arch')!r}; training with denoising score matching needs a noise-conditional network: {', '.join(sorted(CONDITIONAL))}")
     for key, value in zip(FILLED_MODEL_KEYS, (channels, height, num_levels)):
@@ -118,12 +82,8 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
     if not isinstance(resolved["flip"], bool):
         raise NcsnError(f"flip is {resolved['flip']!r}; it must be true or false")
     # the complete schedule (defaults filled) travels with every checkpoint, so sampling never guesses
-    schedule = {**SCHEDULE_DEFAULTS, **(settings.get("schedule") or {}), "num_levels": num_levels}
+    schedule = {**check_block("schedule", settings.get("schedule")), "num_levels": num_levels}
     return {"model": model, "schedule": schedule, "training": training, **resolved}
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # ------------------------------------------------------------------------------ training state
@@ -146,7 +106,7 @@ def make_adam(model: torch.nn.Module, cfg: dict[str, Any], device: torch.device)
         model.parameters(),
         lr=cfg["lr"],
         betas=(cfg["beta1"], cfg["beta2"]),
-        eps=cfg["eps"],
+        eps=cfg["adam_eps"],
         weight_decay=cfg["weight_decay"],
         fused=device.type in FUSED_ADAM_DEVICES or None,
     )
@@ -262,7 +222,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
-            group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["eps"], weight_decay=self.cfg["weight_decay"])
+            group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["adam_eps"], weight_decay=self.cfg["weight_decay"])
         if self.ema is not None:
             if state["ema"] is None:
                 raise NcsnError("training.ema is on but the snapshot to resume from has no EMA weights; start a fresh state dir or set training.ema: false")

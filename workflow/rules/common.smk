@@ -1,10 +1,6 @@
-# Pure functions from the validated config to paths, settings and target lists.
-# Every rule file reads its paths from here, so a path changes in one place.
-#
-# Adding stages: `all_targets(config)` collects `<stage>_targets(config)` from
-# every stage; a rule file owned by another stage (toy, figures, report) defines
-# `toy_targets(config)`, `figures_targets(config)` or `report_targets(config)`
-# and they are picked up automatically (see STAGE_TARGET_HOOKS).
+# Pure functions from the checked config (defaults filled) to paths, settings and target
+# lists. Every rule file reads its paths from here, so a path changes in one place.
+# Adding a stage: define `<stage>_targets(config)` and name it in `all_targets`.
 
 import hashlib
 import json
@@ -18,49 +14,26 @@ RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
-# Functions named here are called by all_targets() when a rule file defines them.
-STAGE_TARGET_HOOKS = (
-    "toy_targets",
-    "neighbours_targets",
-    "figures_targets",
-    "report_targets",
-)
-
 
 # ---------------------------------------------------------------- config checks
 
 
-def config_problems(config: dict) -> list[str]:
-    """Cross-references the schema cannot express and local files that must exist.
+def missing_files(config: dict) -> list[str]:
+    """Local files and folders the config's used data sets and extractors need but lack.
 
-    Returned as messages so the Snakefile can stop before any job runs.
+    Settings themselves are checked by `ncsn.settings.check_config` (Snakefile) first, so
+    every reference here is known to be valid. Returned as messages so the Snakefile can
+    stop before any job runs.
     """
     problems = []
-    used_datasets, used_extractors = set(), set()
-    for name, exp in config["experiments"].items():
-        for key, table in (("dataset", "datasets"), ("extractor", "extractors")):
-            if exp[key] not in config[table]:
-                problems.append(
-                    f"experiments.{name}.{key}: '{exp[key]}' is not a key of "
-                    f"'{table}' (known: {', '.join(sorted(config[table]))})"
-                )
-        used_datasets.add(exp["dataset"])
-        used_extractors.add(exp["extractor"])
+    used_datasets = {exp["dataset"] for exp in config["experiments"].values()}
+    used_extractors = {exp["extractor"] for exp in config["experiments"].values()}
     ssm_noise = config.get("toy", {}).get("ssm_noise")
-    if ssm_noise and ssm_noise.get("enabled", True):
-        if ssm_noise["dataset"] not in config["datasets"]:
-            problems.append(
-                f"toy.ssm_noise.dataset: '{ssm_noise['dataset']}' is not a key of "
-                f"'datasets' (known: {', '.join(sorted(config['datasets']))})"
-            )
+    if ssm_noise and ssm_noise["enabled"]:
         used_datasets.add(ssm_noise["dataset"])
-    for name in sorted(used_extractors & set(config["extractors"])):
+    for name in sorted(used_extractors):
         ext = config["extractors"][name]
         if ext["kind"] == "digits":
-            if ext["dataset"] not in config["datasets"]:
-                problems.append(
-                    f"extractors.{name}.dataset: '{ext['dataset']}' is not a key of 'datasets'"
-                )
             used_datasets.add(ext["dataset"])
         elif not Path(ext["weights"]).is_file():
             problems.append(
@@ -70,7 +43,7 @@ def config_problems(config: dict) -> list[str]:
                 "downloads from github.com/toshas/torch-fidelity/releases) or set "
                 f"extractors.{name}.weights to where the file is."
             )
-    for name in sorted(used_datasets & set(config["datasets"])):
+    for name in sorted(used_datasets):
         ds = config["datasets"][name]
         if (
             "root" in ds
@@ -81,22 +54,6 @@ def config_problems(config: dict) -> list[str]:
                 f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
                 f"{ds['source']} data there, point datasets.{name}.root to them, or set "
                 f"datasets.{name}.download: true where the network allows it."
-            )
-    for name, exp in config["experiments"].items():
-        tr = exp["training"]
-        if tr["snapshot_freq"] > tr["iterations"]:
-            problems.append(
-                f"experiments.{name}.training.snapshot_freq ({tr['snapshot_freq']}) "
-                f"exceeds training.iterations ({tr['iterations']})"
-            )
-        ev, batch = exp["evaluation"], exp["sampling"]["batch_size"]
-        blocks = -(-ev["num_samples"] // batch)
-        if ev["shards"] > blocks:
-            problems.append(
-                f"experiments.{name}.evaluation.shards ({ev['shards']}) exceeds the "
-                f"{blocks} sampling batch(es) of {batch} that evaluation.num_samples "
-                f"({ev['num_samples']}) makes; use at most {blocks} shards or a smaller "
-                "sampling.batch_size"
             )
     return problems
 
@@ -246,12 +203,15 @@ def select_targets(config: dict) -> list[str]:
 
 
 def all_targets(config: dict) -> list[str]:
-    """Everything the `all` target builds (core stages and the hooks other rule files define)."""
-    targets = select_targets(config) + evaluate_targets(config)
-    for hook in STAGE_TARGET_HOOKS:
-        if hook in globals():
-            targets += globals()[hook](config)
-    return targets
+    """Everything the `all` target builds, stage by stage (the last four are in common_stages.smk)."""
+    return (
+        select_targets(config)
+        + evaluate_targets(config)
+        + toy_targets(config)
+        + neighbours_targets(config)
+        + figures_targets(config)
+        + report_targets(config)
+    )
 
 
 # ---------------------------------------------------------------- resources

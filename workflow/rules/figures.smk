@@ -194,11 +194,9 @@ rule sweep_cell:
         settings=lambda wc: settings_json(
             {
                 **sampler_settings(wc.experiment),
-                "sampling": {
-                    **experiment(config, wc.experiment)["sampling"],
-                    "step_lr": float(wc.eps),
-                    "n_steps_each": int(wc.T),
-                },
+                "sampling": ncsn.sweep.cell_sampling(
+                    experiment(config, wc.experiment)["sampling"], wc.eps, wc.T
+                ),
             }
         ),
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],
@@ -236,7 +234,8 @@ rule figure_sweep:
     threads: 1
     params:
         inputs=lambda wc, input: " ".join(
-            f"--input {eps},{T}={p}" for (eps, T), p in zip(sweep_cells(config), input)
+            f"--input {ncsn.sweep.cell_label(eps, T)}={p}"
+            for (eps, T), p in zip(sweep_cells(config), input)
         ),
         settings=lambda wc: settings_json(figure_settings("sweep")),
     shell:

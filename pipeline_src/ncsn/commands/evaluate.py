@@ -28,16 +28,17 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
     from ncsn.io import write_json
-    from ncsn.metrics.fidelity import IS_SPLITS, LIBRARY_VERSIONS, compare, image_statistics
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
+    from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
     evaluation = args.settings.get("evaluation", {})
-    is_splits = int(evaluation.get("is_splits", IS_SPLITS))
+    is_splits = check_block("evaluation", evaluation)["is_splits"]  # num_samples/shards: only when given (below)
     if args.ref_data and not Path(args.ref_data).is_file():
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
     setup_threads(args.threads)
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     if args.ref_data and Path(args.ref_data).resolve() != Path(ref_meta["data"]).resolve():
         raise NcsnError(f"{args.refstats} describe {ref_meta['data']}, not --ref-data {args.ref_data}; run ref-stats for it")

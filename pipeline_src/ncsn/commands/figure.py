@@ -6,7 +6,7 @@
         --settings '{"sampling": {...}, "device", "seed", "num_images": 4, "samples_per_image": 4, "masks": ["right_half"]}' --out fig6.png
     ncsn figure loss --input NAME=loss.csv [...] --out loss.png
     ncsn figure fid-checkpoints --input NAME=fid_vs_checkpoint.csv [...] --out fid.png
-    ncsn figure sweep --input STEP_LR,T=score.json [...] --settings '{"num_images": 36}' --out sweep.png
+    ncsn figure sweep --input EPS,T=score.json [...] --settings '{"num_images": 36}' --out sweep.png
 
 samples: uncurated grid (paper Figs. 5, 7); intermediate: annealed Langevin snapshots, one row
 per chain, one column per noise level (Fig. 4); inpainting: Alg. 2 with occlusion masks,
@@ -26,9 +26,11 @@ import numpy as np
 
 from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
+from ncsn.settings import check_block, top_level
 
 KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
-MASKS = ("right_half", "left_half", "bottom_half", "centre_square", "checkerboard")
+# keys of --settings that say how to run, not what to draw
+RUN_KEYS = ("sampling", "device", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selection", type=Path, help="selection.json naming the checkpoint (intermediate, inpainting)")
     parser.add_argument("--data", type=Path, help="prepared split whose images are occluded (inpainting)")
     parser.add_argument("--input", type=named_path, action="append", default=[], metavar="NAME=PATH",
-                        help="loss.csv / fid_vs_checkpoint.csv per experiment, or STEP_LR,T=score.json (sweep)")
+                        help="loss.csv / fid_vs_checkpoint.csv per experiment, or EPS,T=score.json (sweep)")
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write (plots also get a PDF beside it)")
 
 
@@ -48,26 +50,6 @@ def require_files(paths: list[Path], what: str) -> None:
     for path in paths:
         if path is None or not Path(path).is_file():
             raise NcsnError(f"{what} {path} does not exist; run the workflow step that writes it")
-
-
-def occlusion_mask(name: str, height: int, width: int) -> np.ndarray:
-    """(H, W) bool mask of the *observed* pixels for a named occlusion (False = to inpaint)."""
-    mask = np.ones((height, width), dtype=bool)
-    if name == "right_half":  # the paper's Fig. 6
-        mask[:, width // 2 :] = False
-    elif name == "left_half":
-        mask[:, : width // 2] = False
-    elif name == "bottom_half":
-        mask[height // 2 :, :] = False
-    elif name == "centre_square":
-        mask[height // 4 : height - height // 4, width // 4 : width - width // 4] = False
-    elif name == "checkerboard":
-        block = max(1, height // 4)
-        rows, cols = np.indices((height, width)) // block
-        mask = (rows + cols) % 2 == 0
-    else:
-        raise NcsnError(f"unknown occlusion mask {name!r}; use one of {', '.join(MASKS)}")
-    return mask
 
 
 def load_selected_model(args: argparse.Namespace):
@@ -80,16 +62,15 @@ def load_selected_model(args: argparse.Namespace):
     require_files([args.selection], "--selection")
     opts = sampling_settings(args.settings.get("sampling"))
     setup_threads()
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     model, sigmas, info = load_score_model(read_json(args.selection)["checkpoint"], device, use_ema=opts["use_ema"])
-    return model, sigmas, info, opts, device, int(args.settings.get("seed", 0))
+    return model, sigmas, info, opts, device, top_level(args.settings, "seed")
 
 
-def positive(settings: dict[str, Any], key: str, default: int) -> int:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NcsnError(f"figure setting {key} must be a whole number >= 1, got {value!r}")
-    return value
+def figure_settings(args: argparse.Namespace, block: str) -> dict[str, Any]:
+    """The figure's keys of --settings, checked as the config's ``figures.<block>`` with its defaults filled."""
+    keys = {key: value for key, value in args.settings.items() if key not in RUN_KEYS}
+    return check_block(f"figures.{block}", keys, where=f"figures.{block}")
 
 
 def figure_samples(args: argparse.Namespace) -> list[Path]:
@@ -98,7 +79,7 @@ def figure_samples(args: argparse.Namespace) -> list[Path]:
 
     require_files(args.samples, "--samples shard")
     images, _ = load_shards(args.samples)
-    n = min(positive(args.settings, "num_images", 100), len(images))
+    n = min(figure_settings(args, "samples")["num_images"], len(images))
     ncols = int(np.ceil(np.sqrt(n)))
     return [save_image_grid(images[:n], args.out, ncols=ncols, scale=grid_scale(images.shape[1]))]
 
@@ -107,18 +88,15 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
     import torch
 
     from ncsn import sampling
+    from ncsn.generate import run_sampler
     from ncsn.plots import grid_scale, save_image_grid, stack_snapshots
 
-    num_chains = positive(args.settings, "num_chains", 8)
+    num_chains = figure_settings(args, "intermediate")["num_chains"]
     model, sigmas, info, opts, device, seed = load_selected_model(args)
     spec = info["model_spec"]
     generator = torch.Generator(device=device).manual_seed(seed)
     x = sampling.uniform_init((num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device)
-    if opts["method"] == "annealed":  # one snapshot at the end of every noise level (paper Fig. 4)
-        _, snaps = sampling.annealed_langevin(model, x, sigmas, opts["n_steps_each"], opts["step_lr"], snapshot_every=opts["n_steps_each"], generator=generator)
-    else:  # the baseline's single level: ten evenly spaced snapshots
-        every = max(1, opts["n_steps_each"] // 10)
-        _, snaps = sampling.langevin(model, x, opts["step_lr"], opts["n_steps_each"], generator=generator, level=len(sigmas) - 1, snapshot_every=every)
+    _, snaps = run_sampler(model, x, sigmas, opts, generator, snapshots=True)
     frames = [s.numpy() for s in snaps]
     tiles = stack_snapshots(frames, num_chains)
     return [save_image_grid(tiles, args.out, ncols=len(frames), scale=grid_scale(spec["image_size"]))]
@@ -127,37 +105,19 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
 def figure_inpainting(args: argparse.Namespace) -> list[Path]:
     import torch
 
-    from ncsn import sampling
     from ncsn.data import load_split
+    from ncsn.inpainting import inpaint_panels
     from ncsn.plots import grid_scale, save_image_grid
 
-    settings = args.settings
-    num_images = positive(settings, "num_images", 4)
-    per_image = positive(settings, "samples_per_image", 4)
-    masks = settings.get("masks", ["right_half"])
-    if not masks:
-        raise NcsnError("figure setting masks is empty; name at least one of " + ", ".join(MASKS))
-    for name in masks:
-        occlusion_mask(name, 8, 8)  # unknown names fail before the model loads
+    settings = figure_settings(args, "inpainting")  # unknown masks fail here, before the model loads
+    num_images, per_image, masks = settings["num_images"], settings["samples_per_image"], settings["masks"]
     require_files([args.data], "--data")
     images, _ = load_split(args.data)
     model, sigmas, info, opts, device, seed = load_selected_model(args)
     originals = torch.from_numpy(images[:num_images]).permute(0, 3, 1, 2).float().div(255.0).to(device)
-    n, c, h, w = originals.shape
     generator = torch.Generator(device=device).manual_seed(seed)
-    # every mask's chains in one batch: one pass of the sampler instead of one per mask
-    observed = torch.stack([torch.from_numpy(occlusion_mask(name, h, w)) for name in masks]).to(device)  # (M, H, W)
-    chain_masks = observed[:, None, None, None].expand(len(masks), n, per_image, c, h, w)
-    x_obs = originals[None, :, None].expand(len(masks), n, per_image, c, h, w)
-    filled = sampling.inpaint(
-        model, x_obs.reshape(-1, c, h, w), chain_masks.reshape(-1, c, h, w), sigmas, opts["n_steps_each"], opts["step_lr"], generator=generator
-    ).view(len(masks), n, per_image, c, h, w)
-    rows = []
-    for mask, mask_filled in zip(observed, filled):
-        occluded = originals * mask  # occluded pixels shown black
-        rows.append(torch.cat([occluded[:, None], mask_filled, originals[:, None]], dim=1))
-    tiles = torch.cat(rows).flatten(0, 1).clamp(0, 1).cpu().numpy()
-    return [save_image_grid(tiles, args.out, ncols=per_image + 2, scale=grid_scale(h))]
+    tiles = inpaint_panels(model, originals, masks, per_image, sigmas, opts, generator).cpu().numpy()
+    return [save_image_grid(tiles, args.out, ncols=per_image + 2, scale=grid_scale(originals.shape[-1]))]
 
 
 def read_tables(args: argparse.Namespace, what: str):
@@ -183,28 +143,24 @@ def figure_fid_checkpoints(args: argparse.Namespace) -> list[Path]:
 
 
 def figure_sweep(args: argparse.Namespace) -> list[Path]:
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from ncsn.generate import load_shard
     from ncsn.io import atomic_path, read_json
-    from ncsn.plots import image_grid, plot_sweep_heatmap, save_figure
+    from ncsn.plots import image_grid, plot_sweep_heatmap, plot_sweep_samples
+    from ncsn.sweep import parse_cell_label
 
     require_files([p for _, p in args.input], "--input score.json")
     rows, grids = [], {}
     for name, path in args.input:
-        eps_text, _, steps_text = name.partition(",")
-        try:
-            eps, steps = float(eps_text), int(steps_text)
-        except ValueError as err:
-            raise NcsnError(f"sweep inputs are named STEP_LR,T=PATH (e.g. 2e-05,100=...), got {name!r}") from err
+        eps, steps = parse_cell_label(name)
         score = read_json(path)
         rows.append({"eps": eps, "T": steps, "fid": score["fid"], "fid_cleanfid": score.get("fid_cleanfid"),
                      "is_mean": score.get("inception_score", {}).get("mean"), "num_samples": score.get("num_samples")})
         samples = path.parent / "samples.npz"
         if samples.is_file():
             images, _ = load_shard(samples)
-            n = min(positive(args.settings, "num_images", 36), len(images))
+            n = min(figure_settings(args, "sweep")["num_images"], len(images))
             grids[(eps, steps)] = image_grid(images[:n], int(np.ceil(np.sqrt(n))))
     table = pd.DataFrame(rows).sort_values(["eps", "T"])
     with atomic_path(args.out.with_suffix(".csv")) as tmp:
@@ -212,19 +168,7 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
     written = [args.out.with_suffix(".csv")]
     written += plot_sweep_heatmap(table, args.out, title="FID over step size and steps per level ([Re] Fig. 8)")
     if grids:
-        eps_values, t_values = sorted(table["eps"].unique()), sorted(table["T"].unique())
-        fig, axes = plt.subplots(len(eps_values), len(t_values), figsize=(2.2 * len(t_values), 2.3 * len(eps_values)), squeeze=False)
-        for i, eps in enumerate(eps_values):
-            for j, steps in enumerate(t_values):
-                ax = axes[i][j]
-                ax.axis("off")
-                if (eps, steps) in grids:
-                    grid = grids[(eps, steps)]
-                    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
-                    fid = table[(table["eps"] == eps) & (table["T"] == steps)]["fid"].iloc[0]
-                    ax.set_title(f"eps={eps:.0e}, T={steps}\nFID {fid:.1f}", fontsize=8)
-        samples_png = args.out.with_name(args.out.stem + "_samples.png")
-        written += save_figure(fig, samples_png, pdf=False)
+        written += plot_sweep_samples(grids, table, args.out.with_name(args.out.stem + "_samples.png"))
     return written
 
 

@@ -21,6 +21,7 @@ import torch
 from ncsn.cli import add_settings_argument
 from ncsn.commands.score import add_extractor_arguments
 from ncsn.errors import NcsnError
+from ncsn.settings import check_block, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.neighbours import nearest_neighbours, pixel_vectors
     from ncsn.plots import grid_scale, save_rows_with_separator
 
-    num_queries, k = int(args.settings.get("num_queries", 8)), int(args.settings.get("k", 5))
-    if num_queries < 1 or k < 1:
-        raise NcsnError(f"num_queries ({num_queries}) and k ({k}) must be >= 1")
+    figure = {key: value for key, value in args.settings.items() if key != "device"}
+    settings = check_block("figures.neighbours", figure, where="figures.neighbours")
+    num_queries, k = settings["num_queries"], settings["k"]
     samples, _ = load_shards(args.samples)
     train, _ = load_split(args.train)
     if samples.shape[1:] != train.shape[1:]:
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError(f"k = {k} exceeds the {len(train)} training images")
     queries = samples[: min(num_queries, len(samples))]
     setup_threads()
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     extractor, _, _ = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     result: dict[str, np.ndarray] = {"query_indices": np.arange(len(queries))}
     summary: dict[str, object] = {"num_queries": len(queries), "k": k, "train_images": len(train), "extractor": extractor.identity["kind"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.cli import add_settings_argument, parse_json_settings
+from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError("ref-stats needs the extractor block: --settings '{\"extractor\": {\"kind\": ...}}' or --extractor-settings")
     check_extractor(block, args.extractor)  # missing weights stop here, before the data are read
     setup_threads(args.threads)
-    extractor = build_extractor(block, args.extractor, select_device(args.settings.get("device", "auto")))
+    extractor = build_extractor(block, args.extractor, select_device(top_level(args.settings, "device")))
     images, _ = load_split(args.data)
     extractor.check_images(images, str(args.data))
     stats, meta = compute_reference(images, extractor, args.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.cli import add_settings_argument
+from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", "--num-shards", dest="shards", type=int, default=1, help="number of shards K")
     add_settings_argument(
         parser,
-        'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "step_lr": 2e-5, "denoise": false, '
+        'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "eps": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
@@ -46,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
     setup_threads(args.threads)
     path = checkpoint_of(args)
-    model, sigmas, info = load_score_model(path, select_device(args.settings.get("device", "auto")), use_ema=opts["use_ema"])
+    model, sigmas, info = load_score_model(path, select_device(top_level(args.settings, "device")), use_ema=opts["use_ema"])
     spec = info["model_spec"]
     images, meta = generate(
         model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts,
-        args.num_samples, int(args.settings.get("seed", 0)), args.shard, args.shards, log=print,
+        args.num_samples, top_level(args.settings, "seed"), args.shard, args.shards, log=print,
     )
     meta.update(checkpoint=str(path), iteration=info["iteration"], ema=info["ema"])
     save_shard(args.out, images, meta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.cli import add_settings_argument, parse_json_settings
+from ncsn.settings import top_level
 
 
 def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], 0, 1)
     setup_threads(args.threads)
-    device = select_device(args.settings.get("device", "auto"))
+    device = select_device(top_level(args.settings, "device"))
     extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
     spec = info["model_spec"]
-    seed = int(args.settings.get("seed", 0))
+    seed = top_level(args.settings, "seed")
     images, sample_info = generate(model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts, args.num_samples, seed, log=print)
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:

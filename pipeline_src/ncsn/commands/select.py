@@ -22,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.io import atomic_path, read_json, write_json
     from ncsn.metrics.selection import iteration_from_name, select, table_csv
+    from ncsn.settings import check_block
 
-    criterion = args.criterion or args.settings.get("criterion", "fid")
+    criterion = args.criterion or check_block("selection", args.settings)["criterion"]
     for path in args.scores:
         if not Path(path).is_file():
             raise NcsnError(f"score file {path} does not exist; run `python -m ncsn score` for that checkpoint")

@@ -21,6 +21,7 @@ import torch
 from ncsn.cli import add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz, write_json
+from ncsn.settings import check_block, top_level
 
 KINDS = ("ssm-noise", "scores", "langevin-modes")
 FIGURE = {"ssm-noise": "fig1_ssm_loss.png", "scores": "fig2_scores.png", "langevin-modes": "fig3_langevin.png"}
@@ -39,16 +40,17 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def settings_block(settings: dict[str, Any], key: str) -> dict[str, Any]:
+def settings_block(settings: dict[str, Any], key: str, block: str) -> dict[str, Any]:
+    """``settings[key]`` checked as the config's ``toy.<block>`` with its defaults filled (``ncsn.settings``)."""
     if not isinstance(settings.get(key), dict):
-        raise NcsnError(f"--settings needs the object {key!r} (the config's toy.{key if key != 'experiment' else '<kind>'} block)")
-    return settings[key]
+        raise NcsnError(f"--settings needs the object {key!r} (the config's toy.{block} block)")
+    return check_block(f"toy_{block}", settings[key], where=f"toy.{block}")
 
 
 def mixture(settings: dict[str, Any]):
     from ncsn.toy.gmm import GaussianMixture
 
-    block = settings_block(settings, "gmm")
+    block = settings_block(settings, "gmm", "gmm")
     return GaussianMixture(weights=block["weights"], means=block["means"], std=float(block["std"]))
 
 
@@ -56,19 +58,19 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     from ncsn.data import load_split
     from ncsn.device import select_device
     from ncsn.plots import plot_loss_curves
-    from ncsn.toy.ssm_noise import SMOOTH_WINDOW, run
+    from ncsn.toy.ssm_noise import run
 
     if args.data is None or not args.data.is_file():
         raise NcsnError(f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first")
     images, _ = load_split(args.data)
-    rows, summary = run(images, block, int(args.settings.get("seed", 0)), select_device(args.settings.get("device", "cpu")))
+    rows, summary = run(images, block, top_level(args.settings, "seed"), select_device(top_level(args.settings, "device")))
     out = args.out_dir
     paths = [write_csv(rows, out / "loss.csv")]
     write_json(out / "summary.json", summary)
     paths.append(out / "summary.json")
     paths += plot_loss_curves(pd.DataFrame(rows), out / FIGURE["ssm-noise"], hue="data", col="data",
                               title="Sliced score matching loss: clean vs perturbed data (paper Fig. 1)",
-                              smooth=int(block.get("smooth_window", SMOOTH_WINDOW)), logy=True, sharey=True)
+                              smooth=int(block["smooth_window"]), logy=True, sharey=True)
     return paths
 
 
@@ -76,7 +78,7 @@ def run_scores(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
     from ncsn.plots import plot_score_fields
     from ncsn.toy.scores import run
 
-    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
+    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
     result = run(block, mixture(args.settings), gen)
     out = args.out_dir
     save_npz(out / "scores.npz", **{k: result[k] for k in ("grid", "density", "exact", "learned")})
@@ -94,7 +96,7 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     from ncsn.plots import plot_point_sets
     from ncsn.toy.langevin_modes import run
 
-    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
+    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
     points, rows = run(block, mixture(args.settings), gen)
     out = args.out_dir
     save_npz(out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()})
@@ -107,7 +109,7 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
-    block = settings_block(args.settings, "experiment")
+    block = settings_block(args.settings, "experiment", args.kind.replace("-", "_"))
     runner = {"ssm-noise": run_ssm_noise, "scores": run_scores, "langevin-modes": run_langevin_modes}[args.kind]
     for path in runner(args, block):
         print(path)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ncsn.data.prepared import Prepared
 from ncsn.data.store import load_meta, load_split, write_dataset
 from ncsn.errors import NcsnError
+from ncsn.settings import check_block
 
 # source name -> "module:function" whose function(settings) -> Prepared reads it (imported only when used)
 SOURCES: dict[str, str] = {
@@ -55,6 +56,7 @@ def prepare(name: str, settings: dict[str, Any], out_dir: str | os.PathLike) -> 
     """
     if not isinstance(settings, dict) or "source" not in settings:
         raise NcsnError(f"the settings of data set '{name}' need a 'source' key (one of: {', '.join(SOURCES)})")
+    check_block("dataset", settings, where=f"datasets.{name}")  # as the workflow checks it, before any image is read
     prepared = source_loader(settings["source"])(settings)
     train_images, _ = prepared.train
     meta = {

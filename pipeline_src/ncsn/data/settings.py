@@ -6,9 +6,10 @@ from typing import Any
 
 from ncsn.data.transforms import FILTERS
 from ncsn.errors import NcsnError
+from ncsn.settings import defaults
 
-# keys every source accepts; `flip` is used at training time and only recorded here
-COMMON = {"source": None, "flip": False, "resize_filter": "bilinear"}
+# keys every source accepts (defaults: ncsn.settings); `flip` is used at training time and only recorded here
+COMMON = {"source": None, **{key: defaults("dataset")[key] for key in ("flip", "resize_filter")}}
 
 
 def is_count(value: Any, minimum: int = 1) -> bool:

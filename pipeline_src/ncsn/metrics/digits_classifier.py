@@ -17,23 +17,14 @@ from torch import nn
 
 from ncsn.errors import NcsnError
 from ncsn.io import save_torch
+from ncsn.settings import check_block
 
 FORMAT = "ncsn-digits-extractor"
 FORMAT_VERSION = 1
 IMAGE_SHAPE = (8, 8, 1)  # H, W, C of the digits the classifier reads
 
-# Training settings (config block ``extractors.digits``) and their defaults.
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "epochs": 20,
-    "batch_size": 32,
-    "lr": 1.0e-3,
-    "weight_decay": 1.0e-4,
-    "dropout": 0.3,
-    "feature_dim": 64,
-    "num_classes": 10,
-    "seed": 0,
-    "min_accuracy": 0.95,
-}
+# Training settings of the config block ``extractors.<name>`` (defaults: ncsn.settings, block ``extractor``).
+TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "feature_dim", "num_classes", "seed", "min_accuracy")
 
 
 class DigitsNet(nn.Module):
@@ -71,12 +62,9 @@ def check_images(images: np.ndarray, what: str) -> None:
 
 
 def train_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The training settings with defaults filled in (``kind``, ``dataset``, ``eval_batch_size`` belong to the extractor)."""
-    ignored = {"kind", "dataset", "eval_batch_size"}
-    unknown = sorted(set(settings) - set(TRAIN_DEFAULTS) - ignored)
-    if unknown:
-        raise NcsnError(f"unknown digits extractor setting(s) {unknown}; allowed: {sorted(set(TRAIN_DEFAULTS) | ignored)}")
-    return {**TRAIN_DEFAULTS, **{k: v for k, v in settings.items() if k in TRAIN_DEFAULTS}}
+    """The training settings with defaults filled in, checked as the workflow checks ``extractors.<name>``."""
+    block = check_block("extractor", {"kind": "digits", **settings})
+    return {key: block[key] for key in TRAIN_KEYS}
 
 
 @torch.no_grad()

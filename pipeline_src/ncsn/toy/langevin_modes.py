@@ -38,8 +38,8 @@ def mode_fractions(points: torch.Tensor, means: torch.Tensor) -> dict[str, Any]:
 def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     """Exact samples, plain Langevin and annealed Langevin for each configured schedule.
 
-    ``settings``: ``num_samples``, ``init_half_width``, ``langevin: {n_steps, step_lr}``,
-    ``annealed: {n_steps_each, step_lr}``, ``schedules: {label: schedule spec}``.
+    ``settings``: ``num_samples``, ``init_half_width``, ``langevin: {n_steps, eps}``,
+    ``annealed: {n_steps_each, eps}``, ``schedules: {label: schedule spec}``.
     Returns the point sets by method label and one row per method with the mode fractions.
     """
     n = int(settings["num_samples"])
@@ -52,7 +52,7 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
     init = uniform_init((n, gmm.dim), -half_width, half_width, generator=generator)
     plain = settings["langevin"]
     points["Langevin"] = langevin(
-        lambda x, levels: gmm.score(x), init, step_size=float(plain["step_lr"]), n_steps=int(plain["n_steps"]), generator=generator
+        lambda x, levels: gmm.score(x), init, step_size=float(plain["eps"]), n_steps=int(plain["n_steps"]), generator=generator
     )
     annealed = settings["annealed"]
     sigma_values: dict[str, list[float]] = {}
@@ -61,7 +61,7 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
         sigma_values[label] = sigmas.tolist()
         points[f"annealed ({label})"] = annealed_langevin(
             gmm.score_fn(sigmas), init, sigmas, n_steps_each=int(annealed["n_steps_each"]),
-            step_lr=float(annealed["step_lr"]), generator=generator,
+            eps=float(annealed["eps"]), generator=generator,
         )
     rows = []
     means = gmm.means

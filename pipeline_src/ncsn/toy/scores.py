@@ -29,7 +29,7 @@ def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torc
         raise NcsnError(f"toy.scores: iterations ({iterations}) and batch_size ({batch}) must be >= 1")
     torch.manual_seed(int(generator.initial_seed()))  # parameter initialisation follows the run's seed
     model = build_model({"arch": "mlp", **settings["model"]})
-    log = fit_ssm(model, lambda: gmm.sample(batch, generator=generator), settings, generator, log_every=100, variance_reduction=False)
+    log = fit_ssm(model, lambda: gmm.sample(batch, generator=generator), settings, generator)
     return model.eval(), log
 
 

@@ -14,19 +14,15 @@ def fit_ssm(
     next_batch: Callable[[], torch.Tensor],
     settings: Mapping[str, Any],
     generator: torch.Generator,
-    log_every: int,
-    variance_reduction: bool,
 ) -> list[dict[str, float]]:
     """Adam (``settings.lr``) on the SSM loss of ``next_batch()`` for ``settings.iterations`` steps.
 
-    ``settings`` may override ``log_every``, ``variance_reduction`` and ``n_particles`` (1); the
-    arguments are the experiment's defaults. Returns one ``{iteration, loss}`` row every
+    ``settings`` is a toy block with its defaults filled (``ncsn.settings``): also ``log_every``,
+    ``variance_reduction``, ``n_particles``. Returns one ``{iteration, loss}`` row every
     ``log_every`` iterations and at the last one.
     """
     optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
-    every = max(1, int(settings.get("log_every", log_every)))
-    reduce = bool(settings.get("variance_reduction", variance_reduction))
-    particles = int(settings.get("n_particles", 1))
+    every, reduce, particles = int(settings["log_every"]), bool(settings["variance_reduction"]), int(settings["n_particles"])
     iterations = int(settings["iterations"])
     log = []
     for it in range(1, iterations + 1):

@@ -18,9 +18,10 @@ import torch
 
 from ncsn.errors import NcsnError
 from ncsn.models import build_model
+from ncsn.settings import defaults
 from ncsn.toy.ssm_fit import fit_ssm
 
-SMOOTH_WINDOW = 25  # logged values per running mean (schema default of toy.ssm_noise.smooth_window)
+SMOOTH_WINDOW: int = defaults("toy_ssm_noise")["smooth_window"]  # logged values per running mean
 
 
 def to_float_images(images: np.ndarray) -> torch.Tensor:
@@ -47,7 +48,7 @@ def train_curve(
         x = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
         return x + noise_std * torch.randn(x.shape, generator=generator, device=device) if noise_std > 0 else x
 
-    return fit_ssm(model, next_batch, settings, generator, log_every=10, variance_reduction=True)
+    return fit_ssm(model, next_batch, settings, generator)
 
 
 def running_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -108,7 +109,7 @@ def run(images: np.ndarray, settings: Mapping[str, Any], seed: int, device: torc
     for label, std in (("clean data", 0.0), (perturbed, noise_std)):
         log = train_curve(data, settings, std, seed, device)
         rows += [{**row, "data": label} for row in log]
-        summary[label] = tail_spread(log, window=int(settings.get("smooth_window", SMOOTH_WINDOW)))
+        summary[label] = tail_spread(log, window=int(settings["smooth_window"]))
     generator = torch.Generator().manual_seed(seed)
     summary[perturbed]["optimal_loss"] = optimal_loss(data, noise_std, int(settings["batch_size"]), generator)
     return rows, summary

@@ -1,7 +1,9 @@
 # Helpers of the toy, figures and report stages (toy.smk, figures.smk, report.smk):
 # paths, settings and the `toy_targets`, `figures_targets`, `neighbours_targets` and
-# `report_targets` hooks that common.smk's all_targets() collects. Functions only, so the
-# rule files hold rules only; the leading underscore makes the Snakefile include it first.
+# `report_targets` that common.smk's all_targets() names. Functions only, so the rule
+# files hold rules only.
+
+import ncsn.sweep
 
 # ---------------------------------------------------------------- toy
 
@@ -58,13 +60,7 @@ def figure_experiments(config: dict, kind: str) -> list[str]:
     block = config.get("figures", {}).get(kind)
     if block is None:
         return []
-    names = block.get("experiments") or experiment_names(config)
-    unknown = sorted(set(names) - set(config["experiments"]))
-    if unknown:
-        raise WorkflowError(
-            f"figures.{kind}.experiments names unknown experiment(s) {unknown}"
-        )
-    return names
+    return block.get("experiments") or experiment_names(config)
 
 
 def experiment_figure(name: str, kind: str) -> str:
@@ -77,21 +73,15 @@ def neighbours_dir(dataset: str, name: str) -> str:
 
 def sweep_cells(config: dict) -> list[tuple[str, int]]:
     """(eps as written in paths, T) of every cell of the eps x T sweep."""
-    block = config.get("figures", {}).get("sweep", {})
-    return [
-        (f"{eps:g}", int(t))
-        for eps in block.get("step_lr", [])
-        for t in block.get("n_steps_each", [])
-    ]
+    return (
+        ncsn.sweep.cells(config["figures"]["sweep"])
+        if "sweep" in config["figures"]
+        else []
+    )
 
 
 def sweep_experiment(config: dict) -> str | None:
-    name = config.get("figures", {}).get("sweep", {}).get("experiment")
-    if name is not None and name not in config["experiments"]:
-        raise WorkflowError(
-            f"figures.sweep.experiment: '{name}' is not an experiment (known: {', '.join(config['experiments'])})"
-        )
-    return name
+    return config.get("figures", {}).get("sweep", {}).get("experiment")
 
 
 def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
