@@ -4,7 +4,8 @@ Snapshots go to a *state dir* (``ckpt_{iteration}.pt`` every ``snapshot_freq`` i
 the end). Started again on the same state dir, training continues from the newest complete
 snapshot and, on CPU, ends bit-identical to an uninterrupted run: the snapshot holds weights,
 optimiser state, EMA weights, the batcher's and the noise generator's states, the global torch
-RNG states and the partly filled loss-log window. Once the last iteration is reached the run is
+RNG states and the partly filled loss-log window; only the newest snapshot keeps the optimiser
+state (older ones are rewritten without it, see ``ncsn.checkpoint``). Once the last iteration is reached the run is
 *published* to an output dir: every snapshot (hard-linked), ``loss.csv`` and ``run.json``.
 """
 
@@ -25,7 +26,7 @@ import torch
 
 import ncsn
 from ncsn import device as devices
-from ncsn.checkpoint import checkpoint_name, latest_complete, list_checkpoints, save_checkpoint
+from ncsn.checkpoint import checkpoint_name, drop_optimizer_states, latest_complete, list_checkpoints, save_checkpoint
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
@@ -260,7 +261,13 @@ class Trainer:
 
     def load(self, state: dict[str, Any], log: Log = _stderr) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        else:  # only when the newest snapshot was lost: older ones keep no optimiser state
+            log(
+                f"note: the snapshot at iteration {state['iteration']} keeps no optimiser state (only the newest one does, and it "
+                "is missing or damaged); Adam's moments restart from zero: the run continues, but not bit-identical to an uninterrupted one"
+            )
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
             group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["eps"], weight_decay=self.cfg["weight_decay"])
         if self.ema is not None:
@@ -368,6 +375,7 @@ def train(
                 last_good = state_dir / checkpoint_name(it)
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
+                drop_optimizer_states(state_dir, keep=last_good)
                 say(f"saved {last_good}")
     finally:
         if bar is not None:
