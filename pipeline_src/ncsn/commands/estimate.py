@@ -1,0 +1,51 @@
+"""``python -m ncsn estimate``: GPU-hours and disk of a workflow config, per experiment and stage, before running it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ncsn.estimate import GPU_PEAK_TFLOPS, PRECISIONS
+
+    parser.add_argument("--configfile", required=True, help="workflow config (e.g. config/paper.yaml)")
+    parser.add_argument("--gpu", default="a100", choices=sorted(GPU_PEAK_TFLOPS), help="GPU model (default a100)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="default: bf16 when training.amp is on, else tf32 where the GPU has it (torch's default for convolutions), else fp32",
+    )
+    parser.add_argument(
+        "--data-root", default="results/data", help="prepared data sets (their sizes win over the built-in table)"
+    )
+
+
+def load_config(path: str | Path) -> dict:
+    """A workflow config validated against the workflow's schema, defaults filled (as the Snakefile does)."""
+    import yaml
+    from snakemake.utils import validate
+
+    from ncsn.errors import NcsnError
+
+    path = Path(path)
+    if not path.is_file():
+        raise NcsnError(f"config file {path} does not exist")
+    config = yaml.safe_load(path.read_text()) or {}
+    try:
+        validate(config, str(SCHEMA))
+    except Exception as err:  # snakemake's WorkflowError carries jsonschema's message
+        raise NcsnError(f"{path} does not match the workflow's schema: {err}") from err
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from ncsn.estimate import estimate, format_estimate
+
+    result = estimate(load_config(args.configfile), args.gpu, args.precision, Path(args.data_root))
+    print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
+    print(format_estimate(result))
+    return 0
