@@ -32,6 +32,7 @@ from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
 from ncsn.losses import dsm_loss
 from ncsn.models import CONDITIONAL, build_model, count_parameters
+from ncsn.progress import Progress
 from ncsn.schedules import DEFAULTS as SCHEDULE_DEFAULTS
 from ncsn.schedules import make_sigmas
 
@@ -348,13 +349,12 @@ def train(
     session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
-    bar = _progress_bar(trainer.iteration, cfg["iterations"])
-    say = bar.write if bar is not None else log
-    try:
+    bar = Progress(cfg["iterations"], "train", initial=trainer.iteration, log=log)
+    say = bar.write
+    with bar:
         while trainer.iteration < cfg["iterations"]:
             trainer.step()
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             it = trainer.iteration
             at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
             if it % cfg["log_every"] == 0 or at_snapshot:
@@ -363,9 +363,8 @@ def train(
                 now = time.perf_counter()
                 row = trainer.close_window(now - window_start, it - window_iteration)
                 window_start, window_iteration = now, it
-                if bar is not None:
-                    bar.set_postfix(loss=f"{row[1]:.4g}")
-                else:
+                bar.set_postfix(loss=f"{row[1]:.4g}")
+                if not bar.on_terminal:
                     say(f"iteration {it}/{cfg['iterations']}  loss {row[1]:.5g}  {row[-1]:.3g} it/s")
             if at_snapshot:
                 if it == cfg["iterations"] and it % cfg["log_every"] != 0:
@@ -377,9 +376,6 @@ def train(
                 save_checkpoint(last_good, final)
                 drop_optimizer_states(state_dir, keep=last_good)
                 say(f"saved {last_good}")
-    finally:
-        if bar is not None:
-            bar.close()
     return publish(state_dir, out_dir, final)
 
 
@@ -396,15 +392,6 @@ def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Pat
                 f"the state dir holds {path} trained with {key} = {stored!r}, but the settings now say {now!r}; "
                 "restore the old settings to resume, or use a different --state-dir to start a new run"
             )
-
-
-def _progress_bar(start: int, total: int):
-    """A tqdm bar when stderr is a terminal; None (periodic log lines instead) otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
 
 
 # ------------------------------------------------------------------------------------ publish
