@@ -94,3 +94,32 @@ def test_gpu_names_follow_cuda_visible_devices(tmp_path, monkeypatch):
         gpus.release()
         other.kill()
         other.wait()
+
+
+def test_select_device_takes_a_free_gpu_and_leaves_slurm_jobs_alone(tmp_path, monkeypatch):
+    """The wiring in select_device, with torch told it has 3 GPUs (no GPU here to ask)."""
+    import torch
+
+    from ncsn.device import select_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setenv("NCSN_GPU_LOCK_DIR", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    other = _job(tmp_path, out, 3, hold=600)  # holds GPU 0
+    try:
+        _wait_for(lambda: list(out.glob("got-*")))
+        assert select_device("auto") == torch.device("cuda", 1)
+        assert select_device("cuda") == torch.device("cuda", 1)  # the same card for the rest of the job
+        gpus.release()
+        monkeypatch.setenv("SLURM_JOB_ID", "42")
+        assert select_device("auto") == torch.device("cuda", 0)  # SLURM assigns cards: no lock taken
+        assert not gpus._held
+    finally:
+        gpus.release()
+        other.kill()
+        other.wait()
