@@ -79,3 +79,25 @@ def test_a_killed_and_resumed_run_keeps_one_optimizer_state_on_disk(tmp_path):
     # and stripping saves disk: a stripped file is smaller than the one with Adam's moments
     sizes = {p.name: p.stat().st_size for p in (out / "checkpoints").iterdir()}
     assert sizes[f"ckpt_{ITERATIONS}.pt"] > 1.5 * sizes[f"ckpt_{SNAPSHOT_FREQ}.pt"]
+
+
+def test_losing_the_newest_snapshot_resumes_from_an_older_one_with_fresh_adam_moments(tmp_path):
+    data = cifar_shaped(tmp_path / "data")
+    state, out = tmp_path / "state", tmp_path / "out"
+    short = settings()
+    short["training"] = {**short["training"], "iterations": 4}
+    train(data, state, out, short, threads=1, log=[].append)
+    (state / "ckpt_4.pt").write_bytes(b"damaged")  # e.g. a disk that filled up
+    log: list[str] = []
+    train(
+        data,
+        state,
+        tmp_path / "out2",
+        {**short, "training": {**short["training"], "iterations": 6}},
+        threads=1,
+        log=log.append,
+    )
+    assert any("resuming from" in line and "ckpt_2.pt" in line for line in log), log
+    assert any("keeps no optimiser state" in line and "restart from zero" in line for line in log), log
+    final = torch.load(state / "ckpt_6.pt", map_location="cpu", weights_only=True)
+    assert final["iteration"] == 6 and final["optimizer"]["state"]
