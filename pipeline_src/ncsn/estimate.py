@@ -125,10 +125,10 @@ def dataset_shape(name: str, block: dict[str, Any], data_root: Path) -> tuple[in
 
 
 def sampler_steps(sampling: dict[str, Any], num_levels: int) -> int:
-    """Score-network evaluations per sample: L*T for annealed Langevin (+1 denoising step), T for plain Langevin."""
-    if sampling["method"] == "langevin":
-        return sampling["n_steps_each"]
-    return num_levels * sampling["n_steps_each"] + (1 if sampling.get("denoise") else 0)
+    """Score-network evaluations per sample of a config's sampling block (the sampler's own count)."""
+    from ncsn.generate import chain_steps, sampling_settings
+
+    return chain_steps(sampling_settings(sampling), num_levels)
 
 
 def checkpoint_count(training: dict[str, Any]) -> int:
