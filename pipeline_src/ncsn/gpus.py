@@ -41,14 +41,21 @@ def visible_ids(num_devices: int) -> list[str]:
 
 
 def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        writable = True
+    except PermissionError:  # another user's lock file: a read-only descriptor locks just as well
+        fd, writable = os.open(path, os.O_RDONLY), False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())  # for people looking: which process holds it
+    if writable:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o666)  # other users of the machine may lock it too
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # for people looking: which process holds it
     return fd
 
 
