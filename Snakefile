@@ -72,6 +72,21 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
+# On a cluster these run in the Snakemake process on the submit host, not as jobs:
+# `prepare` because data downloads need the network that compute nodes often lack,
+# the others because they take seconds of CPU and would otherwise queue for a node.
+# (On a workstation every rule is local anyway.)
+localrules:
+    all,
+    prepare,
+    select,
+    figure_loss,
+    figure_fid_vs_checkpoint,
+    figure_sweep,
+    figure_samples,
+    report_tables,
+
+
 rule all:
     default_target: True
     input:

@@ -6,6 +6,7 @@ with at least ``benchmark``, ``case``, ``metric``, ``value`` and ``unit``. Rows 
 
     python -m benchmarks            # every benchmark
     python -m benchmarks core train # only these
+    python -m benchmarks gpu [...]  # the GPU check (benchmarks/gpu.py; not part of "every")
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def machine() -> dict:
 
 
 def main(names: list[str]) -> int:
+    if names[:1] == ["gpu"]:
+        from benchmarks.gpu import main as gpu_check
+
+        return gpu_check(names[1:])
     names = names or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:

@@ -3,7 +3,9 @@
 Needs a running cluster (``tests/slurm/cluster.sh up`` gives a one-node one); skipped otherwise.
 One tiny digits experiment runs twice with the same seed, locally and on SLURM, while the
 SLURM training job's first attempt gets a 1-minute time limit: SLURM kills it, the retry
-resumes from its last snapshot, and the results must equal the local run bit for bit.
+resumes from its last snapshot, and the results must equal the local run bit for bit. The
+profile's choices hold: the `localrules` (prepare, select) run on the submit host, every other
+job in SLURM, and the per-checkpoint `score` jobs go in groups of GROUP_SIZE per submission.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ TRAIN_SECONDS = 120
 SNAPSHOTS = 24
 RUN_TIMEOUT_S = 1500
 FAILED_LOG = re.compile(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", re.M | re.S)
-SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+LOG_KIND = re.compile(r"/(rule|group)_(\w+?)/")
+# rules the Snakefile declares `localrules` that this test's target needs
+LOCAL_RULES = ["prepare", "select"]
+GROUP_SIZE = 10
 
 
 def _slurm_partition() -> str | None:
@@ -120,7 +126,7 @@ def _config(iterations: int, snapshot_freq: int) -> dict:
                 "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10},
                 "training": {"iterations": iterations, "batch_size": 32, "snapshot_freq": snapshot_freq},
                 "sampling": {"method": "annealed", "n_steps_each": 2, "eps": 2.0e-5},
-                "selection": {"criterion": "last", "num_samples": 100},
+                "selection": {"criterion": "fid", "num_samples": 100},
                 "evaluation": {"num_samples": 200, "shards": 1},
             }
         },
@@ -133,8 +139,12 @@ TARGETS = [f"results/eval/{DATASET}/{EXPERIMENT}/metrics.json"]
 COMMON = ["--max-threads", "1"]
 SLURM_RESOURCES = [
     f"train:runtime={FIRST_ATTEMPT_MINUTES} if attempt == 1 else 60",
-    *(f"{rule}:mem_mb=2000" for rule in ("train", "score", "sample", "evaluate", "ref_stats", "train_extractor")),
+    *(f"{rule}:mem_mb=2000" for rule in ("prepare", "train", "score", "sample", "evaluate", "ref_stats", "train_extractor")),
 ]
+# With device cpu no GPU limit stacks a group's score jobs in series: a per-submission memory
+# cap of one job does (mem_mb is a per-submission resource), so a group never asks for more
+# CPUs than the node has.
+SLURM_GROUPING = ["--group-components", f"score={GROUP_SIZE}", "--resources", "mem_mb=2000"]
 
 
 def _start(command: list, log: Path) -> subprocess.Popen:
@@ -213,7 +223,7 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
         "--default-resources", f"slurm_partition={partition}",
         # No slurmdbd on a test cluster: follow jobs with squeue instead of sacct.
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account",
-        "--set-resources", *SLURM_RESOURCES,
+        "--set-resources", *SLURM_RESOURCES, *SLURM_GROUPING,
     ]
     # Both at once: the local run uses one core, the one-node cluster the others.
     local, slurm = _start(local_cmd, tmp_path / "local.log"), _start(slurm_cmd, tmp_path / "slurm.log")
@@ -228,17 +238,25 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
     assert slurm.returncode == 0, f"the SLURM run failed:\n{slurm_out[-6000:]}"
     assert local.returncode == 0, f"the local run failed:\n{local_out[-6000:]}"
 
-    # Every job of the local run also ran on SLURM, as a SLURM job (no local rule).
+    # Every job of the local run also ran on the SLURM side: the localrules in the Snakemake
+    # process, the score jobs in groups, every other one as a SLURM job of its own.
     local_jobs = sorted(re.findall(r"^localrule (\w+):", local_out, re.M))
-    assert not re.findall(r"^localrule (\w+):", main_out, re.M), "a job ran outside SLURM"
-    submissions = [(job, slurm_id, re.search(r"rule_(\w+?)/", log).group(1)) for job, slurm_id, log in SUBMITTED.findall(main_out)]
-    assert sorted({job: rule for job, _, rule in submissions}.values()) == local_jobs, slurm_out[-6000:]
+    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES, "localrules ran elsewhere, or more ran locally"
+    submissions = [(job, slurm_id, *LOG_KIND.search(log).groups()) for job, slurm_id, log in SUBMITTED.findall(main_out)]
+    singles = {job: name for job, _, kind, name in submissions if kind == "rule"}
+    # a group's log folder is group_{group id}_{group id} (plugin 2.8.0): group_score_score
+    groups = {job for job, _, kind, name in submissions if kind == "group" and name.split("_")[0] == "score"}
+    scores = local_jobs.count("score")
+    assert scores == SNAPSHOTS, local_jobs
+    assert len(groups) == math.ceil(scores / GROUP_SIZE), submissions
+    assert "score" not in singles.values()
+    assert sorted([*singles.values(), *LOCAL_RULES, *["score"] * scores]) == local_jobs, slurm_out[-6000:]
 
     # SLURM itself reports them: the train job timed out once, every last attempt completed.
-    states = _slurm_states([slurm_id for _, slurm_id, _ in submissions])
+    states = _slurm_states([slurm_id for _, slurm_id, _, _ in submissions])
     attempts: dict[str, list[str]] = {}
-    for job, slurm_id, rule in submissions:
-        attempts.setdefault(f"{rule} (job {job})", []).append(states.get(slurm_id, "NOT IN SLURM'S RECORDS"))
+    for job, slurm_id, kind, name in submissions:
+        attempts.setdefault(f"{name} ({kind} job {job})", []).append(states.get(slurm_id, "NOT IN SLURM'S RECORDS"))
     for name, seen in attempts.items():
         expected = ["TIMEOUT", "COMPLETED"] if name.startswith("train ") else ["COMPLETED"]
         assert seen == expected, f"{name}: SLURM states {seen}, expected {expected} (all jobs: {attempts})"
@@ -272,3 +290,9 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
                     np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{shard.name}: {key}")
     metrics = [_without_timing(json.loads((runs[side] / TARGETS[0]).read_text())) for side in ("local", "slurm")]
     assert metrics[0] == metrics[1]
+    # the grouped score jobs scored every checkpoint as the local ones did, and select agrees
+    for path in sorted((runs["local"] / f"results/scores/{DATASET}/{EXPERIMENT}").glob("*.json")):
+        ours, theirs = (_without_timing(json.loads(p.read_text())) for p in (path, runs["slurm"] / path.relative_to(runs["local"])))
+        assert ours == theirs, path.name
+    selection = f"results/selection/{DATASET}/{EXPERIMENT}/selection.json"
+    assert _without_timing(json.loads((runs["local"] / selection).read_text())) == _without_timing(json.loads((runs["slurm"] / selection).read_text()))

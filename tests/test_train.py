@@ -58,7 +58,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):
     for iteration in (2, 4, 6):
         straight = load_checkpoint(tmp_path / "straight" / "state" / f"ckpt_{iteration}.pt")
         resumed = load_checkpoint(tmp_path / "split" / "state" / f"ckpt_{iteration}.pt")
-        assert straight["ema"] is not None and straight["optimizer"]["state"], "EMA and Adam moments must be saved"
+        assert straight["ema"] is not None, "EMA weights must be saved"
+        # Adam's moments: in the newest snapshot only (the one a resume starts from)
+        assert bool(straight["optimizer"] and straight["optimizer"]["state"]) == (iteration == 6), iteration
         for key in RESUMABLE:
             assert_identical(straight[key], resumed[key], key)
         # loss log identical except the measured speed (last column)

@@ -3,6 +3,9 @@
 A checkpoint is one ``torch.save`` file ``ckpt_{iteration}.pt`` holding everything needed to
 resume (weights, optimiser state, EMA weights, iteration, every RNG state, the loss log) and to
 sample (the full model and schedule specs and the noise levels), so no caller has to guess them.
+Only the newest snapshot of a run keeps the optimiser state (Adam's two moments, twice the size
+of the weights); older ones drop it (``optimizer: None``), as selection, sampling and figures
+never read it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,33 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
         return []
     found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := NAME_PATTERN.match(p.name)) and p.is_file()]
     return sorted(found)
+
+
+def has_optimizer_state(path: str | os.PathLike) -> bool:
+    """Whether a checkpoint file still holds optimiser state (read lazily: tensors are memory-mapped)."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("optimizer") is not None
+
+
+def drop_optimizer_states(directory: str | os.PathLike, keep: str | os.PathLike) -> list[Path]:
+    """Rewrite every checkpoint in ``directory`` but ``keep`` without its optimiser state; returns those rewritten.
+
+    Each rewrite is atomic (a new file replaces the old), so a hard link elsewhere (a published
+    checkpoint) keeps the old content until it is linked again. Unreadable files are left alone.
+    """
+    keep = Path(keep).resolve()
+    rewritten = []
+    for _, path in list_checkpoints(directory):
+        if path.resolve() == keep:
+            continue
+        try:
+            if not has_optimizer_state(path):
+                continue
+            state = load_checkpoint(path)
+        except Exception:  # a damaged file: latest_complete reports and skips it
+            continue
+        save_checkpoint(path, dict(state, optimizer=None))
+        rewritten.append(path)
+    return rewritten
 
 
 def latest_complete(directory: str | os.PathLike, max_iteration: int | None = None, log=None) -> tuple[dict[str, Any], Path] | None:

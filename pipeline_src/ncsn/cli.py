@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy": ("toy", "toy experiments of the paper (Figs. 1-3)"),
     "figure": ("figure", "figures of the papers from workflow artifacts"),
     "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
+    "estimate": ("estimate", "GPU-hours and disk of a config, per stage, before running it"),
 }
 
 

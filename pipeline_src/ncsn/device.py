@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import ContextManager, TypeVar
 
 import torch
@@ -16,12 +17,21 @@ T = TypeVar("T", torch.Tensor, torch.nn.Module)
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an error, not a silent fallback."""
+    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an error, not a silent fallback.
+
+    ``auto``/``cuda`` on a machine with several visible GPUs reserve a free one for this process
+    (:mod:`ncsn.gpus`), so parallel jobs of a workstation run on different cards; ``cuda:N`` is
+    taken as given.
+    """
     name = str(name).lower()
     if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
         raise NcsnError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N), got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "auto" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        index = _free_gpu()
+        torch.cuda.set_device(index)  # code that says just "cuda" lands on the same card
+        return torch.device("cuda", index)
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise NcsnError(
@@ -34,6 +44,17 @@ def select_device(name: str = "auto") -> torch.device:
             raise NcsnError(f"device {name!r} does not exist: torch sees {torch.cuda.device_count()} GPU(s)")
         return device
     return torch.device("cpu")
+
+
+def _free_gpu() -> int:
+    """Visible index of the GPU this job may use: 0 with one GPU or inside a SLURM job (SLURM gives
+    each job its own cards), else one reserved through the lock-file allocator."""
+    from ncsn import gpus
+
+    count = torch.cuda.device_count()
+    if count <= 1 or os.environ.get("SLURM_JOB_ID"):
+        return 0
+    return gpus.acquire(count, log=lambda message: print(f"ncsn: {message}", file=sys.stderr, flush=True))
 
 
 def available_cpus() -> int:

@@ -24,6 +24,7 @@ from ncsn import sampling as samplers
 from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.settings import check_block
+from ncsn.progress import Progress
 
 
 def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -84,8 +85,15 @@ def run_sampler(
     )
 
 
+def chain_steps(opts: dict[str, Any], num_levels: int) -> int:
+    """Score evaluations of one chain: L*T for annealed Langevin (+1 denoising step), T for plain Langevin."""
+    if opts["method"] == "langevin":
+        return opts["n_steps_each"]
+    return num_levels * opts["n_steps_each"] + (1 if opts["denoise"] else 0)
+
+
 def sample_block(
-    model: torch.nn.Module, sigmas: torch.Tensor, opts: dict[str, Any], shape: tuple[int, ...], generator: torch.Generator
+    model: Callable, sigmas: torch.Tensor, opts: dict[str, Any], shape: tuple[int, ...], generator: torch.Generator
 ) -> torch.Tensor:
     """One batch of samples from uniform noise on [0, 1] with the configured Langevin sampler."""
     x = samplers.uniform_init(shape, generator=generator, device=sigmas.device)
@@ -112,11 +120,18 @@ def generate(
     start, stop = blocks[0][1], blocks[-1][2]
     out = np.empty((stop - start, image_shape[1], image_shape[2], image_shape[0]), dtype=np.uint8)
     began = time.perf_counter()
-    for block, lo, hi in blocks:
-        generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block))
-        x = sample_block(model, sigmas, opts, (hi - lo, *image_shape), generator)
-        out[lo - start : hi - start] = to_uint8(x)
-        log(f"block {block}: samples {lo}..{hi - 1} done ({time.perf_counter() - began:.1f} s)")
+    progress = Progress(len(blocks) * chain_steps(opts, len(sigmas)), "sample", unit="steps", log=log)
+
+    def counted(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        progress.update(1)
+        return model(x, levels)
+
+    with progress:
+        for block, lo, hi in blocks:
+            generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block))
+            x = sample_block(counted, sigmas, opts, (hi - lo, *image_shape), generator)
+            out[lo - start : hi - start] = to_uint8(x)
+            progress.write(f"block {block}: samples {lo}..{hi - 1} done ({time.perf_counter() - began:.1f} s)")
     seconds = time.perf_counter() - began
     info = {
         "num_samples": int(num_samples),

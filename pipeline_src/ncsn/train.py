@@ -4,7 +4,8 @@ Snapshots go to a *state dir* (``ckpt_{iteration}.pt`` every ``snapshot_freq`` i
 the end). Started again on the same state dir, training continues from the newest complete
 snapshot and, on CPU, ends bit-identical to an uninterrupted run: the snapshot holds weights,
 optimiser state, EMA weights, the batcher's and the noise generator's states, the global torch
-RNG states and the partly filled loss-log window. Once the last iteration is reached the run is
+RNG states and the partly filled loss-log window; only the newest snapshot keeps the optimiser
+state (older ones are rewritten without it, see ``ncsn.checkpoint``). Once the last iteration is reached the run is
 *published* to an output dir: every snapshot (hard-linked), ``loss.csv`` and ``run.json``.
 """
 
@@ -24,17 +25,13 @@ import torch
 
 import ncsn
 from ncsn import device as devices
-from ncsn.checkpoint import (
-    checkpoint_name,
-    latest_complete,
-    list_checkpoints,
-    save_checkpoint,
-)
+from ncsn.checkpoint import checkpoint_name, drop_optimizer_states, latest_complete, list_checkpoints, save_checkpoint
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
 from ncsn.losses import dsm_loss
 from ncsn.models import CONDITIONAL, build_model, count_parameters
+from ncsn.progress import Progress
 from ncsn.schedules import make_sigmas
 from ncsn.settings import check_block, defaults, top_level_default
 
@@ -220,7 +217,13 @@ class Trainer:
 
     def load(self, state: dict[str, Any], log: Log = _stderr) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        else:  # only when the newest snapshot was lost: older ones keep no optimiser state
+            log(
+                f"note: the snapshot at iteration {state['iteration']} keeps no optimiser state (only the newest one does, and it "
+                "is missing or damaged); Adam's moments restart from zero: the run continues, but not bit-identical to an uninterrupted one"
+            )
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
             group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["adam_eps"], weight_decay=self.cfg["weight_decay"])
         if self.ema is not None:
@@ -301,13 +304,12 @@ def train(
     session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
-    bar = _progress_bar(trainer.iteration, cfg["iterations"])
-    say = bar.write if bar is not None else log
-    try:
+    bar = Progress(cfg["iterations"], "train", initial=trainer.iteration, log=log)
+    say = bar.write
+    with bar:
         while trainer.iteration < cfg["iterations"]:
             trainer.step()
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             it = trainer.iteration
             at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
             if it % cfg["log_every"] == 0 or at_snapshot:
@@ -316,9 +318,8 @@ def train(
                 now = time.perf_counter()
                 row = trainer.close_window(now - window_start, it - window_iteration)
                 window_start, window_iteration = now, it
-                if bar is not None:
-                    bar.set_postfix(loss=f"{row[1]:.4g}")
-                else:
+                bar.set_postfix(loss=f"{row[1]:.4g}")
+                if not bar.on_terminal:
                     say(f"iteration {it}/{cfg['iterations']}  loss {row[1]:.5g}  {row[-1]:.3g} it/s")
             if at_snapshot:
                 if it == cfg["iterations"] and it % cfg["log_every"] != 0:
@@ -328,10 +329,8 @@ def train(
                 last_good = state_dir / checkpoint_name(it)
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
+                drop_optimizer_states(state_dir, keep=last_good)
                 say(f"saved {last_good}")
-    finally:
-        if bar is not None:
-            bar.close()
     return publish(state_dir, out_dir, final)
 
 
@@ -348,15 +347,6 @@ def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Pat
                 f"the state dir holds {path} trained with {key} = {stored!r}, but the settings now say {now!r}; "
                 "restore the old settings to resume, or use a different --state-dir to start a new run"
             )
-
-
-def _progress_bar(start: int, total: int):
-    """A tqdm bar when stderr is a terminal; None (periodic log lines instead) otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
 
 
 # ------------------------------------------------------------------------------------ publish

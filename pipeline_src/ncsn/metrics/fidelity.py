@@ -31,6 +31,7 @@ from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metri
 
 from ncsn.errors import NcsnError
 from ncsn.metrics.extractors import Extractor
+from ncsn.progress import Progress
 
 IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
 SHUFFLE_SEED = TORCH_FIDELITY_DEFAULTS["rng_seed"]  # torch-fidelity shuffles before splitting for IS
@@ -109,18 +110,20 @@ def image_statistics(
     bounds = split_bounds(count, is_splits)
     tf_moments, clean_moments = RunningMoments(), RunningMoments()
     is_values = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        logits = []
-        for start in range(lo, hi, extractor.batch_size):
-            batch = images[order[start : min(start + extractor.batch_size, hi)]]
-            fid_features, batch_logits = extractor.torch_fidelity_features(batch)
-            tf_moments.update(fid_features)
-            clean_moments.update(extractor.cleanfid_features(batch))
+    with Progress(count, "features", unit="images") as progress:
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            logits = []
+            for start in range(lo, hi, extractor.batch_size):
+                batch = images[order[start : min(start + extractor.batch_size, hi)]]
+                fid_features, batch_logits = extractor.torch_fidelity_features(batch)
+                tf_moments.update(fid_features)
+                clean_moments.update(extractor.cleanfid_features(batch))
+                if is_splits:
+                    logits.append(batch_logits)
+                progress.update(len(batch))
             if is_splits:
-                logits.append(batch_logits)
-        if is_splits:
-            split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
-            is_values.append(split_is[KEY_METRIC_ISC_MEAN])
+                split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
+                is_values.append(split_is[KEY_METRIC_ISC_MEAN])
     return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values)
 
 

@@ -1,0 +1,260 @@
+"""What a config will cost before it runs: GPU-hours and disk per experiment and stage.
+
+FLOPs are counted on the real score networks at the real shape (``FlopCounterMode`` on the
+meta device: nothing is computed, nothing allocated); time is FLOPs divided by a GPU's peak
+throughput times an efficiency factor. The fp32 factor is calibrated on the [Re] report's V100
+timings (Table 1: 1.73 it/s training CIFAR-10, 1398 s per 1000 CIFAR-10 samples); the factor
+for tensor-core precisions (tf32, bf16) is an assumption, to be replaced by the figures of
+``python -m benchmarks gpu``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ncsn.errors import NcsnError
+
+# Dense peak throughput in TFLOP/s (vendor data sheets, SXM parts; P100 PCIe). None: no such mode.
+GPU_PEAK_TFLOPS: dict[str, dict[str, float | None]] = {
+    "p100": {"fp32": 9.3, "tf32": None, "bf16": None},
+    "v100": {"fp32": 15.7, "tf32": None, "bf16": None},
+    "a100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
+    "h100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+}
+# [Re] Table 1 on a V100, CIFAR-10 RefineNet ngf 128, batch 128: 1.73 it/s training and 1398 s
+# per 1000 samples need 84% and 90% of the fp32 peak (counted FLOPs; cuDNN's Winograd 3x3
+# convolutions do fewer multiplications than counted, hence so high). One factor for both: their
+# geometric mean. The same factor overestimates the [Re] P100 MNIST figures' speed about 2x.
+FP32_EFFICIENCY = 0.87
+# Tensor cores rarely approach their peak on 32x32 convolutions with 128-256 channels: assumed.
+TENSOR_CORE_EFFICIENCY = 0.25
+PRECISIONS = ("fp32", "tf32", "bf16")
+# Inception-v3 at 299x299 (FID/IS features): 5.71 GMAC (torchvision's model card) = 11.4 GFLOP.
+INCEPTION_GFLOP = 11.4
+# Known data sets: (image size, channels, train images, test images) after `prepare`.
+DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
+    "digits": (8, 1, 1438, 359),
+    "mnist": (28, 1, 60000, 10000),
+    "cifar10": (32, 3, 50000, 10000),
+    "celeba": (32, 3, 162770, 39829),
+}
+BYTES_PER_FLOAT = 4
+
+
+@dataclass
+class Stage:
+    """One stage of one experiment: floating-point work on the GPU and bytes left on disk."""
+
+    experiment: str
+    stage: str
+    flop: float = 0.0
+    disk_bytes: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Estimate:
+    gpu: str
+    precision: str
+    efficiency: float
+    stages: list[Stage] = field(default_factory=list)
+
+    def hours(self, stage: Stage) -> float:
+        return stage.flop / (GPU_PEAK_TFLOPS[self.gpu][self.precision] * 1e12 * self.efficiency) / 3600
+
+
+def default_precision(gpu: str, amp: bool) -> str:
+    """bf16 when training uses autocast, else tf32 where the GPU has it (torch's default for
+    convolutions, ``torch.backends.cudnn.allow_tf32``), else fp32."""
+    if amp and GPU_PEAK_TFLOPS[gpu]["bf16"]:
+        return "bf16"
+    return "tf32" if GPU_PEAK_TFLOPS[gpu]["tf32"] else "fp32"
+
+
+def efficiency(precision: str) -> float:
+    return FP32_EFFICIENCY if precision == "fp32" else TENSOR_CORE_EFFICIENCY
+
+
+@functools.lru_cache(maxsize=None)
+def _count(spec_items: tuple, batch: int) -> tuple[float, float, int]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ncsn.models import build_model, count_parameters
+
+    spec = dict(spec_items)
+    with torch.device("meta"):
+        model = build_model(spec)
+    x = torch.zeros(batch, spec["channels"], spec["image_size"], spec["image_size"], device="meta")
+    levels = torch.zeros(batch, dtype=torch.long, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            model(x, levels)
+    forward = counter.get_total_flops() / batch
+    with FlopCounterMode(display=False) as counter:
+        model(x, levels).sum().backward()
+    return forward, counter.get_total_flops() / batch, count_parameters(model)
+
+
+def network_flops(spec: dict[str, Any]) -> tuple[float, float, int]:
+    """(forward FLOPs per sample, forward+backward FLOPs per sample, parameters) of a score network."""
+    return _count(tuple(sorted(spec.items())), 2)
+
+
+def dataset_shape(name: str, block: dict[str, Any], data_root: Path) -> tuple[int, int, int, int]:
+    """(image size, channels, train, test images) of a data set: the prepared one's, else the known table's."""
+    import json
+
+    meta = data_root / name / "meta.json"
+    if meta.is_file():
+        record = json.loads(meta.read_text())
+        (size, _, channels), counts = record["shape"], record["counts"]
+        return int(size), int(channels), int(counts["train"]), int(counts["test"])
+    source = block.get("source", name)
+    if source not in DATASET_SHAPES:
+        raise NcsnError(
+            f"datasets.{name}: the size of source {source!r} is unknown before it is prepared; "
+            f"run the workflow's prepare step first (it writes {meta}), then estimate again"
+        )
+    size, channels, train, test = DATASET_SHAPES[source]
+    return int(block.get("image_size") or size), int(block.get("channels") or channels), train, test
+
+
+def sampler_steps(sampling: dict[str, Any], num_levels: int) -> int:
+    """Score-network evaluations per sample of a config's sampling block (the sampler's own count)."""
+    from ncsn.generate import chain_steps, sampling_settings
+
+    return chain_steps(sampling_settings(sampling), num_levels)
+
+
+def checkpoint_count(training: dict[str, Any]) -> int:
+    return math.ceil(training["iterations"] / training["snapshot_freq"])
+
+
+def estimate(
+    config: dict[str, Any], gpu: str, precision: str | None = None, data_root: Path = Path("results/data")
+) -> Estimate:
+    """GPU work and disk of every stage of a validated config (defaults filled) on ``gpu``."""
+    gpu = gpu.lower()
+    if gpu not in GPU_PEAK_TFLOPS:
+        raise NcsnError(f"unknown GPU {gpu!r}; known: {', '.join(GPU_PEAK_TFLOPS)}")
+    if precision is None:
+        precision = default_precision(gpu, any(e["training"].get("amp") for e in config["experiments"].values()))
+    if precision not in PRECISIONS or not GPU_PEAK_TFLOPS[gpu][precision]:
+        have = [p for p in PRECISIONS if GPU_PEAK_TFLOPS[gpu][p]]
+        raise NcsnError(f"{gpu} has no {precision} throughput in the table; use --precision {' or '.join(have)}")
+    from ncsn.schedules import make_sigmas
+
+    result = Estimate(gpu, precision, efficiency(precision))
+    sustained = GPU_PEAK_TFLOPS[gpu][precision] * 1e12 * result.efficiency
+    inception = {n for n, e in config["extractors"].items() if e["kind"] == "inception"}
+    stats_done = set()
+    for name, exp in config["experiments"].items():
+        ds = config["datasets"][exp["dataset"]]
+        size, channels, n_train, n_test = dataset_shape(exp["dataset"], ds, data_root)
+        num_levels = make_sigmas(exp["schedule"]).numel()
+        spec = {**exp["model"], "channels": channels, "image_size": size, "num_classes": num_levels}
+        forward, train_step, params = network_flops(spec)
+        feature = INCEPTION_GFLOP * 1e9 if exp["extractor"] in inception else 0.0
+        image_bytes = size * size * channels
+        training, sampling = exp["training"], exp["sampling"]
+        steps = sampler_steps(sampling, num_levels)
+        checkpoints = checkpoint_count(training)
+        weights = params * BYTES_PER_FLOAT * (2 if training.get("ema") else 1)
+        add = result.stages.append
+        if exp["dataset"] not in {s.experiment for s in result.stages if s.stage == "prepare"}:
+            add(Stage(exp["dataset"], "prepare", 0.0, (n_train + n_test) * image_bytes, "data set, uint8"))
+        add(
+            Stage(
+                name,
+                "train",
+                training["iterations"] * training["batch_size"] * train_step,
+                checkpoints * weights + 2 * params * BYTES_PER_FLOAT,
+                f"{sustained / (training['batch_size'] * train_step):.2f} it/s at batch {training['batch_size']}; "
+                f"{params / 1e6:.1f} M parameters, {train_step / 1e9:.1f} GFLOP per sample and step; "
+                f"{checkpoints} checkpoints, Adam's moments in the newest only",
+            )
+        )
+        if (exp["dataset"], exp["extractor"]) not in stats_done:
+            stats_done.add((exp["dataset"], exp["extractor"]))
+            add(Stage(exp["dataset"], "ref-stats", 2 * n_train * feature, 0.0, "torch-fidelity and clean-fid features"))
+        selection = exp["selection"]
+        if selection["criterion"] == "fid":
+            n = checkpoints * selection["num_samples"]
+            add(
+                Stage(
+                    name,
+                    "score",
+                    n * (steps * forward + feature),
+                    0.0,
+                    f"{checkpoints} checkpoints x {selection['num_samples']} samples x {steps} steps",
+                )
+            )
+        n = exp["evaluation"]["num_samples"]
+        per_1000 = 1000 * steps * forward / sustained
+        add(
+            Stage(
+                name,
+                "sample",
+                n * steps * forward,
+                n * image_bytes,
+                f"{n} samples x {steps} steps; {per_1000:.0f} s per 1000",
+            )
+        )
+        add(Stage(name, "evaluate", 2 * n * feature, 0.0, "IS and FID, two libraries"))
+        sweep = config.get("figures", {}).get("sweep", {})
+        if sweep.get("experiment") == name:
+            cells = len(sweep["eps"])
+            evaluations = sum(sampler_steps({**sampling, "n_steps_each": t}, num_levels) for t in sweep["n_steps_each"])
+            m = sweep["num_samples"]
+            add(
+                Stage(
+                    name,
+                    "sweep",
+                    cells * m * (evaluations * forward + feature),
+                    cells * len(sweep["n_steps_each"]) * m * image_bytes,
+                    f"{cells} step sizes x T in {sweep['n_steps_each']} x {m} samples",
+                )
+            )
+    return result
+
+
+def format_estimate(result: Estimate) -> str:
+    """A plain-text table (GPU-hours and GB per stage, totals) followed by the assumptions."""
+    peak = GPU_PEAK_TFLOPS[result.gpu][result.precision]
+    lines = [
+        f"{'experiment/data set':<22} {'stage':<10} {'GPU-hours':>10} {'disk GB':>9}  what",
+    ]
+    for s in result.stages:
+        lines.append(f"{s.experiment:<22} {s.stage:<10} {result.hours(s):>10.2f} {s.disk_bytes / 1e9:>9.2f}  {s.note}")
+    by_stage: dict[str, list[float]] = {}
+    for s in result.stages:
+        total = by_stage.setdefault(s.stage, [0.0, 0.0])
+        total[0] += result.hours(s)
+        total[1] += s.disk_bytes
+    lines.append("")
+    for stage, (hours, disk) in by_stage.items():
+        lines.append(f"{'all':<22} {stage:<10} {hours:>10.1f} {disk / 1e9:>9.2f}")
+    hours = sum(result.hours(s) for s in result.stages)
+    disk = sum(s.disk_bytes for s in result.stages)
+    lines.append(f"{'TOTAL':<22} {'':<10} {hours:>10.1f} {disk / 1e9:>9.2f}")
+    lines += [
+        "",
+        f"Assumptions: {result.gpu.upper()} {result.precision}, peak {peak:g} TFLOP/s x efficiency {result.efficiency:g} "
+        f"= {peak * result.efficiency:.1f} TFLOP/s sustained.",
+        f"- fp32 efficiency {FP32_EFFICIENCY} is calibrated on the [Re] report's V100 timings (1.73 it/s training, "
+        f"1398 s per 1000 CIFAR-10 samples); tf32/bf16 efficiency {TENSOR_CORE_EFFICIENCY} is assumed, not measured "
+        "(measure it with `python -m benchmarks gpu`).",
+        "- FLOPs counted with torch's FlopCounterMode on the configured networks at the data's shape; "
+        f"Inception-v3 features {INCEPTION_GFLOP} GFLOP per image; a training step is forward + backward.",
+        "- Not counted: data loading and preparation, the digits extractor, toy experiments and figures "
+        "(minutes), the CPU time of FID statistics, job start-up and queueing.",
+        "- Disk: checkpoints hold weights (and EMA weights when on) in fp32; Adam's moments stay in the newest "
+        "snapshot only; published checkpoints are hard links of the snapshots (a copy, doubling the checkpoint "
+        "disk, only when results/ spans two file systems); samples uint8. Logs and scores are negligible.",
+    ]
+    return "\n".join(lines)

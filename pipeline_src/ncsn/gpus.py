@@ -1,0 +1,111 @@
+"""One GPU per job on a multi-GPU machine: an allocator over the visible GPUs through lock files.
+
+Snakemake never tells a local job which GPU to use, so every job would land on ``cuda:0``. A
+job instead takes an exclusive ``flock`` on ``{lock_dir}/gpu-{id}.lock`` of the first free
+visible GPU and holds it until the process ends; the operating system drops the lock when the
+process exits or is killed, so a crashed job never leaves its GPU reserved. ``id`` is the
+GPU's entry in ``CUDA_VISIBLE_DEVICES`` (its physical index or UUID), so jobs that see
+different subsets of the GPUs still agree on which card is taken. When every GPU is taken the
+job waits for one to be freed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from ncsn.errors import NcsnError
+
+LOCK_DIR_VARIABLE = "NCSN_GPU_LOCK_DIR"
+POLL_SECONDS = 0.5
+
+# lock files held by this process, by visible index: kept open (and so locked) until it exits
+_held: dict[int, int] = {}
+
+
+def lock_dir() -> Path:
+    """``$NCSN_GPU_LOCK_DIR``, else ``ncsn-gpu-locks`` in the system's temporary folder (one per machine)."""
+    return Path(os.environ.get(LOCK_DIR_VARIABLE) or Path(tempfile.gettempdir(), "ncsn-gpu-locks"))
+
+
+def visible_ids(num_devices: int) -> list[str]:
+    """Machine-wide names of the ``num_devices`` visible GPUs: ``CUDA_VISIBLE_DEVICES``' entries, else 0..N-1."""
+    listed = [item.strip() for item in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if item.strip()]
+    if len(listed) >= num_devices:
+        return listed[:num_devices]
+    return [str(i) for i in range(num_devices)]
+
+
+def _try_lock(path: Path) -> int | None:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        writable = True
+    except PermissionError:  # another user's lock file: a read-only descriptor locks just as well
+        fd, writable = os.open(path, os.O_RDONLY), False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    if writable:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o666)  # other users of the machine may lock it too
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # for people looking: which process holds it
+    return fd
+
+
+def acquire(
+    num_devices: int,
+    directory: str | os.PathLike | None = None,
+    timeout: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """Reserve one of ``num_devices`` visible GPUs for the rest of this process; returns its visible index.
+
+    A process keeps the GPU it already holds. Waits while all are taken (up to ``timeout``
+    seconds, forever when None), telling ``log`` once that it waits.
+    """
+    if num_devices < 1:
+        raise NcsnError(f"no GPU to allocate (num_devices={num_devices})")
+    if _held:
+        return next(iter(_held))
+    directory = Path(directory) if directory is not None else lock_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o1777)  # other users of the machine share the same locks
+    except PermissionError:
+        pass
+    except OSError as err:
+        raise NcsnError(
+            f"cannot create the GPU lock folder {directory} ({err}); set {LOCK_DIR_VARIABLE} to a writable local folder"
+        ) from err
+    ids = visible_ids(num_devices)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    told = False
+    while True:
+        for index, name in enumerate(ids):
+            fd = _try_lock(directory / f"gpu-{name}.lock")
+            if fd is not None:
+                _held[index] = fd
+                return index
+        if deadline is not None and time.monotonic() >= deadline:
+            raise NcsnError(
+                f"all {num_devices} GPUs stayed taken by other ncsn jobs for {timeout} s (locks in {directory})"
+            )
+        if not told and log is not None:
+            log(
+                f"all {num_devices} GPUs are taken by other ncsn jobs (locks in {directory}); waiting for one to be free"
+            )
+            told = True
+        time.sleep(POLL_SECONDS)
+
+
+def release() -> None:
+    """Give back the GPU this process holds (exiting does the same)."""
+    while _held:
+        os.close(_held.popitem()[1])
