@@ -34,7 +34,7 @@ from ncsn.models import CONDITIONAL, build_model, count_parameters
 from ncsn.schedules import DEFAULTS as SCHEDULE_DEFAULTS
 from ncsn.schedules import make_sigmas
 
-# The paper's settings (App. B.1) and the official code's optimiser (Adam, beta1 0.9, no weight
+# The paper's settings (App. B.2) and the official code's optimiser (Adam, beta1 0.9, no weight
 # decay, no amsgrad); EMA as in NCSNv2 (off by default, rate 0.999).
 TRAINING_DEFAULTS: dict[str, Any] = {
     "iterations": 200_000,

@@ -10,6 +10,7 @@ TOY_KINDS = {  # config key -> (command kind, figure file)
     "ssm_noise": ("ssm-noise", "fig1_ssm_loss"),
     "scores": ("scores", "fig2_scores"),
     "langevin_modes": ("langevin-modes", "fig3_langevin"),
+    "eps_sweep": ("eps-sweep", "fig11_eps_sweep"),
 }
 
 

@@ -15,17 +15,16 @@ def fit_ssm(
     settings: Mapping[str, Any],
     generator: torch.Generator,
     log_every: int,
-    variance_reduction: bool,
 ) -> list[dict[str, float]]:
     """Adam (``settings.lr``) on the SSM loss of ``next_batch()`` for ``settings.iterations`` steps.
 
-    ``settings`` may override ``log_every``, ``variance_reduction`` and ``n_particles`` (1); the
-    arguments are the experiment's defaults. Returns one ``{iteration, loss}`` row every
+    ``settings`` may override ``log_every``, ``variance_reduction`` (default true: SSM-VR, as the
+    official code trains both toys) and ``n_particles`` (1). Returns one ``{iteration, loss}`` row every
     ``log_every`` iterations and at the last one.
     """
     optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
     every = max(1, int(settings.get("log_every", log_every)))
-    reduce = bool(settings.get("variance_reduction", variance_reduction))
+    reduce = bool(settings.get("variance_reduction", True))
     particles = int(settings.get("n_particles", 1))
     iterations = int(settings["iterations"])
     log = []

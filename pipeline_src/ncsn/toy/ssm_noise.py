@@ -47,7 +47,7 @@ def train_curve(
         x = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
         return x + noise_std * torch.randn(x.shape, generator=generator, device=device) if noise_std > 0 else x
 
-    return fit_ssm(model, next_batch, settings, generator, log_every=10, variance_reduction=True)
+    return fit_ssm(model, next_batch, settings, generator, log_every=10)
 
 
 def running_mean(values: np.ndarray, window: int) -> np.ndarray:
