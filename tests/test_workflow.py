@@ -104,12 +104,22 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     experiments = paper["experiments"]
     fid_selected = [x for x, e in experiments.items() if e.get("selection", {}).get("criterion", "fid") == "fid"]
     # 200k iterations, a snapshot every 5000: 40 checkpoints to score per FID-selected run
-    assert counts["score"] == 40 * len(fid_selected) == 200
-    assert counts["train"] == len(experiments) == 6
-    assert counts["select"] == counts["evaluate"] == 6
-    assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 60
+    assert counts["score"] == 40 * len(fid_selected) == 240
+    assert counts["train"] == len(experiments) == 8
+    assert counts["select"] == counts["evaluate"] == 8
+    assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 80
     assert counts["prepare"] == 3 and counts["ref_stats"] == 3
     assert "train_extractor" not in counts  # Inception weights are given, not trained
+    baselines = {e["dataset"] for e in experiments.values() if e.get("schedule", {}).get("kind") == "single"}
+    assert baselines == {"mnist", "cifar10", "celeba"}  # paper Figs. 7-8
+    assert counts["toy_eps_sweep"] == counts["toy_langevin_modes"] == 1  # [Re] Fig. 11, paper Fig. 3
+
+    # inpainting: CIFAR-10 training images, CelebA test images (the official code's), MNIST training images
+    targets = [f"results/figures/{d}/{d}_geometric/inpainting.png" for d in ("cifar10", "celeba", "mnist")]
+    result = snakemake(tmp_path, config, "-n", "-p", "--", *targets)
+    assert result.returncode == 0, result.stdout[-3000:]
+    used = dict(re.findall(r"figure inpainting --selection \S+/(\w+)_geometric/selection.json --data \S+/(\w+)\.npz", result.stdout))
+    assert used == {"cifar10": "train", "celeba": "test", "mnist": "train"}
 
 
 def test_default_config_is_found_from_any_working_directory(tmp_path):
@@ -166,6 +176,10 @@ BAD_CONFIGS = {
     "undefined toy data set": (
         lambda c: c.update(toy={"ssm_noise": {"dataset": "cifar10"}}),
         ["toy.ssm_noise.dataset: 'cifar10' is not a key of 'datasets'"],
+    ),
+    "sweep without the sampled eps": (
+        lambda c: c.update(figures={"sweep": {"experiment": "tiny", "step_lr": [1.0e-5, 5.0e-5]}}),
+        ["figures.sweep.step_lr [1e-05, 5e-05] lacks 2e-05, the experiments.tiny.sampling.step_lr"],
     ),
     "too many shards": (
         lambda c: c["experiments"]["tiny"]["evaluation"].update(shards=3),

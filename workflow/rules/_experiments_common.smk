@@ -47,10 +47,11 @@ PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
 
 
 def figure_settings(kind: str) -> dict:
+    """A figure block as the `figure` command takes it (the workflow-only keys left out)."""
     return {
         k: v
         for k, v in config.get("figures", {}).get(kind, {}).items()
-        if k != "experiments"
+        if k not in ("experiments", "split")
     }
 
 
@@ -70,6 +71,19 @@ def figure_experiments(config: dict, kind: str) -> list[str]:
 
 def experiment_figure(name: str, kind: str) -> str:
     return f"{FIGURES}/{experiment(config, name)['dataset']}/{name}/{kind}.png"
+
+
+# Images the inpainting figure occludes, by data set source, where the official code differs from
+# the [Re] report's training images (Fig. 7): the official code inpaints CelebA test images.
+INPAINTING_SPLIT_BY_SOURCE = {"celeba": "test"}
+
+
+def inpainting_split(config: dict, dataset: str) -> str:
+    """train or test: figures.inpainting.split, or with `auto` the data set's default (train but CelebA)."""
+    split = config.get("figures", {}).get("inpainting", {}).get("split", "auto")
+    if split != "auto":
+        return split
+    return INPAINTING_SPLIT_BY_SOURCE.get(config["datasets"][dataset]["source"], "train")
 
 
 def neighbours_dir(dataset: str, name: str) -> str:

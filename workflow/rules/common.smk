@@ -8,6 +8,7 @@
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
@@ -82,6 +83,7 @@ def config_problems(config: dict) -> list[str]:
                 f"{ds['source']} data there, point datasets.{name}.root to them, or set "
                 f"datasets.{name}.download: true where the network allows it."
             )
+    problems += sweep_problems(config)
     for name, exp in config["experiments"].items():
         tr = exp["training"]
         if tr["snapshot_freq"] > tr["iterations"]:
@@ -97,6 +99,25 @@ def config_problems(config: dict) -> list[str]:
                 f"{blocks} sampling batch(es) of {batch} that evaluation.num_samples "
                 f"({ev['num_samples']}) makes; use at most {blocks} shards or a smaller "
                 "sampling.batch_size"
+            )
+    return problems
+
+
+def sweep_problems(config: dict) -> list[str]:
+    """The eps x T sweep ([Re] Fig. 8) must hold the cell its experiment samples with."""
+    sweep = config.get("figures", {}).get("sweep", {})
+    name = sweep.get("experiment")
+    if name is None or name not in config["experiments"]:
+        return []  # no sweep, or an unknown name (reported by sweep_experiment)
+    sampling = config["experiments"][name]["sampling"]
+    problems = []
+    for key in ("step_lr", "n_steps_each"):
+        grid = sweep.get(key, [])
+        if not any(math.isclose(v, sampling[key], rel_tol=1e-9) for v in grid):
+            problems.append(
+                f"figures.sweep.{key} {grid} lacks {sampling[key]:g}, the "
+                f"experiments.{name}.sampling.{key} the experiment samples with; add it "
+                "so the sweep contains the setting the results table reports"
             )
     return problems
 
