@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 import yaml
@@ -42,6 +43,7 @@ TINY = {
             "evaluation": {"num_samples": 40, "shards": 2, "is_splits": 2},
         }
     },
+    "report": {"sample_timing": {"counts": [1, 3]}},  # [Re] Table 1's timed sampling jobs, tiny
 }
 METRICS = "results/eval/digits/tiny/metrics.json"
 TABLE = "results/report/results.md"
@@ -237,6 +239,10 @@ def test_tiny_run_produces_metrics_and_results_table(tiny_run):
     for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):
         assert (workdir / "results/logs" / log).is_file()
     assert (workdir / "results/benchmarks/train/digits/tiny.tsv").is_file()
+    timing = pd.read_csv(workdir / "results/report/timing.csv").set_index("experiment")
+    assert counts["sample_timing"] == 2
+    assert timing.loc["tiny", "prepare_seconds"] > 0 and timing.loc["tiny", "sampling_3_s"] > 0
+    assert timing.loc["tiny", "sampling_1_s"] > 0 and "sampling_1000_s" in timing.columns  # [Re] rows
 
 
 @pytest.mark.slow

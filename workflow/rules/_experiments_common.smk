@@ -83,7 +83,9 @@ def inpainting_split(config: dict, dataset: str) -> str:
     split = config.get("figures", {}).get("inpainting", {}).get("split", "auto")
     if split != "auto":
         return split
-    return INPAINTING_SPLIT_BY_SOURCE.get(config["datasets"][dataset]["source"], "train")
+    return INPAINTING_SPLIT_BY_SOURCE.get(
+        config["datasets"][dataset]["source"], "train"
+    )
 
 
 def neighbours_dir(dataset: str, name: str) -> str:
@@ -164,6 +166,27 @@ def figure_sampler_settings(name: str, kind: str) -> dict:
 REPORT = f"{RESULTS}/report"
 
 
+TIMING = f"{RESULTS}/timing"
+
+
+def timed_sampling(config: dict) -> list[tuple[str, int]]:
+    """(experiment, image count) of the timed sampling jobs ([Re] Table 1), from report.sample_timing."""
+    block = config.get("report", {}).get("sample_timing")
+    if block is None:
+        return []
+    names = block.get("experiments") or experiment_names(config)
+    unknown = sorted(set(names) - set(config["experiments"]))
+    if unknown:
+        raise WorkflowError(
+            f"report.sample_timing.experiments names unknown experiment(s) {unknown}"
+        )
+    return [(x, int(n)) for x in names for n in block["counts"]]
+
+
+def timed_sample_benchmark(dataset: str, exp: str, count) -> str:
+    return f"{BENCH}/sample_timing/{dataset}/{exp}/n{count}.tsv"
+
+
 def report_targets(config: dict) -> list[str]:
     return [
         f"{REPORT}/{table}.{ext}"
@@ -184,6 +207,13 @@ def report_inputs(wildcards) -> dict:
             train_benchmark(experiment(config, x)["dataset"], x) for x in names
         ],
         "sample_benchmark": [b for x in names for b in sample_benchmarks(config, x)],
+        "prepare_benchmark": sorted(
+            {prepare_benchmark(experiment(config, x)["dataset"]) for x in names}
+        ),
+        "timed_sample_benchmark": [
+            timed_sample_benchmark(experiment(config, x)["dataset"], x, n)
+            for x, n in timed_sampling(config)
+        ],
     }
 
 
@@ -195,8 +225,15 @@ def report_arguments(wildcards, input) -> str:
         option = f"--{key.replace('_', '-')}"
         args += [f"{option} {name}={path}" for name, path in zip(names, input[key])]
     for name in names:
+        dataset = experiment(config, name)["dataset"]
         args += [
             f"--sample-benchmark {name}={path}"
             for path in sample_benchmarks(config, name)
         ]
+        args.append(f"--prepare-benchmark {name}={prepare_benchmark(dataset)}")
+    args += [
+        f"--timed-sample-benchmark {x}:{n}="
+        + timed_sample_benchmark(experiment(config, x)["dataset"], x, n)
+        for x, n in timed_sampling(config)
+    ]
     return " ".join(args)
