@@ -206,7 +206,9 @@ def test_short_config_gets_the_paper_defaults(tmp_path):
     result = snakemake(tmp_path, config, "-n", "-p", "--", "results/runs/digits/tiny/run.json")
     assert result.returncode == 0, result.stdout[-3000:]
     settings = json.loads(re.search(r"ncsn train .*--settings '([^']+)'", result.stdout)[1])
-    assert settings["training"] == {"iterations": 20, "snapshot_freq": 10, "batch_size": 32, "lr": 0.001, "ema": False}
+    assert settings["training"] == {
+        "iterations": 20, "snapshot_freq": 10, "batch_size": 32, "algo": "dsm", "lr": 0.001, "ema": False
+    }
     assert settings["model"] == {"ngf": 4, "arch": "refinenet"}
     assert settings["schedule"] == {"num_levels": 3, "kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01}
 

@@ -29,7 +29,7 @@ from ncsn.checkpoint import checkpoint_name, latest_complete, list_checkpoints, 
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
-from ncsn.losses import dsm_loss
+from ncsn.losses import annealed_ssm_loss, dsm_loss
 from ncsn.models import CONDITIONAL, build_model, count_parameters
 from ncsn.schedules import DEFAULTS as SCHEDULE_DEFAULTS
 from ncsn.schedules import make_sigmas
@@ -37,6 +37,7 @@ from ncsn.schedules import make_sigmas
 # The paper's settings (App. B.2) and the official code's optimiser (Adam, beta1 0.9, no weight
 # decay, no amsgrad); EMA as in NCSNv2 (off by default, rate 0.999).
 TRAINING_DEFAULTS: dict[str, Any] = {
+    "algo": "dsm",  # dsm: denoising score matching (the paper); ssm: annealed SSM-VR (official `algo: ssm`)
     "iterations": 200_000,
     "batch_size": 128,
     "lr": 1e-3,
@@ -59,6 +60,11 @@ SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
+# training.algo -> per-example loss (score_fn, x, sigmas, levels, generator)
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "dsm": lambda score, x, sigmas, levels, gen: dsm_loss(score, x, sigmas, levels=levels, generator=gen, reduction="none"),
+    "ssm": lambda score, x, sigmas, levels, gen: annealed_ssm_loss(score, x, sigmas, levels, generator=gen, reduction="none"),
+}
 
 
 def _stderr(message: str) -> None:
@@ -97,6 +103,8 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
         raise NcsnError(f"training.weight_decay is {training['weight_decay']!r}; it must be a number >= 0")
     if training["grad_clip"] is not None and (not _finite(training["grad_clip"]) or training["grad_clip"] <= 0):
         raise NcsnError(f"training.grad_clip is {training['grad_clip']!r}; use a number > 0, or null for no clipping")
+    if training["algo"] not in LOSSES:
+        raise NcsnError(f"training.algo is {training['algo']!r}; use one of {sorted(LOSSES)}")
     for key in ("ema", "amp", "channels_last", "compile", "dequantize"):
         if not isinstance(training[key], bool):
             raise NcsnError(f"training.{key} is {training[key]!r}; it must be true or false")
@@ -187,7 +195,7 @@ class Trainer:
     def step(self) -> None:
         x = devices.to_channels_last(self.batcher.next(), self.cfg["channels_last"])
         levels = torch.randint(self.sigmas.numel(), (x.shape[0],), generator=self.noise, device=self.device)
-        losses = dsm_loss(self.score, x, self.sigmas, levels=levels, generator=self.noise, reduction="none")
+        losses = LOSSES[self.cfg["algo"]](self.score, x, self.sigmas, levels, self.noise)
         loss = losses.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
