@@ -183,8 +183,8 @@ def timed_sampling(config: dict) -> list[tuple[str, int]]:
     return [(x, int(n)) for x in names for n in block["counts"]]
 
 
-def timed_sample_benchmark(dataset: str, exp: str, count) -> str:
-    return f"{BENCH}/sample_timing/{dataset}/{exp}/n{count}.tsv"
+def timed_sample_benchmark(dataset: str, exp: str, images) -> str:
+    return f"{BENCH}/sample_timing/{dataset}/{exp}/n{images}.tsv"
 
 
 def report_targets(config: dict) -> list[str]:

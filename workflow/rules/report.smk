@@ -7,13 +7,13 @@ rule sample_timing:
     input:
         selection=selection_files("{dataset}", "{experiment}")["selection"],
     output:
-        f"{TIMING}/{{dataset}}/{{experiment}}/n{{count}}.npz",
+        f"{TIMING}/{{dataset}}/{{experiment}}/n{{images}}.npz",
     log:
-        f"{LOGS}/sample_timing/{{dataset}}/{{experiment}}/n{{count}}.log",
+        f"{LOGS}/sample_timing/{{dataset}}/{{experiment}}/n{{images}}.log",
     benchmark:
-        timed_sample_benchmark("{dataset}", "{experiment}", "{count}")
+        timed_sample_benchmark("{dataset}", "{experiment}", "{images}")
     wildcard_constraints:
-        count=r"\d+",
+        images=r"\d+",
     threads: 2
     resources:
         mem_mb=8000,
@@ -23,7 +23,7 @@ rule sample_timing:
         settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn sample --selection {input.selection:q}"
-        " --num-samples {wildcards.count} --shard 0 --shards 1"
+        " --num-samples {wildcards.images} --shard 0 --shards 1"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
