@@ -110,8 +110,15 @@ def annealed_ssm_loss(
     used = sigmas.to(device=x.device, dtype=x.dtype)[levels].view(batch, *([1] * (x.dim() - 1)))
     perturbed = x + torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * used
     particle_levels = levels.repeat(n_particles)  # the copies are particle-major: (n_particles * B,)
-    per_example = sliced_score_matching_loss(
-        lambda y: model(y, particle_levels).float(), perturbed, n_particles=n_particles, variance_reduction=True,
-        generator=generator, reduction="none",
-    ) * used.flatten() ** 2
+    per_example = (
+        sliced_score_matching_loss(
+            lambda y: model(y, particle_levels).float(),
+            perturbed,
+            n_particles=n_particles,
+            variance_reduction=True,
+            generator=generator,
+            reduction="none",
+        )
+        * used.flatten() ** 2
+    )
     return per_example.mean() if reduction == "mean" else per_example

@@ -69,7 +69,11 @@ class OfficialResBlock(nn.Module):
         """``size``: the output (H, W) of an "up" block (undoes an odd-size down-sampling)."""
         h = F.elu(self.norm1(self.conv1(x)))
         h = self.norm2(self.conv2(h, output_size=size) if self.kind == "up" else self.conv2(h))
-        skip = x if self.shortcut is None else (self.shortcut(x, output_size=size) if self.kind == "up" else self.shortcut(x))
+        skip = (
+            x
+            if self.shortcut is None
+            else (self.shortcut(x, output_size=size) if self.kind == "up" else self.shortcut(x))
+        )
         return F.elu(h + skip)
 
 
