@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ncsn.errors import NcsnError
-from ncsn.losses import dsm_loss, sliced_score_matching_loss
+from ncsn.losses import annealed_ssm_loss, dsm_loss, sliced_score_matching_loss
 from ncsn.schedules import make_sigmas
 
 
@@ -151,3 +151,42 @@ def test_ssm_trains_parameters_and_works_without_grad_mode():
     assert all(p.grad is not None for p in net.parameters())
     with pytest.raises(NcsnError, match="n_particles"):
         sliced_score_matching_loss(net, x, n_particles=0)
+
+
+def test_annealed_ssm_matches_the_formula_by_hand_for_a_linear_score():
+    # s(x, i) = -c_i x: Jacobian -c_i I, so per particle v^T J v = -c_i ||v||^2 and ||s||^2 = c_i^2 ||x~||^2.
+    sigmas = torch.tensor([1.0, 0.5, 0.1], dtype=torch.float64)
+    c = torch.tensor([0.7, 2.0, 30.0], dtype=torch.float64)
+    x = torch.randn(5, 1, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    levels = torch.tensor([0, 1, 2, 1, 0])
+
+    def model(y, lv):
+        return -c[lv].view(-1, 1, 1, 1) * y
+
+    per = annealed_ssm_loss(model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7), reduction="none")
+    gen = torch.Generator().manual_seed(7)  # same draws in the same order: the perturbation, then the projections
+    used = sigmas[levels].view(-1, 1, 1, 1)
+    perturbed = x + torch.randn(x.shape, generator=gen, dtype=x.dtype) * used
+    v = torch.randn((2, *x.shape), generator=gen, dtype=x.dtype)
+    ci = c[levels]
+    trace = -ci * v.pow(2).flatten(2).sum(dim=2)  # (2, B)
+    norm = 0.5 * ci**2 * perturbed.pow(2).flatten(1).sum(dim=1)
+    expected = sigmas[levels] ** 2 * ((trace + norm).mean(dim=0))
+    assert torch.allclose(per, expected, atol=1e-12)
+    assert float(annealed_ssm_loss(model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7))) == pytest.approx(float(expected.mean()))
+
+
+def test_annealed_ssm_of_the_exact_score_of_gaussian_data_is_minus_half_d_sigma2_over_var():
+    # exact score of N(mean, (d^2 + sigma^2) I): E[v^T J v + 0.5 ||s||^2] = -D / var + 0.5 D / var
+    mean, data_std, dim = 0.5, 0.1, 16
+    sigmas = make_sigmas({})
+    x = mean + data_std * torch.randn(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    exact = gaussian_perturbed_score(mean, data_std, sigmas)
+    for level in (0, 9):
+        levels = torch.full((4000,), level)
+        per = annealed_ssm_loss(exact, x, sigmas, levels, generator=torch.Generator().manual_seed(100 + level), reduction="none")
+        var = data_std**2 + float(sigmas[level]) ** 2
+        expected = -0.5 * dim * float(sigmas[level]) ** 2 / var
+        # per-example std: sigma^2 (sqrt(2 D) / var + 0.5 sqrt(2 D) / var) at most
+        standard_error = float(sigmas[level]) ** 2 * 1.5 * math.sqrt(2 * dim) / var / math.sqrt(4000)
+        assert abs(float(per.mean()) - expected) < 5 * standard_error

@@ -170,11 +170,41 @@ def test_mlp_matches_official_toy_network():
     assert count_parameters(wide) == 3 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 3 + 3
 
 
-def test_ssm_autoencoder_widths_follow_re_report():
-    model = build_model({"arch": "ssm_autoencoder", "channels": 3, "image_size": 32})
+def test_ssm_autoencoder_batch_norm_variant_follows_re_report():
+    model = build_model({"arch": "ssm_autoencoder", "channels": 3, "image_size": 32, "norm": "batch"})
     assert [b.conv1.out_channels for b in model.encoder] == [32, 64, 64, 128, 128]
     assert [b.conv2.out_channels for b in model.decoder] == [128, 64, 64, 32, 32]
     assert [b.resample for b in model.encoder] == [None, "down", None, "down", None]
+    assert isinstance(model.encoder[0].norm1, torch.nn.BatchNorm2d)
+
+
+def official_resscore_parameters(channels: int, n: int) -> int:
+    """Parameters of the official ResScore (nef = ndf = n) counted from its layout: 3x3 (transposed)
+    convs with bias, GroupNorm affine per channel; blocks that resample add a 3x3 shortcut conv."""
+    conv = lambda i, o: 9 * i * o + o  # noqa: E731
+    block = lambda i, o, resample: conv(i, o) + conv(o, o) + 2 * 2 * o + (conv(i, o) if resample else 0)  # noqa: E731
+    widths = [(n, n, False), (n, 2 * n, True), (2 * n, 2 * n, False), (2 * n, 4 * n, True), (4 * n, 4 * n, False)]
+    decoder = [(4 * n, 4 * n, False), (4 * n, 2 * n, True), (2 * n, 2 * n, False), (2 * n, n, True), (n, n, False)]
+    return conv(channels, n) + sum(block(*w) for w in widths + decoder) + conv(n, channels)
+
+
+def test_ssm_autoencoder_default_is_the_official_group_norm_network():
+    # paper App. B.1 / official ResScore: widths 32, 64, 64, 128, 128, GroupNorm(8), 2x down-sampling
+    model = build_model({"arch": "ssm_autoencoder", "channels": 3, "image_size": 32})
+    assert count_parameters(model) == official_resscore_parameters(3, 32) == 1_379_651
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert len(norms) == 20 and {m.num_groups for m in norms} == {8}
+    assert [b.conv1.out_channels for b in model.encoder] == [32, 64, 64, 128, 128]
+    assert [b.conv1.stride for b in model.encoder] == [(1, 1), (2, 2), (1, 1), (2, 2), (1, 1)]
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert model(x).shape == x.shape
+    # the digits default (ngf 4): 8 does not divide 4 channels, those norms get gcd(8, 4) = 4 groups
+    narrow = build_model({"arch": "ssm_autoencoder", "channels": 1, "image_size": 8, "ngf": 4})
+    groups = {m.num_channels: m.num_groups for m in narrow.modules() if isinstance(m, torch.nn.GroupNorm)}
+    assert groups == {4: 4, 8: 8, 16: 8}
+    assert count_parameters(narrow) == official_resscore_parameters(1, 4)
+    with pytest.raises(NcsnError, match="model.norm"):
+        build_model({"arch": "ssm_autoencoder", "channels": 1, "image_size": 8, "norm": "layer"})
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from ncsn.errors import NcsnError
 from ncsn.report import (
     NCSN_PAPER,
     OURS,
+    QUOTED,
     RE_REPORT,
     benchmark_seconds,
     result_row,
@@ -47,7 +48,7 @@ def test_tables_agree_across_formats(tmp_path):
     assert [p.name for p in (md, csv, tex)] == ["results.md", "results.csv", "results.tex"]
     back = pd.read_csv(csv)
     assert list(back.columns) == list(table.columns)
-    assert list(back["source"]) == [OURS, NCSN_PAPER, RE_REPORT, RE_REPORT]
+    assert list(back["source"]) == [OURS, NCSN_PAPER, RE_REPORT, RE_REPORT] + [QUOTED] * 10
     assert back.loc[0, "fid_torch_fidelity"] == pytest.approx(4.5678)
     assert back.loc[1, "is_mean"] == pytest.approx(8.87) and back.loc[1, "fid_torch_fidelity"] == pytest.approx(25.32)
     assert back.loc[3, "dataset"] == "celeba" and back.loc[3, "fid_torch_fidelity"] == pytest.approx(81.5)
@@ -89,6 +90,35 @@ def test_timing_from_benchmark_files(tmp_path):
     assert table.loc[1, "seconds_per_1000_samples"] == 910.0
     md, _, tex = write_tables(table, tmp_path / "timing")
     assert md_cells(md.read_text()) == tex_cells(tex.read_text())
+
+
+def test_results_table_quotes_the_other_models_of_ncsn_table_1():
+    table = results_table([]).set_index("experiment")
+    quoted = table[table["source"] == QUOTED]
+    assert len(quoted) == 10 and set(quoted["dataset"]) == {"cifar10"}
+    # values as printed in NCSN paper Table 1 (CIFAR-10)
+    assert quoted.loc["PixelCNN [59], unconditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [4.60, 65.93]
+    assert quoted.loc["WGAN-GP [18], unconditional", ["is_mean", "is_std", "fid_torch_fidelity"]].tolist() == [7.86, 0.07, 36.4]
+    assert math.isnan(quoted.loc["ProgressiveGAN [25], unconditional", "fid_torch_fidelity"])
+    assert quoted.loc["BigGAN [6], conditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [9.22, 14.73]
+    assert quoted.loc["SNGAN [36], conditional", "fid_torch_fidelity"] == 25.5
+    assert quoted["selected_checkpoint"].isna().all()  # nothing of ours is mixed into a quoted row
+
+
+def test_timing_has_data_preparation_and_timed_sampling_jobs(tmp_path):
+    train = write_benchmark(tmp_path / "train.tsv", 60.0)
+    prepare = write_benchmark(tmp_path / "prepare.tsv", 3.5)
+    timed = {100: write_benchmark(tmp_path / "n100.tsv", 4.0), 1: write_benchmark(tmp_path / "n1.tsv", 2.0)}
+    row = timing_row("digits_geometric", EXPERIMENT, train, [train], device="cpu", prepare_benchmark=prepare, timed_samples=timed)
+    assert row["prepare_seconds"] == 3.5 and row["sampling_1_s"] == 2.0 and row["sampling_100_s"] == 4.0
+    table = timing_table([row])
+    assert list(table.columns[-3:]) == ["sampling_1_s", "sampling_100_s", "sampling_1000_s"]
+    assert math.isnan(table.loc[0, "sampling_1000_s"])  # not timed here
+    re_mnist = table[(table["source"] == RE_REPORT) & (table["dataset"] == "mnist")].iloc[0]  # [Re] Table 1
+    assert re_mnist[["prepare_seconds", "sampling_1_s", "sampling_100_s", "sampling_1000_s"]].tolist() == [28.7, 19.0, 112.0, 910.0]
+    md, _, tex = write_tables(table, tmp_path / "timing")
+    assert md_cells(md.read_text()) == tex_cells(tex.read_text())
+    assert md_cells(md.read_text())[1][-3:] == ["2.0", "4.0", "-"]
 
 
 def test_benchmark_file_errors(tmp_path):

@@ -23,12 +23,13 @@ def near_major_mode(points):
 # --- the mixture ------------------------------------------------------------------------
 
 
-def test_mixture_density_is_normalised_and_score_is_its_gradient():
-    gmm = GaussianMixture.paper()
+@pytest.mark.parametrize("noise", ["component_std", "convolved"])
+def test_mixture_density_is_normalised_and_score_is_its_gradient(noise):
+    gmm = GaussianMixture.paper(noise)
     grid = torch.linspace(-16, 16, 401, dtype=torch.float64)
     xx, yy = torch.meshgrid(grid, grid, indexing="ij")
     flat = torch.stack([xx.flatten(), yy.flatten()], dim=1)
-    for sigma in (0.0, 0.5, 2.0):
+    for sigma in (None, 0.5, 2.0):
         mass = gmm.log_prob(flat, sigma).exp().sum() * (grid[1] - grid[0]) ** 2
         assert float(mass) == pytest.approx(1.0, abs=1e-6)
         x = (torch.randn(50, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 6).requires_grad_(True)
@@ -38,7 +39,22 @@ def test_mixture_density_is_normalised_and_score_is_its_gradient():
     per_row = gmm.perturbed_score(x, torch.tensor([0.5, 3.0]))
     assert torch.allclose(per_row[0], gmm.perturbed_score(x[:1], 0.5)[0])
     assert torch.allclose(per_row[1], gmm.perturbed_score(x[1:], 3.0)[0])
-    assert torch.equal(gmm.score(x), gmm.perturbed_score(x, 0.0))
+    assert torch.equal(gmm.score(x), gmm.perturbed_score(x, None))
+
+
+def test_mixture_noise_levels_component_std_vs_convolved():
+    # official toy code (GMMDistAnneal): sigma is each component's std; convolved: variance 1 + sigma^2
+    x = torch.tensor([[0.3, -1.0], [4.0, 6.0], [-7.0, -2.0]], dtype=torch.float64)
+    official, convolved = GaussianMixture.paper("component_std"), GaussianMixture.paper("convolved")
+    assert torch.allclose(official.perturbed_score(x, 1.0), official.score(x))  # level sigma = 1 is the data
+    assert torch.allclose(convolved.perturbed_score(x, 0.0), convolved.score(x))
+    assert torch.allclose(official.perturbed_score(x, math.sqrt(2.0)), convolved.perturbed_score(x, 1.0))
+    # far in the heavy mode's basin the score is (mean - x) / variance
+    far = torch.tensor([[40.0, 40.0]], dtype=torch.float64)
+    assert torch.allclose(official.perturbed_score(far, 3.0), (5.0 - far) / 9.0)
+    assert torch.allclose(convolved.perturbed_score(far, 3.0), (5.0 - far) / 10.0)
+    with pytest.raises(NcsnError, match="noise"):
+        GaussianMixture([1.0], [[0.0, 0.0]], noise="added")
 
 
 def test_mixture_samples_have_its_weights_and_means():
@@ -71,12 +87,12 @@ def test_annealed_langevin_recovers_mixture_weights_and_means(sigma_end):
     # A perfect sampler puts Binomial(1280, 0.8) points near (5, 5): std sqrt(0.8 * 0.2 / 1280) = 0.011
     # of the fraction. 4 std (0.045) leaves room for sampling noise, not for a wrong weight.
     assert near_major_mode(x) == pytest.approx(0.8, abs=4 * math.sqrt(0.8 * 0.2 / N_POINTS))
-    # The chain ends in q_{sigma_L}: components N(mean, (1 + sigma_L^2) I). Standard error of a mode's
-    # mean is sqrt((1 + sigma_L^2) / n_mode) < 0.1 for the small mode; allow 4 of them.
+    # The chain ends in q_{sigma_L}: components N(mean, sigma_L^2 I) (the official toy code's levels).
+    # Standard error of a mode's mean is sigma_L / sqrt(n_mode) < 0.1 for the small mode; allow 4 of them.
     major, minor = x[x.sum(1) > 0], x[x.sum(1) <= 0]
     assert torch.allclose(major.mean(0), torch.tensor([5.0, 5.0]), atol=0.2)
     assert torch.allclose(minor.mean(0), torch.tensor([-5.0, -5.0]), atol=0.4)
-    assert major.std(0).tolist() == pytest.approx([math.sqrt(1 + sigma_end**2)] * 2, rel=0.1)
+    assert major.std(0).tolist() == pytest.approx([sigma_end] * 2, rel=0.1)
 
 
 def test_plain_langevin_with_exact_scores_gets_the_weights_wrong():

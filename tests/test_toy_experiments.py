@@ -10,20 +10,21 @@ import pytest
 import torch
 
 from ncsn.cli import main
+from ncsn.toy.eps_sweep import divergence_by_level
 from ncsn.toy.gmm import GaussianMixture
 from ncsn.toy.langevin_modes import mode_fractions
 from ncsn.toy.scores import region_errors, score_grid
 from ncsn.toy.ssm_noise import optimal_loss, running_mean, tail_spread
 
 GMM = {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
-# the paper's Fig. 3 settings (App. B.1) with the working and the stated noise levels
+# the paper's Fig. 3 settings (App. B.1: levels 20 -> 1, as the official code) and the Sec. 4.3 text's levels
 LANGEVIN_MODES = {
     "num_samples": 1280, "init_half_width": 8.0,
     "langevin": {"n_steps": 1000, "eps": 0.1},
     "annealed": {"n_steps_each": 100, "eps": 0.1},
     "schedules": {
-        "working": {"kind": "geometric", "sigma_begin": 20.0, "sigma_end": 1.1051709180756477, "num_levels": 10},
-        "paper_stated": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10},
+        "app_b1": {"kind": "geometric", "sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10},
+        "sec_4_3": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10},
     },
 }
 
@@ -50,16 +51,16 @@ def test_annealed_langevin_recovers_mode_weights(langevin_dir):
     heavy = table["mode_1_fraction"]  # the (5, 5) mode, weight 0.8
     assert heavy["true weights"] == 0.8
     assert abs(heavy["exact"] - 0.8) < 0.04
-    assert abs(heavy["annealed (working)"] - 0.8) <= 0.05
+    assert abs(heavy["annealed (app_b1)"] - 0.8) <= 0.05
     # plain Langevin keeps each chain in its starting basin: about half, far from 0.8
     assert abs(heavy["Langevin"] - 0.5) < 0.06
     # the levels the paper states (10 -> 0.1) blow up: the first step is 0.1 * (10 / 0.1)^2 = 1000
-    assert table.loc["annealed (paper_stated)", "diverged"] == 1280
+    assert table.loc["annealed (sec_4_3)", "diverged"] == 1280
     rows = json.loads((langevin_dir / "mode_fractions.json").read_text())
     assert [r["method"] for r in rows] == list(table.index)
     assert_image_files(langevin_dir / "fig3_langevin.png", langevin_dir / "fig3_langevin.pdf")
     with np.load(langevin_dir / "samples.npz") as samples:
-        assert samples["annealed_working"].shape == (1280, 2)
+        assert samples["annealed_app_b1"].shape == (1280, 2)
 
 
 def test_mode_fractions_counts_nearest_mode_and_divergence():
@@ -150,3 +151,34 @@ def test_toy_command_errors(tmp_path, capsys):
     assert main(["toy", "scores", "--settings", '{"experiment": {"log_evry": 5}}', "--out-dir", str(tmp_path)]) == 2
     assert "toy.scores.log_evry: unknown key; did you mean `log_every`?" in capsys.readouterr().err
     assert not any(tmp_path.iterdir()), "a failed command must leave nothing behind"
+
+
+def test_eps_sweep_counts_divergence_per_level_and_finds_working_eps(tmp_path):
+    # [Re] Fig. 11 under the Sec. 4.3 levels 10 -> 0.1. With component std sigma_i the linear part of a
+    # step multiplies x - mean by 1 - alpha_i / (2 sigma_i^2) = 1 - 50 eps: beyond 1 in size for
+    # eps > 0.04, so eps 0.1 overflows float32 within the first level's 100 steps (4^100 > 3e38).
+    settings = {"seed": 0, "gmm": GMM, "experiment": {
+        "num_samples": 400, "init_half_width": 8.0, "n_steps_each": 100, "eps": [0.1, 0.001, 1e-6],
+        "schedule": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10}}}
+    run_cli("toy", "eps-sweep", "--settings", json.dumps(settings), "--out-dir", tmp_path)
+    rows = {r["eps"]: r for r in json.loads((tmp_path / "divergence.json").read_text())}
+    assert rows[0.1]["diverged"] == 400 and rows[0.1]["diverged_per_level"] == [400] + [0] * 9
+    assert rows[0.1]["first_diverging_level"] == 0 and rows[0.1]["first_alpha"] == pytest.approx(1000.0, rel=1e-6)
+    stable = rows[0.001]
+    assert stable["diverged"] == 0 and stable["first_diverging_level"] is None
+    assert abs(stable["mode_1_fraction"] - 0.8) < 4 * np.sqrt(0.16 / 400)
+    assert stable["spread"] == pytest.approx(stable["target_spread"], rel=0.2)  # ends in N(mean, 0.1^2 I)
+    assert rows[1e-6]["spread"] > 10 * rows[1e-6]["target_spread"]  # too small a step: chains barely move
+    assert len(pd.read_csv(tmp_path / "divergence.csv")) == 3
+    assert_image_files(tmp_path / "fig11_eps_sweep.png", tmp_path / "fig11_eps_sweep.pdf")
+
+
+def test_divergence_by_level_counts_each_chain_once():
+    nan = float("nan")
+    snapshots = torch.tensor([
+        [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]],  # start
+        [[nan, 0.0], [1.0, 1.0], [2.0, 2.0]],  # after level 0: chain 0 diverged
+        [[nan, nan], [1.0, float("inf")], [2.0, 2.0]],  # after level 1: chain 1
+        [[nan, nan], [nan, nan], [2.0, 2.0]],
+    ])
+    assert divergence_by_level(snapshots) == [1, 1, 0]

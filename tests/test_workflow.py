@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 import yaml
@@ -44,6 +45,7 @@ TINY = {
             "evaluation": {"num_samples": 40, "shards": 2, "is_splits": 2},
         }
     },
+    "report": {"sample_timing": {"counts": [1, 3]}},  # [Re] Table 1's timed sampling jobs, tiny
 }
 METRICS = "results/eval/digits/tiny/metrics.json"
 TABLE = "results/report/results.md"
@@ -106,12 +108,22 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     experiments = paper["experiments"]
     fid_selected = [x for x, e in experiments.items() if e.get("selection", {}).get("criterion", "fid") == "fid"]
     # 200k iterations, a snapshot every 5000: 40 checkpoints to score per FID-selected run
-    assert counts["score"] == 40 * len(fid_selected) == 200
-    assert counts["train"] == len(experiments) == 6
-    assert counts["select"] == counts["evaluate"] == 6
-    assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 60
+    assert counts["score"] == 40 * len(fid_selected) == 240
+    assert counts["train"] == len(experiments) == 8
+    assert counts["select"] == counts["evaluate"] == 8
+    assert counts["sample"] == sum(e["evaluation"]["shards"] for e in experiments.values()) == 80
     assert counts["prepare"] == 3 and counts["ref_stats"] == 3
     assert "train_extractor" not in counts  # Inception weights are given, not trained
+    baselines = {e["dataset"] for e in experiments.values() if e.get("schedule", {}).get("kind") == "single"}
+    assert baselines == {"mnist", "cifar10", "celeba"}  # paper Figs. 7-8
+    assert counts["toy_eps_sweep"] == counts["toy_langevin_modes"] == 1  # [Re] Fig. 11, paper Fig. 3
+
+    # inpainting: CIFAR-10 training images, CelebA test images (the official code's), MNIST training images
+    targets = [f"results/figures/{d}/{d}_geometric/inpainting.png" for d in ("cifar10", "celeba", "mnist")]
+    result = snakemake(tmp_path, config, "-n", "-p", "--", *targets)
+    assert result.returncode == 0, result.stdout[-3000:]
+    used = dict(re.findall(r"figure inpainting --selection \S+/(\w+)_geometric/selection.json --data \S+/(\w+)\.npz", result.stdout))
+    assert used == {"cifar10": "train", "celeba": "test", "mnist": "train"}
 
 
 def test_default_config_is_found_from_any_working_directory(tmp_path):
@@ -197,6 +209,10 @@ BAD_CONFIGS = {
         lambda c: c.update(toy={"ssm_noise": {"dataset": "cifar10"}}),
         ["toy.ssm_noise.dataset: 'cifar10' is not a key of 'datasets'"],
     ),
+    "sweep without the sampled eps": (
+        lambda c: c.update(figures={"sweep": {"experiment": "tiny", "eps": [1.0e-5, 5.0e-5]}}),
+        ["figures.sweep.eps [1e-05, 5e-05] lacks 2e-05, the experiments.tiny.sampling.eps"],
+    ),
     "too many shards": (
         lambda c: c["experiments"]["tiny"]["evaluation"].update(shards=3),
         ["experiments.tiny.evaluation.shards (3) exceeds the 2 sampling batch(es)"],
@@ -222,7 +238,7 @@ def test_short_config_gets_the_paper_defaults(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     settings = json.loads(re.search(r"ncsn train .*--settings '([^']+)'", result.stdout)[1])
     assert settings["training"] == {**defaults("training"), "iterations": 20, "snapshot_freq": 10, "batch_size": 32}
-    assert (settings["training"]["lr"], settings["training"]["ema"]) == (0.001, False)  # the paper's, App. B.1
+    assert (settings["training"]["lr"], settings["training"]["ema"]) == (0.001, False)  # the paper's, App. B.2
     assert settings["model"] == {"ngf": 4, "arch": "refinenet"}
     assert settings["schedule"] == {"num_levels": 3, "kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01}
 
@@ -255,6 +271,10 @@ def test_tiny_run_produces_metrics_and_results_table(tiny_run):
     for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):
         assert (workdir / "results/logs" / log).is_file()
     assert (workdir / "results/benchmarks/train/digits/tiny.tsv").is_file()
+    timing = pd.read_csv(workdir / "results/report/timing.csv").set_index("experiment")
+    assert counts["sample_timing"] == 2
+    assert timing.loc["tiny", "prepare_seconds"] > 0 and timing.loc["tiny", "sampling_3_s"] > 0
+    assert timing.loc["tiny", "sampling_1_s"] > 0 and "sampling_1000_s" in timing.columns  # [Re] rows
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""Score-matching objectives: denoising score matching over all noise levels (paper Eq. 5-6)
-and sliced score matching (Song et al., 2019) for the toy experiments."""
+"""Score-matching objectives: denoising score matching over all noise levels (paper Eq. 5-6),
+sliced score matching (Song et al., 2019) for the toy experiments, and its annealed form over
+all noise levels (the official code's ``algo: ssm`` for NCSN)."""
 
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def sliced_score_matching_loss(
     n_particles: int = 1,
     variance_reduction: bool = False,
     generator: torch.Generator | None = None,
+    reduction: str = "mean",
 ) -> torch.Tensor:
-    """Sliced score matching (SSM), or its variance-reduced form SSM-VR, averaged over the batch.
+    """Sliced score matching (SSM), or its variance-reduced form SSM-VR, averaged over the batch
+    (``reduction="none"``: per example, shape ``(B,)``).
 
     For each example and each of ``n_particles`` standard normal projections ``v``:
     ``v^T (d s / d x) v + 0.5 (v^T s)^2`` (SSM) or ``v^T (d s / d x) v + 0.5 ||s||^2``
@@ -69,6 +72,8 @@ def sliced_score_matching_loss(
     """
     if n_particles < 1:
         raise NcsnError(f"sliced_score_matching_loss: n_particles is {n_particles}; it must be >= 1")
+    if reduction not in REDUCTIONS:
+        raise NcsnError(f"sliced_score_matching_loss: reduction is {reduction!r}; use one of {list(REDUCTIONS)}")
     with torch.enable_grad():
         copies = x.detach().unsqueeze(0).expand(n_particles, *x.shape).reshape(-1, *x.shape[1:])
         copies.requires_grad_(True)
@@ -83,4 +88,37 @@ def sliced_score_matching_loss(
         else:
             norm_term = 0.5 * projected.pow(2)
         per_example = (trace_term + norm_term).view(n_particles, -1).mean(dim=0)
-        return per_example.mean()
+        return per_example.mean() if reduction == "mean" else per_example
+
+
+def annealed_ssm_loss(
+    model: nn.Module | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    levels: torch.Tensor,
+    n_particles: int = 1,
+    generator: torch.Generator | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """SSM-VR of the noise-conditional score at each example's level, weighted by sigma_i^2: the
+    official ``anneal_sliced_score_estimation_vr`` (training ``algo: ssm``).
+
+    Each example is perturbed to ``x~ = x + sigma_i z`` and scores
+    ``sigma_i^2 (v^T (ds/dx~) v + 0.5 ||s(x~, i)||^2)``, averaged over ``n_particles`` projections.
+    """
+    batch = x.shape[0]
+    used = sigmas.to(device=x.device, dtype=x.dtype)[levels].view(batch, *([1] * (x.dim() - 1)))
+    perturbed = x + torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * used
+    particle_levels = levels.repeat(n_particles)  # the copies are particle-major: (n_particles * B,)
+    per_example = (
+        sliced_score_matching_loss(
+            lambda y: model(y, particle_levels).float(),
+            perturbed,
+            n_particles=n_particles,
+            variance_reduction=True,
+            generator=generator,
+            reduction="none",
+        )
+        * used.flatten() ** 2
+    )
+    return per_example.mean() if reduction == "mean" else per_example

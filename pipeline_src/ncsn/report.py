@@ -1,8 +1,10 @@
 """The results tables: our numbers beside the NCSN paper's and the [Re] report's (Markdown, CSV, LaTeX).
 
 ``results`` has one row per experiment (data set x schedule x architecture) built from the
-workflow's ``selection.json`` and ``metrics.json``; ``timing`` has training it/s and seconds per
-1000 samples from Snakemake ``benchmark:`` files. Reference rows are labelled by their source.
+workflow's ``selection.json`` and ``metrics.json``, then the papers' rows and the other models of
+the NCSN paper's Table 1 as it quotes them; ``timing`` has data preparation seconds, training it/s,
+seconds per 1000 samples and the wall time of sampling 1, 100 and 1000 images ([Re] Table 1) from
+Snakemake ``benchmark:`` files. Reference rows are labelled by their source.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from ncsn.io import atomic_path
 OURS = "this run"
 NCSN_PAPER = "NCSN paper (Song & Ermon 2019)"
 RE_REPORT = "[Re] report (2020)"
+QUOTED = "quoted in NCSN paper Table 1"
 
 RESULT_COLUMNS = [
     "source", "experiment", "dataset", "schedule", "architecture", "extractor",
     "selected_checkpoint", "selection_samples", "fid_selection",
     "final_samples", "is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid",
 ]
-TIMING_COLUMNS = ["source", "experiment", "dataset", "device", "train_iterations", "train_it_per_s", "sample_count", "seconds_per_1000_samples"]
+TIMING_COLUMNS = [
+    "source", "experiment", "dataset", "device", "prepare_seconds", "train_iterations", "train_it_per_s",
+    "sample_count", "seconds_per_1000_samples",
+]  # then one ``sampling_{n}_s`` column per timed sample count (:func:`sampling_column`)
 
 # Reference numbers typed in from the papers (NCSN Table 1; [Re] Sec. 5 and Table 1).
 REFERENCE_RESULTS: list[dict[str, Any]] = [
@@ -39,15 +45,37 @@ REFERENCE_RESULTS: list[dict[str, Any]] = [
      "extractor": "inception", "selected_checkpoint": 30000, "selection_samples": 1000, "final_samples": 50000,
      "is_mean": 3.4, "is_std": 0.0395, "fid_torch_fidelity": 81.5},
 ]
-REFERENCE_TIMING: list[dict[str, Any]] = [
-    {"source": RE_REPORT, "dataset": "mnist", "device": "P100", "train_it_per_s": 2.35, "sample_count": 1000, "seconds_per_1000_samples": 910.0},
-    {"source": RE_REPORT, "dataset": "cifar10", "device": "V100", "train_it_per_s": 1.73, "sample_count": 1000, "seconds_per_1000_samples": 1398.0},
-    {"source": RE_REPORT, "dataset": "celeba", "device": "V100", "train_it_per_s": 1.73, "sample_count": 1000, "seconds_per_1000_samples": 1398.0},
+# The other models of NCSN paper Table 1 (CIFAR-10), as the paper quotes them from their own papers.
+_QUOTED_ROWS = [  # (model [reference number in the NCSN paper], conditional, IS mean, IS std, FID)
+    ("PixelCNN [59]", False, 4.60, None, 65.93),
+    ("PixelIQN [42]", False, 5.29, None, 49.46),
+    ("EBM [12]", False, 6.02, None, 40.58),
+    ("WGAN-GP [18]", False, 7.86, 0.07, 36.4),
+    ("MoLM [45]", False, 7.90, 0.10, 18.9),
+    ("SNGAN [36]", False, 8.22, 0.05, 21.7),
+    ("ProgressiveGAN [25]", False, 8.80, 0.05, None),
+    ("EBM [12]", True, 8.30, None, 37.9),
+    ("SNGAN [36]", True, 8.60, 0.08, 25.5),
+    ("BigGAN [6]", True, 9.22, None, 14.73),
+]
+QUOTED_RESULTS: list[dict[str, Any]] = [
+    {"source": QUOTED, "experiment": f"{model}, {'conditional' if conditional else 'unconditional'}", "dataset": "cifar10",
+     "is_mean": is_mean, "is_std": is_std, "fid_torch_fidelity": fid}
+    for model, conditional, is_mean, is_std, fid in _QUOTED_ROWS
+]
+REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the download
+    {"source": RE_REPORT, "dataset": "mnist", "device": "P100", "prepare_seconds": 28.7, "train_it_per_s": 2.35,
+     "sample_count": 1000, "seconds_per_1000_samples": 910.0, "sampling_1_s": 19.0, "sampling_100_s": 112.0, "sampling_1000_s": 910.0},
+    {"source": RE_REPORT, "dataset": "cifar10", "device": "V100", "prepare_seconds": 50.4, "train_it_per_s": 1.73,
+     "sample_count": 1000, "seconds_per_1000_samples": 1398.0, "sampling_1_s": 23.0, "sampling_100_s": 158.0, "sampling_1000_s": 1398.0},
+    {"source": RE_REPORT, "dataset": "celeba", "device": "V100", "prepare_seconds": 715.4, "train_it_per_s": 1.73,
+     "sample_count": 1000, "seconds_per_1000_samples": 1398.0, "sampling_1_s": 23.0, "sampling_100_s": 158.0, "sampling_1000_s": 1398.0},
 ]
 
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {"fid_selection": 2, "is_mean": 2, "is_std": 3, "fid_torch_fidelity": 2, "fid_clean_fid": 2,
-            "train_it_per_s": 2, "seconds_per_1000_samples": 1}
+            "train_it_per_s": 2, "seconds_per_1000_samples": 1, "prepare_seconds": 1}
+SECONDS_DECIMALS = 1  # every sampling_{n}_s column
 
 
 def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
@@ -91,46 +119,62 @@ def benchmark_seconds(path: str | os.PathLike) -> float:
     return float(table["s"].mean())
 
 
+def sampling_column(count: int) -> str:
+    """Column of the wall time of one sampling job of ``count`` images ([Re] Table 1: 1, 100, 1000)."""
+    return f"sampling_{int(count)}_s"
+
+
 def timing_row(
     name: str,
     experiment: Mapping[str, Any],
     train_benchmark: str | os.PathLike,
     sample_benchmarks: Iterable[str | os.PathLike],
     device: str,
+    prepare_benchmark: str | os.PathLike | None = None,
+    timed_samples: Mapping[int, str | os.PathLike] | None = None,
 ) -> dict[str, Any]:
     """Training it/s and seconds per 1000 samples of one experiment from its benchmark files.
 
     The sampling benchmarks are the shards of the final evaluation sample; their seconds add up.
+    ``prepare_benchmark``: the data set's ``prepare`` job; ``timed_samples``: image count -> the
+    benchmark of one job sampling that many images (each a ``sampling_{n}_s`` column).
     """
     iterations = int(experiment["training"]["iterations"])
     samples = int(experiment["evaluation"]["num_samples"])
     train_s = benchmark_seconds(train_benchmark)
     sample_s = sum(benchmark_seconds(p) for p in sample_benchmarks)
-    return {
+    row = {
         "source": OURS, "experiment": name, "dataset": experiment["dataset"], "device": device,
+        "prepare_seconds": benchmark_seconds(prepare_benchmark) if prepare_benchmark is not None else None,
         "train_iterations": iterations, "train_it_per_s": iterations / train_s if train_s > 0 else math.nan,
         "sample_count": samples, "seconds_per_1000_samples": sample_s / samples * 1000.0,
     }
+    for count, path in sorted((timed_samples or {}).items()):
+        row[sampling_column(count)] = benchmark_seconds(path)
+    return row
 
 
 def results_table(rows: Iterable[Mapping[str, Any]], with_references: bool = True) -> pd.DataFrame:
-    """Our rows followed by the papers' labelled reference rows, in :data:`RESULT_COLUMNS` order."""
-    rows = list(rows) + (REFERENCE_RESULTS if with_references else [])
+    """Our rows, the papers' labelled reference rows, then the other models NCSN Table 1 quotes,
+    in :data:`RESULT_COLUMNS` order."""
+    rows = list(rows) + (REFERENCE_RESULTS + QUOTED_RESULTS if with_references else [])
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
 def timing_table(rows: Iterable[Mapping[str, Any]], with_references: bool = True) -> pd.DataFrame:
-    """Our timing rows followed by the [Re] report's Table 1, in :data:`TIMING_COLUMNS` order."""
+    """Our timing rows followed by the [Re] report's Table 1, in :data:`TIMING_COLUMNS` order and
+    then one ``sampling_{n}_s`` column per image count any row has, smallest first."""
     rows = list(rows) + (REFERENCE_TIMING if with_references else [])
-    return pd.DataFrame(rows, columns=TIMING_COLUMNS)
+    counts = sorted({int(key[len("sampling_") : -len("_s")]) for row in rows for key in row if key.startswith("sampling_")})
+    return pd.DataFrame(rows, columns=TIMING_COLUMNS + [sampling_column(n) for n in counts])
 
 
 def format_cell(column: str, value: Any) -> str:
     """Text of one cell for Markdown/LaTeX: fixed decimals per column, '-' for missing values."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "-"
-    if column in DECIMALS:
-        return f"{float(value):.{DECIMALS[column]}f}"
+    if column in DECIMALS or (column.startswith("sampling_") and column.endswith("_s")):
+        return f"{float(value):.{DECIMALS.get(column, SECONDS_DECIMALS)}f}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -29,7 +29,7 @@ from ncsn.checkpoint import checkpoint_name, drop_optimizer_states, latest_compl
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
-from ncsn.losses import dsm_loss
+from ncsn.losses import annealed_ssm_loss, dsm_loss
 from ncsn.models import CONDITIONAL, build_model, count_parameters
 from ncsn.progress import Progress
 from ncsn.schedules import make_sigmas
@@ -41,6 +41,11 @@ SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
+# training.algo -> per-example loss (score_fn, x, sigmas, levels, generator)
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "dsm": lambda score, x, sigmas, levels, gen: dsm_loss(score, x, sigmas, levels=levels, generator=gen, reduction="none"),
+    "ssm": lambda score, x, sigmas, levels, gen: annealed_ssm_loss(score, x, sigmas, levels, generator=gen, reduction="none"),
+}
 
 
 def _stderr(message: str) -> None:
@@ -144,7 +149,7 @@ class Trainer:
     def step(self) -> None:
         x = devices.to_channels_last(self.batcher.next(), self.cfg["channels_last"])
         levels = torch.randint(self.sigmas.numel(), (x.shape[0],), generator=self.noise, device=self.device)
-        losses = dsm_loss(self.score, x, self.sigmas, levels=levels, generator=self.noise, reduction="none")
+        losses = LOSSES[self.cfg["algo"]](self.score, x, self.sigmas, levels, self.noise)
         loss = losses.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -149,6 +149,11 @@ def metrics_file(dataset: str, exp: str) -> str:
     return f"{RESULTS}/eval/{dataset}/{exp}/metrics.json"
 
 
+def prepare_benchmark(dataset: str) -> str:
+    """Snakemake benchmark TSV of a data set's `prepare` job (the report's data time, [Re] Table 1)."""
+    return f"{BENCH}/prepare/{dataset}.tsv"
+
+
 def train_benchmark(dataset: str, exp: str) -> str:
     """Snakemake benchmark TSV of the training job (the report reads it for it/s)."""
     return f"{BENCH}/train/{dataset}/{exp}.tsv"

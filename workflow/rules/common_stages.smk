@@ -12,6 +12,7 @@ TOY_KINDS = {  # config key -> (command kind, figure file)
     "ssm_noise": ("ssm-noise", "fig1_ssm_loss"),
     "scores": ("scores", "fig2_scores"),
     "langevin_modes": ("langevin-modes", "fig3_langevin"),
+    "eps_sweep": ("eps-sweep", "fig11_eps_sweep"),
 }
 
 
@@ -48,10 +49,11 @@ PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
 
 
 def figure_settings(kind: str) -> dict:
+    """A figure block as the `figure` command takes it (the workflow-only keys left out)."""
     return {
         k: v
         for k, v in config.get("figures", {}).get(kind, {}).items()
-        if k != "experiments"
+        if k not in ("experiments", "split")
     }
 
 
@@ -65,6 +67,21 @@ def figure_experiments(config: dict, kind: str) -> list[str]:
 
 def experiment_figure(name: str, kind: str) -> str:
     return f"{FIGURES}/{experiment(config, name)['dataset']}/{name}/{kind}.png"
+
+
+# Images the inpainting figure occludes, by data set source, where the official code differs from
+# the [Re] report's training images (Fig. 7): the official code inpaints CelebA test images.
+INPAINTING_SPLIT_BY_SOURCE = {"celeba": "test"}
+
+
+def inpainting_split(config: dict, dataset: str) -> str:
+    """train or test: figures.inpainting.split, or with `auto` the data set's default (train but CelebA)."""
+    split = config.get("figures", {}).get("inpainting", {}).get("split", "auto")
+    if split != "auto":
+        return split
+    return INPAINTING_SPLIT_BY_SOURCE.get(
+        config["datasets"][dataset]["source"], "train"
+    )
 
 
 def neighbours_dir(dataset: str, name: str) -> str:
@@ -139,6 +156,27 @@ def figure_sampler_settings(name: str, kind: str) -> dict:
 REPORT = f"{RESULTS}/report"
 
 
+TIMING = f"{RESULTS}/timing"
+
+
+def timed_sampling(config: dict) -> list[tuple[str, int]]:
+    """(experiment, image count) of the timed sampling jobs ([Re] Table 1), from report.sample_timing."""
+    block = config.get("report", {}).get("sample_timing")
+    if block is None:
+        return []
+    names = block.get("experiments") or experiment_names(config)
+    unknown = sorted(set(names) - set(config["experiments"]))
+    if unknown:
+        raise WorkflowError(
+            f"report.sample_timing.experiments names unknown experiment(s) {unknown}"
+        )
+    return [(x, int(n)) for x in names for n in block["counts"]]
+
+
+def timed_sample_benchmark(dataset: str, exp: str, images) -> str:
+    return f"{BENCH}/sample_timing/{dataset}/{exp}/n{images}.tsv"
+
+
 def report_targets(config: dict) -> list[str]:
     return [
         f"{REPORT}/{table}.{ext}"
@@ -159,6 +197,13 @@ def report_inputs(wildcards) -> dict:
             train_benchmark(experiment(config, x)["dataset"], x) for x in names
         ],
         "sample_benchmark": [b for x in names for b in sample_benchmarks(config, x)],
+        "prepare_benchmark": sorted(
+            {prepare_benchmark(experiment(config, x)["dataset"]) for x in names}
+        ),
+        "timed_sample_benchmark": [
+            timed_sample_benchmark(experiment(config, x)["dataset"], x, n)
+            for x, n in timed_sampling(config)
+        ],
     }
 
 
@@ -170,8 +215,15 @@ def report_arguments(wildcards, input) -> str:
         option = f"--{key.replace('_', '-')}"
         args += [f"{option} {name}={path}" for name, path in zip(names, input[key])]
     for name in names:
+        dataset = experiment(config, name)["dataset"]
         args += [
             f"--sample-benchmark {name}={path}"
             for path in sample_benchmarks(config, name)
         ]
+        args.append(f"--prepare-benchmark {name}={prepare_benchmark(dataset)}")
+    args += [
+        f"--timed-sample-benchmark {x}:{n}="
+        + timed_sample_benchmark(experiment(config, x)["dataset"], x, n)
+        for x, n in timed_sampling(config)
+    ]
     return " ".join(args)

@@ -7,7 +7,7 @@ rule prepare:
     log:
         f"{LOGS}/prepare/{{dataset}}.log",
     benchmark:
-        f"{BENCH}/prepare/{{dataset}}.tsv"
+        prepare_benchmark("{dataset}")
     threads: 1
     resources:
         mem_mb=4000,

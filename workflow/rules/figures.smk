@@ -57,7 +57,7 @@ rule figure_intermediate:
 rule figure_inpainting:
     input:
         selection=selection_files("{dataset}", "{experiment}")["selection"],
-        data=lambda wc: data_files(wc.dataset)["test"],
+        data=lambda wc: data_files(wc.dataset)[inpainting_split(config, wc.dataset)],
     output:
         report(
             f"{FIGURES}/{{dataset}}/{{experiment}}/inpainting.png",

@@ -1,5 +1,30 @@
 # The results table (one row per experiment beside the papers' numbers) and the
-# timing table (training it/s, seconds per 1000 samples beside [Re] Table 1).
+# timing table (data preparation, training it/s, seconds per 1000 samples and timed
+# sampling jobs of 1, 100 and 1000 images beside [Re] Table 1).
+
+
+rule sample_timing:
+    input:
+        selection=selection_files("{dataset}", "{experiment}")["selection"],
+    output:
+        f"{TIMING}/{{dataset}}/{{experiment}}/n{{images}}.npz",
+    log:
+        f"{LOGS}/sample_timing/{{dataset}}/{{experiment}}/n{{images}}.log",
+    benchmark:
+        timed_sample_benchmark("{dataset}", "{experiment}", "{images}")
+    wildcard_constraints:
+        images=r"\d+",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=1440,
+        gpu=gpu_count,
+    params:
+        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+    shell:
+        "OMP_NUM_THREADS={threads} python -m ncsn sample --selection {input.selection:q}"
+        " --num-samples {wildcards.images} --shard 0 --shards 1"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule report_tables:

@@ -1,6 +1,6 @@
-# Toy experiments of the paper (Sec. 3, Figs. 1-3) and the [Re] report (Sec. 4):
+# Toy experiments of the paper (Sec. 3, Figs. 1-3) and the [Re] report (Sec. 4, Fig. 11):
 # SSM loss with and without data noise, exact vs learned scores of the 2-D mixture,
-# plain vs annealed Langevin with exact scores. Settings: the config's `toy` block.
+# plain vs annealed Langevin with exact scores, annealed Langevin over eps. Settings: the config's `toy` block.
 
 
 rule toy_ssm_noise:
@@ -87,4 +87,30 @@ rule toy_langevin_modes:
         out=lambda wc, output: str(Path(output.png).parent),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn toy langevin-modes --settings {params.settings:q}"
+        " --out-dir {params.out:q} > {log:q} 2>&1"
+
+
+rule toy_eps_sweep:
+    output:
+        png=report(
+            toy_figure("eps_sweep"),
+            caption="../report/fig11_eps_sweep.rst",
+            category="Toy experiments",
+        ),
+        pdf=toy_figure("eps_sweep", "pdf"),
+        csv=f"{TOY}/eps_sweep/divergence.csv",
+        json=f"{TOY}/eps_sweep/divergence.json",
+    log:
+        f"{LOGS}/toy/eps_sweep.log",
+    benchmark:
+        f"{BENCH}/toy/eps_sweep.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=lambda wc: settings_json(toy_settings(config, "eps_sweep")),
+        out=lambda wc, output: str(Path(output.png).parent),
+    shell:
+        "OMP_NUM_THREADS={threads} python -m ncsn toy eps-sweep --settings {params.settings:q}"
         " --out-dir {params.out:q} > {log:q} 2>&1"

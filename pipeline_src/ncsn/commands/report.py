@@ -3,10 +3,14 @@
     ncsn report --settings '{"experiments": {...}, "device": "cpu"}' \
         --metrics NAME=results/eval/.../metrics.json --selection NAME=results/selection/.../selection.json \
         --train-benchmark NAME=results/benchmarks/train/....tsv --sample-benchmark NAME=...shard_0_of_1.tsv \
+        [--prepare-benchmark NAME=results/benchmarks/prepare/DATASET.tsv] \
+        [--timed-sample-benchmark NAME:100=results/benchmarks/sample_timing/.../n100.tsv] \
         --out-dir results/report
 
 Every experiment of ``settings.experiments`` needs a metrics, a selection and a train
-benchmark file and at least one sample benchmark (one per shard; repeat the option).
+benchmark file and at least one sample benchmark (one per shard; repeat the option). The
+optional prepare benchmark (of the experiment's data set) and timed-sample benchmarks (one
+sampling job of N images, [Re] Table 1) add columns to the timing table.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from ncsn.report import result_row, results_table, timing_row, timing_table, wri
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_argument(parser, "JSON with the config's 'experiments' block and 'device'")
-    for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark"):
+    for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark", "--prepare-benchmark"):
         parser.add_argument(option, type=named_path, action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--timed-sample-benchmark", type=named_path, action="append", default=[], metavar="NAME:N=PATH")
     parser.add_argument("--out-dir", type=Path, required=True, help="writes results.{md,csv,tex} and timing.{md,csv,tex}")
 
 
@@ -32,6 +37,17 @@ def grouped(pairs: list[tuple[str, Path]]) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = defaultdict(list)
     for name, path in pairs:
         out[name].append(path)
+    return out
+
+
+def timed_samples(pairs: list[tuple[str, Path]]) -> dict[str, dict[int, Path]]:
+    """``NAME:N=PATH`` options -> {experiment: {image count: benchmark file}}."""
+    out: dict[str, dict[int, Path]] = defaultdict(dict)
+    for key, path in pairs:
+        name, _, count = key.rpartition(":")
+        if not name or not count.isdigit() or int(count) < 1:
+            raise NcsnError(f"--timed-sample-benchmark wants NAME:N=PATH with N a whole number >= 1, got {key}={path}")
+        out[name][int(count)] = path
     return out
 
 
@@ -48,11 +64,14 @@ def run(args: argparse.Namespace) -> int:
             for path in paths:
                 if not path.is_file():
                     raise NcsnError(f"--{key.replace('_', '-')} file {path} does not exist; run the workflow step that writes it")
+    prepare = dict(args.prepare_benchmark)
+    timed = timed_samples(args.timed_sample_benchmark)
     results, timing = [], []
     for name, exp in experiments.items():
         results.append(result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0])))
         timing.append(timing_row(name, exp, files["train_benchmark"][name][0], files["sample_benchmark"][name],
-                                 device=str(args.settings.get("device", "unknown"))))
+                                 device=str(args.settings.get("device", "unknown")), prepare_benchmark=prepare.get(name),
+                                 timed_samples=timed.get(name)))
     written = write_tables(results_table(results), args.out_dir / "results")
     written += write_tables(timing_table(timing), args.out_dir / "timing")
     for path in written:

@@ -1,4 +1,4 @@
-"""``python -m ncsn score``: FID of one checkpoint on a small sample (paper App. B.1: 1000 samples), for model selection."""
+"""``python -m ncsn score``: FID of one checkpoint on a small sample (paper App. B.2: 1000 samples), for model selection."""
 
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
     ncsn toy ssm-noise --data results/data/digits/train.npz --settings JSON --out-dir results/toy/ssm_noise
     ncsn toy scores --settings JSON --out-dir results/toy/scores
     ncsn toy langevin-modes --settings JSON --out-dir results/toy/langevin_modes
+    ncsn toy eps-sweep --settings JSON --out-dir results/toy/eps_sweep
 
-``--settings`` is ``{"seed", "device", "gmm": {weights, means, std}, "experiment": <the toy block>}``
-(``gmm`` only for ``scores`` and ``langevin-modes``). Each kind writes its figure as PNG + PDF,
+``--settings`` is ``{"seed", "device", "gmm": {weights, means, std, noise}, "experiment": <the toy block>}``
+(``gmm`` for all but ``ssm-noise``). Each kind writes its figure as PNG + PDF,
 its numbers as CSV/JSON, and prints the paths it wrote.
 """
 
@@ -23,12 +24,17 @@ from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz, write_json
 from ncsn.settings import check_block, top_level
 
-KINDS = ("ssm-noise", "scores", "langevin-modes")
-FIGURE = {"ssm-noise": "fig1_ssm_loss.png", "scores": "fig2_scores.png", "langevin-modes": "fig3_langevin.png"}
+KINDS = ("ssm-noise", "scores", "langevin-modes", "eps-sweep")
+FIGURE = {
+    "ssm-noise": "fig1_ssm_loss.png",
+    "scores": "fig2_scores.png",
+    "langevin-modes": "fig3_langevin.png",
+    "eps-sweep": "fig11_eps_sweep.png",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=KINDS, help="ssm-noise: Fig. 1; scores: Fig. 2; langevin-modes: Fig. 3")
+    parser.add_argument("kind", choices=KINDS, help="ssm-noise: Fig. 1; scores: Fig. 2; langevin-modes: Fig. 3; eps-sweep: [Re] Fig. 11")
     add_settings_argument(parser, 'JSON {"seed", "device", "gmm", "experiment"}')
     parser.add_argument("--data", type=Path, help="train.npz of the image data set (ssm-noise only)")
     parser.add_argument("--out-dir", type=Path, required=True)
@@ -51,7 +57,7 @@ def mixture(settings: dict[str, Any]):
     from ncsn.toy.gmm import GaussianMixture
 
     block = settings_block(settings, "gmm", "gmm")
-    return GaussianMixture(weights=block["weights"], means=block["means"], std=float(block["std"]))
+    return GaussianMixture(weights=block["weights"], means=block["means"], std=float(block["std"]), noise=block["noise"])
 
 
 def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
@@ -108,9 +114,29 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     return paths
 
 
+def run_eps_sweep(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
+    from ncsn.plots import plot_point_sets
+    from ncsn.toy.eps_sweep import run
+
+    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
+    points, rows = run(block, mixture(args.settings), gen)
+    out = args.out_dir
+    write_json(out / "divergence.json", rows)
+    paths = [out / "divergence.json", write_csv(rows, out / "divergence.csv")]
+    schedule = f"sigmas {rows[0]['sigma_first']:g} -> {rows[0]['sigma_last']:g}"
+    paths += plot_point_sets(points, out / FIGURE["eps-sweep"], limits=float(block["init_half_width"]) * 1.25,
+                             title=f"Annealed Langevin with exact scores over eps, {schedule} ([Re] Fig. 11)")
+    return paths
+
+
 def run(args: argparse.Namespace) -> int:
     block = settings_block(args.settings, "experiment", args.kind.replace("-", "_"))
-    runner = {"ssm-noise": run_ssm_noise, "scores": run_scores, "langevin-modes": run_langevin_modes}[args.kind]
+    runner = {
+        "ssm-noise": run_ssm_noise,
+        "scores": run_scores,
+        "langevin-modes": run_langevin_modes,
+        "eps-sweep": run_eps_sweep,
+    }[args.kind]
     for path in runner(args, block):
         print(path)
     return 0

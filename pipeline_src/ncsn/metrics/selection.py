@@ -1,6 +1,6 @@
 """Best-checkpoint selection: the lowest FID on a small sample (CIFAR-10, CelebA) or the last one (MNIST).
 
-NCSN paper App. B.1: 1000 samples per checkpoint, the smallest FID wins; MNIST takes the last
+NCSN paper App. B.2: 1000 samples per checkpoint, the smallest FID wins; MNIST takes the last
 checkpoint. Ties on FID go to the earlier checkpoint.
 """
 

@@ -7,7 +7,8 @@
 - ``resnet``: conditional ResNet encoder-decoder of the [Re] report (Sec. 6.3); same keys.
 - ``mlp``: unconditional MLP for 2-D toys; optional ``dim`` (2), ``hidden`` (128), ``layers`` (3).
 - ``ssm_autoencoder``: unconditional ResNet auto-encoder of the SSM toy (paper Fig. 1);
-  keys ``channels``, ``image_size``, optional ``ngf`` (32).
+  keys ``channels``, ``image_size``, optional ``ngf`` (32) and ``norm`` (``group``: the official
+  GroupNorm(8) network, default; ``batch``: the [Re] report's BatchNorm variant).
 
 Conditional models are called ``model(x, levels)``, x float (B, C, H, W) in [0, 1], levels long
 (B,); unconditional ones ``model(x)`` (a ``levels`` argument is accepted and ignored).
@@ -20,7 +21,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ncsn.errors import NcsnError
-from ncsn.models.autoencoder import ssm_autoencoder
+from ncsn.models.autoencoder import NORMS, ssm_autoencoder
 from ncsn.models.mlp import MLPScore
 from ncsn.models.refinenet import CondRefineNet
 from ncsn.models.resnet import cond_resnet
@@ -44,13 +45,14 @@ ARCHS: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[dict], nn.Modu
     "mlp": ((), {"dim": 2, "hidden": 128, "layers": 3}, lambda s: MLPScore(s["dim"], s["hidden"], s["layers"])),
     "ssm_autoencoder": (
         ("channels", "image_size"),
-        {"ngf": 32},
-        lambda s: ssm_autoencoder(s["channels"], s["ngf"]),
+        {"ngf": 32, "norm": "group"},
+        lambda s: ssm_autoencoder(s["channels"], s["ngf"], s["norm"]),
     ),
 }
 CONDITIONAL = frozenset({"refinenet", "resnet"})  # archs whose forward needs ``levels``
 
-# key -> smallest allowed value; every model key is a positive integer
+CHOICES = {"norm": NORMS}  # the model keys that name a variant
+# key -> smallest allowed value; every other model key is a positive integer
 MINIMUM = {"channels": 1, "image_size": MIN_IMAGE_SIZE, "ngf": 1, "num_classes": 1, "dim": 1, "hidden": 1, "layers": 2}
 # CondInstanceNorm++ takes an unbiased variance across channels: it needs at least two
 MIN_NORM_FEATURES = 2
@@ -74,6 +76,10 @@ def _validate(spec: dict) -> dict:
     full = {**optional, **spec}
     for key in (*required, *optional):
         value = full[key]
+        if key in CHOICES:
+            if value not in CHOICES[key]:
+                raise NcsnError(f"model.{key} is {value!r}; allowed values: {', '.join(CHOICES[key])}")
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < MINIMUM[key]:
             raise NcsnError(f"model.{key} must be an integer >= {MINIMUM[key]}, got {value!r}")
     if arch == "refinenet" and full["image_size"] % 2:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -342,6 +343,26 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     sweep = figures.get("sweep", {}).get("experiment")
     if sweep is not None:
         problems += _reference(config, "figures.sweep.experiment", sweep, "experiments")
+        problems += sweep_problems(figures["sweep"], config["experiments"].get(sweep))
+    eps_sweep = toy.get("eps_sweep")
+    if eps_sweep:
+        problems += schedule_problems(eps_sweep["schedule"], "toy.eps_sweep.schedule")
+    return problems
+
+
+def sweep_problems(sweep: dict[str, Any], exp: dict[str, Any] | None) -> list[str]:
+    """The eps x T sweep ([Re] Fig. 8) must hold the cell its experiment samples with."""
+    if exp is None:
+        return []  # an unknown experiment, reported by the reference check
+    problems = []
+    for key in ("eps", "n_steps_each"):
+        grid = sweep.get(key, [])
+        if not any(math.isclose(v, exp["sampling"][key], rel_tol=1e-9) for v in grid):
+            problems.append(
+                f"figures.sweep.{key} {grid} lacks {exp['sampling'][key]:g}, the "
+                f"experiments.{sweep['experiment']}.sampling.{key} the experiment samples with; add it "
+                "so the sweep contains the setting the results table reports"
+            )
     return problems
 
 

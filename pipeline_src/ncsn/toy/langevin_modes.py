@@ -2,7 +2,8 @@
 
 Langevin dynamics with the exact data score gets the relative weights of two well-separated
 modes wrong (each chain stays in the basin it starts in); annealed Langevin over the exact
-scores of the noise-perturbed mixtures recovers them. The number that shows it: the fraction
+scores of the mixture at each noise level recovers them (levels: App. B.1's and the official
+code's 20 -> 1; the [Re] report read 20 -> e^0.1). The number that shows it: the fraction
 of samples nearest to each mode, for exact i.i.d. samples, plain and annealed Langevin.
 """
 

@@ -19,7 +19,8 @@ DENSITY_POINTS = 201  # resolution of the density image under the score arrows
 
 
 def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator) -> tuple[torch.nn.Module, list[dict[str, float]]]:
-    """Fit the toy MLP (``settings.model``) to the mixture with sliced score matching (paper App. B.1).
+    """Fit the toy MLP (``settings.model``) to the mixture with SSM-VR, as the official toy code
+    (``sliced_score_estimation_vr``; paper App. B.1 says "sliced score matching").
 
     Every iteration draws a fresh batch of ``batch_size`` exact samples. Returns the model and
     the loss log (one row every ``log_every`` iterations).
