@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figure": ("figure", "figures of the papers from workflow artifacts"),
     "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
     "import-official": ("import_official", "convert an official NCSN checkpoint (ermongroup/ncsn) to ours"),
+    "fidelity": ("fidelity", "IS, FID, KID, precision/recall of your own image folder or .npz against a reference"),
+    "export": ("export", "write the samples of a shard or a whole run to a PNG folder"),
 }
 
 

@@ -90,7 +90,7 @@ class Statistics:
 
     count: int
     torch_fidelity: tuple[np.ndarray, np.ndarray]
-    cleanfid: tuple[np.ndarray, np.ndarray]
+    cleanfid: tuple[np.ndarray, np.ndarray] | None  # None for saved statistics of torch-fidelity's FID only
     is_per_split: list[float] = field(default_factory=list)
     features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
 
@@ -188,11 +188,17 @@ def precision_recall(features: np.ndarray, ref_features: np.ndarray) -> dict[str
 def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
     """FID of ``stats`` against ``ref`` by both libraries; KID and precision/recall when both kept features.
 
-    Without features on either side (statistics files hold only mu and sigma) those keys are None.
+    Without features on either side (statistics files hold only mu and sigma) those keys are None,
+    as is clean-fid's FID against statistics that lack its (mu, sigma).
     """
+    if stats.torch_fidelity[0].shape != ref.torch_fidelity[0].shape:
+        raise NcsnError(
+            f"the two image sets' features differ in size ({stats.torch_fidelity[0].shape[0]} vs {ref.torch_fidelity[0].shape[0]}): "
+            "the statistics were computed with another feature extractor"
+        )
     out: dict[str, Any] = {
         "fid": fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity),
-        "fid_cleanfid": fid_cleanfid(stats.cleanfid, ref.cleanfid),
+        "fid_cleanfid": None if ref.cleanfid is None else fid_cleanfid(stats.cleanfid, ref.cleanfid),
         "kid": None,
         "precision": None,
         "recall": None,
