@@ -8,7 +8,6 @@ be a statistics file (``ncsn ref-stats``, or any ``.npz`` with ``mu`` and ``sigm
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
