@@ -101,21 +101,25 @@ def benchmark_seconds(path: str | os.PathLike) -> float:
 def timing_row(
     name: str,
     experiment: Mapping[str, Any],
-    train_benchmark: str | os.PathLike,
+    train_benchmark: str | os.PathLike | None,
     sample_benchmarks: Iterable[str | os.PathLike],
     device: str,
 ) -> dict[str, Any]:
     """Training it/s and seconds per 1000 samples of one experiment from its benchmark files.
 
     The sampling benchmarks are the shards of the final evaluation sample; their seconds add up.
+    An experiment that evaluates a given checkpoint has no training benchmark: its training cells stay empty.
     """
-    iterations = int(experiment["training"]["iterations"])
     samples = int(experiment["evaluation"]["num_samples"])
-    train_s = benchmark_seconds(train_benchmark)
     sample_s = sum(benchmark_seconds(p) for p in sample_benchmarks)
+    iterations, it_per_s = None, None
+    if train_benchmark is not None:
+        iterations = int(experiment["training"]["iterations"])
+        train_s = benchmark_seconds(train_benchmark)
+        it_per_s = iterations / train_s if train_s > 0 else math.nan
     return {
         "source": OURS, "experiment": name, "dataset": experiment["dataset"], "device": device,
-        "train_iterations": iterations, "train_it_per_s": iterations / train_s if train_s > 0 else math.nan,
+        "train_iterations": iterations, "train_it_per_s": it_per_s,
         "sample_count": samples, "seconds_per_1000_samples": sample_s / samples * 1000.0,
     }
 

@@ -8,6 +8,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
@@ -83,8 +84,25 @@ def config_problems(config: dict) -> list[str]:
                 f"datasets.{name}.download: true where the network allows it."
             )
     for name, exp in config["experiments"].items():
+        given = exp.get("checkpoint")
+        if given is not None and not Path(given["path"]).is_file():
+            problems.append(
+                f"experiments.{name}.checkpoint.path: file '{given['path']}' does not exist. "
+                "Point it to a checkpoint of ours (ckpt_N.pt) or, with format: official, to "
+                "an official NCSN checkpoint.pth (ermongroup/ncsn)."
+            )
+        if given is not None and given["format"] == "official":
+            official = given.get("official_dataset") or config["datasets"].get(
+                exp["dataset"], {}
+            ).get("source")
+            if official not in ("cifar10", "celeba", "mnist"):
+                problems.append(
+                    f"experiments.{name}.checkpoint.official_dataset: the official NCSN "
+                    f"configs are cifar10, celeba and mnist, got '{official}'; set it to "
+                    "the one that trained the checkpoint"
+                )
         tr = exp["training"]
-        if tr["snapshot_freq"] > tr["iterations"]:
+        if given is None and tr["snapshot_freq"] > tr["iterations"]:
             problems.append(
                 f"experiments.{name}.training.snapshot_freq ({tr['snapshot_freq']}) "
                 f"exceeds training.iterations ({tr['iterations']})"
@@ -111,6 +129,21 @@ def settings_json(block: dict) -> str:
 
 def experiment(config: dict, name: str) -> dict:
     return config["experiments"][name]
+
+
+def trained_experiments(config: dict) -> list[str]:
+    """Experiments that train their model (no `checkpoint:` block)."""
+    return [x for x, e in config["experiments"].items() if "checkpoint" not in e]
+
+
+def given_experiments(config: dict) -> list[str]:
+    """Experiments that evaluate an existing checkpoint: no train, score or select jobs."""
+    return [x for x, e in config["experiments"].items() if "checkpoint" in e]
+
+
+def name_pattern(names: list[str]) -> str:
+    """A wildcard constraint matching exactly these names (nothing when the list is empty)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def checkpoint_iterations(exp: dict) -> list[int]:
@@ -184,6 +217,30 @@ def selection_files(dataset: str, exp: str) -> dict[str, str]:
     return {"selection": f"{d}/selection.json", "table": f"{d}/fid_vs_checkpoint.csv"}
 
 
+def imported_checkpoint_file(dataset: str, exp: str) -> str:
+    """Our-format copy of an experiment's official checkpoint (`ncsn import-official`)."""
+    return f"{RESULTS}/imported/{dataset}/{exp}/checkpoint.pt"
+
+
+def given_checkpoint_file(config: dict, exp: str) -> str:
+    """The checkpoint a `checkpoint:` experiment evaluates: the user's file, or its import."""
+    e = experiment(config, exp)
+    if e["checkpoint"]["format"] == "official":
+        return imported_checkpoint_file(e["dataset"], exp)
+    return e["checkpoint"]["path"]
+
+
+def official_import_options(config: dict, exp: str) -> str:
+    """`import-official` options of a format: official experiment (its official config and width)."""
+    e = experiment(config, exp)
+    block = e["checkpoint"]
+    dataset = (
+        block.get("official_dataset") or config["datasets"][e["dataset"]]["source"]
+    )
+    ngf = f" --ngf {block['ngf']}" if "ngf" in block else ""
+    return f"--dataset {dataset}{ngf}"
+
+
 def shard_file(dataset: str, exp: str, k, K) -> str:
     return f"{RESULTS}/samples/{dataset}/{exp}/shard_{k}_of_{K}.npz"
 
@@ -238,10 +295,14 @@ def evaluate_targets(config: dict) -> list[str]:
 
 
 def select_targets(config: dict) -> list[str]:
+    """Selection and FID-vs-checkpoint table of trained experiments; the selection
+    file naming the given checkpoint of the others."""
+    given = set(given_experiments(config))
     return [
         f
         for x in experiment_names(config)
-        for f in selection_files(experiment(config, x)["dataset"], x).values()
+        for key, f in selection_files(experiment(config, x)["dataset"], x).items()
+        if x not in given or key == "selection"
     ]
 
 

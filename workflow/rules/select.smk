@@ -12,6 +12,8 @@ rule score:
         f"{LOGS}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.log",
     benchmark:
         f"{BENCH}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
     threads: 2
     resources:
         mem_mb=8000,
@@ -40,6 +42,8 @@ rule select:
         f"{LOGS}/select/{{dataset}}/{{experiment}}.log",
     benchmark:
         f"{BENCH}/select/{{dataset}}/{{experiment}}.tsv"
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
     threads: 1
     resources:
         mem_mb=1000,

@@ -10,10 +10,11 @@ from ncsn.cli import add_settings_argument
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scores", nargs="*", default=[], help="score JSON files of `ncsn score`, one per checkpoint")
     parser.add_argument("--run", default=None, help="run.json of the training run: its checkpoints, for criterion last without scores")
+    parser.add_argument("--checkpoint", default=None, help="a given checkpoint (no training): the selection names it (criterion given)")
     parser.add_argument("--criterion", choices=("fid", "last"), default=None, help="overrides settings.criterion (default fid)")
     add_settings_argument(parser, 'JSON {"criterion": "fid|last", "num_samples": 1000} (the experiment\'s selection block)')
     parser.add_argument("--out", required=True, help="selection JSON to write")
-    parser.add_argument("--table", required=True, help="FID-vs-checkpoint CSV to write")
+    parser.add_argument("--table", default=None, help="FID-vs-checkpoint CSV to write (required unless --checkpoint)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,8 +22,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.errors import NcsnError
     from ncsn.io import atomic_path, read_json, write_json
-    from ncsn.metrics.selection import iteration_from_name, select, table_csv
+    from ncsn.metrics.selection import given_selection, iteration_from_name, select, table_csv
 
+    if args.checkpoint:
+        selection = given_selection(args.checkpoint)
+        write_json(args.out, selection)
+        print(f"given checkpoint {args.checkpoint} (iteration {selection['iteration']}) -> {args.out}")
+        return 0
+    if not args.table:
+        raise NcsnError("--table is required when selecting among scored checkpoints")
     criterion = args.criterion or args.settings.get("criterion", "fid")
     for path in args.scores:
         if not Path(path).is_file():

@@ -55,6 +55,26 @@ def select(scores: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
     }
 
 
+def given_selection(checkpoint: str | Path) -> dict[str, Any]:
+    """The selection record of an experiment that evaluates a given checkpoint (no training, no scores).
+
+    The file is read once here, so a missing or foreign checkpoint fails before any sampling job.
+    """
+    from ncsn.checkpoint import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    return {
+        "criterion": "given",
+        "checkpoint": str(checkpoint),
+        "iteration": int(state["iteration"]),
+        "fid": None,
+        "fid_cleanfid": None,
+        "num_samples": None,
+        "num_candidates": 1,
+        "imported_from": state.get("settings", {}).get("imported_from"),
+    }
+
+
 def table_csv(scores: list[dict[str, Any]], selection: dict[str, Any]) -> str:
     """The FID-vs-checkpoint table as CSV text, one row per checkpoint in iteration order."""
     out = io.StringIO()
