@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ref-stats": ("ref_stats", "feature statistics of a data set's training split"),
     "sample": ("sample", "draw (a shard of) samples from a checkpoint with Langevin dynamics"),
     "score": ("score", "FID of one checkpoint on a small sample (model selection)"),
+    "heldout-loss": ("heldout_loss", "DSM loss of a checkpoint on fixed held-out images (cheap model comparison)"),
     "select": ("select", "pick the best checkpoint from per-checkpoint scores"),
     "evaluate": ("evaluate", "final IS/FID of sampled shards with torch-fidelity and clean-fid"),
     "neighbours": ("neighbours", "nearest training images of generated samples"),
