@@ -99,12 +99,14 @@ def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
 
 
 def fid_table_experiments(config: dict) -> list[str]:
-    """Trained experiments selected by FID: only they have an FID per checkpoint ([Re] Fig. 13)."""
+    """Trained experiments selected by FID (of all checkpoints or the loss_topk ones):
+    only they have FIDs per checkpoint ([Re] Fig. 13)."""
     trained = set(trained_experiments(config))
     return [
         x
         for x in figure_experiments(config, "fid_vs_checkpoint")
-        if x in trained and experiment(config, x)["selection"]["criterion"] == "fid"
+        if x in trained
+        and experiment(config, x)["selection"]["criterion"] in ("fid", "loss_topk")
     ]
 
 

@@ -212,6 +212,15 @@ def score_file(dataset: str, exp: str, iteration) -> str:
     return f"{RESULTS}/scores/{dataset}/{exp}/ckpt_{iteration}.json"
 
 
+def heldout_file(dataset: str, exp: str, iteration) -> str:
+    return f"{RESULTS}/heldout/{dataset}/{exp}/ckpt_{iteration}.json"
+
+
+def candidates_file(dataset: str, exp: str) -> str:
+    """The k checkpoints of lowest held-out loss that criterion loss_topk scores."""
+    return f"{RESULTS}/selection/{dataset}/{exp}/candidates.json"
+
+
 def selection_files(dataset: str, exp: str) -> dict[str, str]:
     d = f"{RESULTS}/selection/{dataset}/{exp}"
     return {"selection": f"{d}/selection.json", "table": f"{d}/fid_vs_checkpoint.csv"}
@@ -276,12 +285,25 @@ def shard_files(config: dict, exp: str) -> list[str]:
     return [shard_file(e["dataset"], exp, k, K) for k in range(K)]
 
 
-def score_files(config: dict, exp: str) -> list[str]:
-    """Per-checkpoint scores the selection needs (none when the criterion is `last`)."""
+def heldout_files(config: dict, exp: str) -> list[str]:
+    """Held-out DSM loss of every checkpoint (cheap; in the FID-vs-checkpoint table)."""
     e = experiment(config, exp)
-    if e["selection"]["criterion"] == "last":
+    return [heldout_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+
+
+def score_files(config: dict, exp: str) -> list[str]:
+    """Per-checkpoint FID scores the selection needs: none for `last`, all for `fid`, and
+    for `loss_topk` those of the candidates the rank_checkpoints checkpoint job chose.
+    """
+    e = experiment(config, exp)
+    criterion = e["selection"]["criterion"]
+    if criterion == "last":
         return []
-    return [score_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+    iterations = checkpoint_iterations(e)
+    if criterion == "loss_topk":
+        chosen = checkpoints.rank_checkpoints.get(dataset=e["dataset"], experiment=exp)
+        iterations = json.loads(Path(chosen.output[0]).read_text())["iterations"]
+    return [score_file(e["dataset"], exp, it) for it in iterations]
 
 
 # ---------------------------------------------------------------- targets
@@ -328,6 +350,15 @@ def gpu_count(wildcards) -> int:
 
 
 # ---------------------------------------------------------------- shared by rule files
+
+
+def heldout_settings(name: str) -> dict:
+    exp = experiment(config, name)
+    return {
+        "heldout": exp["selection"]["heldout"],
+        "sampling": {"use_ema": exp["sampling"].get("use_ema")},
+        "device": config["device"],
+    }
 
 
 def sampler_settings(name: str) -> dict:
