@@ -19,7 +19,7 @@ from benchmarks.official_refinenet import OfficialCondRefineNetDilated
 from ncsn.checkpoint import save_checkpoint
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
-from test_workflow import ONE_THREAD, TINY, job_counts, plan, snakemake, write_config
+from test_workflow import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 
 pytestmark = pytest.mark.xdist_group("workflow")
 
@@ -85,3 +85,23 @@ def test_official_checkpoint_plans_an_import_and_no_training(tmp_path):
     assert result.returncode != 0
     assert "checkpoint.path: file" in result.stdout and "nope.pth" in result.stdout
     assert "official NCSN configs are cifar10, celeba and mnist, got 'digits'" in result.stdout
+
+
+def test_paper_official_config_plans_the_cifar10_row_without_training(tmp_path):
+    """config/paper_official.yaml as shipped: import, 10 sampling shards, evaluation, report; nothing trains."""
+    (tmp_path / "checkpoints/ncsn_cifar10").mkdir(parents=True)
+    torch.save(
+        [torch.nn.DataParallel(OfficialCondRefineNetDilated(3, 4, 10)).state_dict(), {}],
+        tmp_path / "checkpoints/ncsn_cifar10/checkpoint.pth",
+    )
+    (tmp_path / "data/cifar10").mkdir(parents=True)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights/weights-inception-2015-12-05-6726825d.pth").touch()
+    counts = plan(tmp_path, ROOT / "config/paper_official.yaml")
+    assert (
+        counts["import_official"] == 1
+        and counts["sample"] == 10
+        and counts["evaluate"] == 1
+        and counts["report_tables"] == 1
+    )
+    assert not {"train", "score", "select", "heldout_loss"} & set(counts)
