@@ -25,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.io import atomic_path, read_json, write_json
     from ncsn.metrics.selection import (
-        given_selection, iteration_from_name, loss_candidates, merge_by_iteration, select, table_csv,
+        given_selection,
+        iteration_from_name,
+        loss_candidates,
+        merge_by_iteration,
+        select,
+        table_csv,
     )
 
     if args.checkpoint:

@@ -59,6 +59,6 @@ def heldout_loss(
     return {
         "heldout_loss": float(np.mean(per_level)),
         "per_level": per_level,
-        "num_images": int(len(x_all)),
+        "num_images": len(x_all),
         "settings": opts,
     }
