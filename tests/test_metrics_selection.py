@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from ncsn.cli import main
@@ -104,6 +105,11 @@ def test_loss_topk_scores_only_the_k_lowest_losses_and_picks_their_lowest_fid():
     # with k = 1 the lowest loss wins outright; with k = 4 it equals scoring all
     assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=1)["iteration"] == 10000
     assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=4)["iteration"] == select(SCORES, "fid")["iteration"]
+    # losses 9, 6, 7.5, 6.5 against FIDs 80.5, 42.25, 42.25, 55 (iterations 5k..20k): ranks by hand
+    loss_ranks, fid_ranks = [4, 1, 3, 2], [4, 1.5, 1.5, 3]
+    expected = np.corrcoef(loss_ranks, fid_ranks)[0, 1]
+    assert select(merge_by_iteration(LOSSES, SCORES), "fid")["loss_fid_spearman"] == pytest.approx(expected)
+    assert select(SCORES, "fid")["loss_fid_spearman"] is None
     with pytest.raises(NcsnError, match="needs a finite FID for checkpoint"):
         select(merge_by_iteration(LOSSES, SCORES[:1]), "loss_topk", k=2)
     with pytest.raises(NcsnError, match="held-out loss for every checkpoint"):

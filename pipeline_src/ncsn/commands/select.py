@@ -65,5 +65,7 @@ def run(args: argparse.Namespace) -> int:
     with atomic_path(args.table) as tmp:
         tmp.write_text(table_csv(scores, selection))
     fid = f", FID {selection['fid']:.4g}" if selection.get("fid") is not None else ""
-    print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)} -> {args.out}")
+    rho = selection.get("loss_fid_spearman")
+    rho_text = f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
+    print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)}{rho_text} -> {args.out}")
     return 0

@@ -45,6 +45,17 @@ def loss_candidates(entries: list[dict[str, Any]], k: int) -> list[int]:
     return sorted(e["iteration"] for e in ranked[:k])
 
 
+def loss_fid_spearman(entries: list[dict[str, Any]]) -> float | None:
+    """Spearman rank correlation of held-out loss and FID over the entries that have both (None below 3)."""
+    from scipy.stats import spearmanr
+
+    both = [(e["heldout_loss"], e["fid"]) for e in entries if _finite(e.get("heldout_loss")) and _finite(e.get("fid"))]
+    if len(both) < 3:
+        return None
+    losses, fids = zip(*both)
+    return float(spearmanr(losses, fids).statistic)
+
+
 def merge_by_iteration(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per iteration from several record lists (held-out losses, FID scores), later keys winning."""
     merged: dict[int, dict[str, Any]] = {}
@@ -90,6 +101,7 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         "heldout_loss": best.get("heldout_loss"),
         "k": k if criterion == "loss_topk" else None,
         "fid_jobs": sum(_finite(s.get("fid")) for s in scores),
+        "loss_fid_spearman": loss_fid_spearman(scores),
     }
 
 
