@@ -64,6 +64,7 @@ if _problems:
 include: "workflow/rules/common_stages.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/extractor.smk"
+include: "workflow/rules/given.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/evaluate.smk"
@@ -80,6 +81,8 @@ localrules:
     all,
     prepare,
     select,
+    given_checkpoint,
+    rank_checkpoints,
     figure_loss,
     figure_fid_vs_checkpoint,
     figure_sweep,

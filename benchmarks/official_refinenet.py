@@ -14,17 +14,17 @@ input mapping; end norm, ELU and conv. Attribute names follow the official modul
 It exists only as the reference for the parity test (``tests/test_official_parity.py``: our
 :class:`ncsn.models.refinenet.CondRefineNet` must give the same outputs with the same weights)
 and for the side-by-side timing in ``benchmarks/bench_core.py``. The pipeline never uses it.
-:func:`load_from_ours` copies the weights of a ``CondRefineNet`` into it by an explicit name
-mapping; :func:`from_ours` builds one of the same shape and loads them.
+:func:`load_from_ours` copies the weights of a ``CondRefineNet`` into it by the name mapping of
+:func:`ncsn.official.official_names` (the one users' ``import-official`` inverts); :func:`from_ours` builds one of the same shape and loads them.
 """
 
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ncsn.official import official_names
 
 
 def plain_conv3x3(c_in: int, c_out: int, bias: bool = False) -> nn.Conv2d:
@@ -247,40 +247,6 @@ class OfficialCondRefineNetDilated(nn.Module):
 
 # --- weights: our CondRefineNet -> the official layout ------------------------------------------
 
-_RES_RENAMES = {"norm1": "normalize1", "norm2": "normalize2", "conv1": "conv1"}
-
-
-def official_name(our_name: str, pooled_blocks: set[str]) -> str:
-    """Official parameter name of one of our CondRefineNet parameter names.
-
-    ``pooled_blocks`` holds our names (``cascades.1.0``) of the non-dilated down-sampling blocks,
-    whose conv2 and shortcut sit inside a ConvMeanPool (``.conv.``) in the official layout.
-    """
-    if our_name.startswith(("begin_conv.", "end_conv.")):
-        return our_name
-    if our_name.startswith("end_norm."):
-        return "normalizer." + our_name.removeprefix("end_norm.")
-    m = re.fullmatch(r"cascades\.(\d)\.(\d)\.(norm1|norm2|conv1|conv2|shortcut)\.(.+)", our_name)
-    if m:
-        cascade, idx, part, rest = m.groups()
-        prefix = f"res{int(cascade) + 1}.{idx}"
-        if part in ("conv2", "shortcut"):
-            inner = ".conv" if f"cascades.{cascade}.{idx}" in pooled_blocks else ""
-            return f"{prefix}.{part}{inner}.{rest}"
-        return f"{prefix}.{_RES_RENAMES[part]}.{rest}"
-    m = re.fullmatch(r"refines\.(\d)\.(adapt\.(\d)|output)\.(norms|convs)\.(\d+)\.(.+)", our_name)
-    if m:
-        refine, where, adapt_idx, kind, k, rest = m.groups()
-        unit, stage = divmod(int(k), 2)  # our flat list: 2 stages per unit, units in order
-        module = f"adapt_convs.{adapt_idx}" if adapt_idx is not None else "output_convs"
-        suffix = "norm" if kind == "norms" else "conv"
-        return f"refine{int(refine) + 1}.{module}.{unit + 1}_{stage + 1}_{suffix}.{rest}"
-    m = re.fullmatch(r"refines\.(\d)\.(msf|crp)\.(norms|convs)\.(\d)\.(.+)", our_name)
-    if m:
-        refine, block, kind, k, rest = m.groups()
-        return f"refine{int(refine) + 1}.{block}.{kind}.{k}.{rest}"
-    raise KeyError(f"no official counterpart for parameter {our_name!r}")
-
 
 def load_from_ours(official_model: OfficialCondRefineNetDilated, our_model: nn.Module) -> dict[str, str]:
     """Copy every parameter of ``our_model`` (a CondRefineNet) into ``official_model``.
@@ -288,10 +254,9 @@ def load_from_ours(official_model: OfficialCondRefineNetDilated, our_model: nn.M
     The mapping must be a bijection between the two parameter sets with equal shapes (checked);
     returns it (ours -> official) for inspection.
     """
-    pooled = {name for name, module in our_model.named_modules() if getattr(module, "pool", False) is True}
     ours = dict(our_model.named_parameters())
     theirs = dict(official_model.named_parameters())
-    mapping = {name: official_name(name, pooled) for name in ours}
+    mapping = official_names(our_model)
     missing = set(theirs) - set(mapping.values())
     unknown = set(mapping.values()) - set(theirs)
     if missing or unknown or len(set(mapping.values())) != len(mapping):

@@ -58,16 +58,38 @@ def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, t
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
-    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "score.json"), "--threads", "1"]) == 0
+    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "score.json"), "--samples-out", str(root / "selection_draw.npz"), "--threads", "1"]) == 0
     score = json.loads((root / "score.json").read_text())
     assert score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100  # an untrained model draws noise
+    assert score["kid"]["subset_size"] == 20 and 0 <= score["precision"] <= 1 and 0 <= score["recall"] <= 1
+    settings = {"evaluation": {"num_samples": 20, "shards": 1}, "device": "cpu"}
+    again = root / "selection_metrics.json"
+    assert main(["evaluate", "--samples", str(root / "selection_draw.npz"), *common, "--settings", json.dumps(settings), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["fid"] == pytest.approx(score["fid"], rel=1e-12)
+    assert json.loads(again.read_text())["kid"] == score["kid"]
+
+
+def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline):
+    """Same checkpoint, seed and settings: sample (evaluation stream) and score (selection stream) draw different images."""
+    root = pipeline
+    common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
+    chosen = root / "chosen_by.npz"
+    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "s.json"), "--samples-out", str(chosen), "--threads", "1"]) == 0
     shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(shards):
         assert main(["sample", "--checkpoint", str(root / "ckpt_20.pt"), "--num-samples", "20", "--shard", str(k), "--shards", "2", "--settings", json.dumps(SAMPLING), "--out", path]) == 0
+    final = np.concatenate([np.load(p)["images"] for p in shards])
+    selection = np.load(chosen)["images"]
+    assert final.shape == selection.shape
+    shared = {row.tobytes() for row in final} & {row.tobytes() for row in selection}
+    assert not shared  # not one image of the final draw was seen by the selection
+    assert json.loads(str(np.load(shards[0])["meta"]))["stream"] == "evaluation"
+    assert json.loads(str(np.load(chosen)["meta"]))["stream"] == "selection"
     settings = {"evaluation": {"num_samples": 20, "shards": 2}, "device": "cpu"}
     assert main(["evaluate", "--samples", *shards, *common, "--ref-data", str(root / "data/train.npz"), "--settings", json.dumps(settings), "--out", str(root / "metrics.json")]) == 0
     metrics = json.loads((root / "metrics.json").read_text())
-    assert metrics["fid"] == pytest.approx(score["fid"], rel=1e-12) and metrics["fid_cleanfid"] == pytest.approx(metrics["fid"], rel=1e-5)
+    assert metrics["fid"] != json.loads((root / "s.json").read_text())["fid"]
+    assert metrics["fid_cleanfid"] == pytest.approx(metrics["fid"], rel=1e-5)
     assert metrics["inception_score"]["splits"] == 10 and 1.0 <= metrics["inception_score"]["mean"] <= 10.0
     assert metrics["num_samples"] == 20 and metrics["extractor"]["kind"] == "digits" and metrics["extractor"]["model"] == str(root / "model.pt")
     assert metrics["reference"]["num_images"] == 1438 and metrics["reference"]["inception_score"]["splits"] == 10

@@ -14,7 +14,7 @@ from ncsn.data.digits import load as load_digits
 from ncsn.errors import NcsnError
 from ncsn.metrics import digits_classifier
 from ncsn.metrics.extractors import build_extractor, check_extractor
-from ncsn.metrics.fidelity import RunningMoments, compare, image_statistics
+from ncsn.metrics.fidelity import SHUFFLE_SEED, RunningMoments, compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, extractor_for_reference, load_reference, save_reference
 
 # Both libraries see the same uint8 pixels through the same network here, so their FIDs differ
@@ -137,6 +137,38 @@ def test_streamed_cleanfid_equals_cleanfid_compute_fid_on_image_folders(digits, 
     assert fids["fid_cleanfid"] == pytest.approx(fids["fid"], rel=LIBRARY_RTOL)
 
 
+def test_kid_and_precision_recall_equal_torch_fidelity_calculate_metrics(digits, trained, extractor, train_stats):
+    """Our kept features give torch-fidelity's own KID and PRC; fed in our visiting order, KID's subsets match."""
+    (train_images, _), (test_images, _) = digits
+    ours = compare(image_statistics(test_images, extractor), train_stats)
+    in_our_order = [images[np.random.RandomState(SHUFFLE_SEED).permutation(len(images))] for images in (test_images, train_images)]
+    theirs = torch_fidelity.calculate_metrics(
+        input1=Uint8Images(in_our_order[0]), input2=Uint8Images(in_our_order[1]), feature_extractor="ncsn-digits",
+        feature_extractor_weights_path=str(trained[0]), cuda=False, cache=False, kid=True, prc=True,
+        kid_subset_size=len(test_images), verbose=False,
+    )
+    assert ours["kid"]["subset_size"] == len(test_images) and ours["kid"]["subsets"] == 100
+    assert ours["kid"]["mean"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4)
+    assert ours["kid"]["std"] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-3)
+    assert (ours["precision"], ours["recall"]) == (theirs["precision"], theirs["recall"])
+    assert ours["precision"] > 0.8 and ours["recall"] > 0.8  # held-out real digits lie on the training manifold
+
+
+def test_kid_and_precision_recall_order_real_blurred_and_noise_and_cope_with_small_sets(digits, extractor, train_stats):
+    test_images = digits[1][0]
+    real, blur, noise = (
+        compare(image_statistics(images, extractor, is_splits=0), train_stats)
+        for images in (test_images[:40], blurred(test_images[:40], 1.0), uniform_noise(test_images[:40]))
+    )
+    assert real["kid"]["subset_size"] == 40  # torch-fidelity's 1000 capped by the 40 samples
+    assert real["kid"]["mean"] < blur["kid"]["mean"] < noise["kid"]["mean"]
+    assert real["precision"] > max(blur["precision"], noise["precision"])
+    capped = image_statistics(test_images, extractor, is_splits=0, max_features=50)
+    assert capped.features.shape == (50, 64)
+    without = compare(image_statistics(test_images[:40], extractor, is_splits=0, max_features=0), train_stats)
+    assert without["kid"] is None and without["precision"] is None and without["recall"] is None
+
+
 def test_running_moments_equal_numpy_over_uneven_batches():
     rng = np.random.default_rng(1)
     features = (rng.normal(size=(1003, 12)) @ rng.normal(size=(12, 12)) + 1e4).astype(np.float32)
@@ -155,6 +187,7 @@ def test_reference_statistics_round_trip_and_refuse_another_extractor(digits, tr
     assert rebuilt.identity == extractor.identity
     assert load_reference(tmp_path / "ref.npz")[1] == meta_back == meta and meta["num_images"] == len(digits[0][0])
     assert np.array_equal(back.torch_fidelity[1], stats.torch_fidelity[1]) and np.array_equal(back.cleanfid[0], stats.cleanfid[0])
+    assert np.array_equal(back.features, stats.features) and back.features.shape == (len(digits[0][0]), 64)
     model, report = digits_classifier.load_classifier(trained[0])
     with torch.no_grad():
         model.head[-1].bias.add_(1.0)

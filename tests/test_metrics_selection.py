@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from ncsn.cli import main
@@ -86,3 +87,52 @@ def test_select_command_fails_on_a_missing_score_file_and_writes_nothing(tmp_pat
     out = tmp_path / "selection.json"
     assert main(["select", "--scores", str(tmp_path / "ckpt_5.json"), "--out", str(out), "--table", str(tmp_path / "t.csv")]) == 2
     assert "ncsn score" in capsys.readouterr().err and not out.exists()
+
+
+LOSSES = [
+    {"checkpoint": s["checkpoint"], "iteration": s["iteration"], "heldout_loss": loss}
+    for s, loss in zip(SCORES, (9.0, 7.5, 6.0, 6.5))  # iterations 5000, 15000, 10000, 20000
+]
+
+
+def test_loss_topk_scores_only_the_k_lowest_losses_and_picks_their_lowest_fid():
+    from ncsn.metrics.selection import loss_candidates, merge_by_iteration
+
+    assert loss_candidates(LOSSES, 2) == [10000, 20000]
+    only_candidates = [s for s in SCORES if s["iteration"] in (10000, 20000)]  # FID jobs for 2 of 4 checkpoints
+    chosen = select(merge_by_iteration(LOSSES, only_candidates), "loss_topk", k=2)
+    assert (chosen["iteration"], chosen["fid"], chosen["heldout_loss"], chosen["fid_jobs"], chosen["k"]) == (10000, 42.25, 6.0, 2, 2)
+    # with k = 1 the lowest loss wins outright; with k = 4 it equals scoring all
+    assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=1)["iteration"] == 10000
+    assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=4)["iteration"] == select(SCORES, "fid")["iteration"]
+    # losses 9, 6, 7.5, 6.5 against FIDs 80.5, 42.25, 42.25, 55 (iterations 5k..20k): ranks by hand
+    loss_ranks, fid_ranks = [4, 1, 3, 2], [4, 1.5, 1.5, 3]
+    expected = np.corrcoef(loss_ranks, fid_ranks)[0, 1]
+    assert select(merge_by_iteration(LOSSES, SCORES), "fid")["loss_fid_spearman"] == pytest.approx(expected)
+    assert select(SCORES, "fid")["loss_fid_spearman"] is None
+    with pytest.raises(NcsnError, match="needs a finite FID for checkpoint"):
+        select(merge_by_iteration(LOSSES, SCORES[:1]), "loss_topk", k=2)
+    with pytest.raises(NcsnError, match="held-out loss for every checkpoint"):
+        loss_candidates(LOSSES[:3] + [{"checkpoint": "x", "iteration": 1}], 2)
+    with pytest.raises(NcsnError, match="selection.k"):
+        loss_candidates(LOSSES, 0)
+
+
+def test_select_command_writes_candidates_then_the_table_with_losses(tmp_path):
+    losses, scores = [], []
+    for record in LOSSES:
+        losses.append(tmp_path / f"loss_{record['iteration']}.json")
+        losses[-1].write_text(json.dumps(record))
+    for record in SCORES:
+        if record["iteration"] in (10000, 20000):
+            scores.append(tmp_path / f"score_{record['iteration']}.json")
+            scores[-1].write_text(json.dumps(record))
+    settings = json.dumps({"criterion": "loss_topk", "k": 2})
+    assert main(["select", "--losses", *map(str, losses), "--settings", settings, "--candidates", str(tmp_path / "c.json")]) == 0
+    assert json.loads((tmp_path / "c.json").read_text())["iterations"] == [10000, 20000]
+    args = ["select", "--losses", *map(str, losses), "--scores", *map(str, scores), "--settings", settings]
+    assert main([*args, "--out", str(tmp_path / "sel.json"), "--table", str(tmp_path / "t.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
+    assert [float(r["heldout_loss"]) for r in rows] == [9.0, 6.0, 7.5, 6.5]
+    assert [r["fid"] for r in rows] == ["", "42.25", "", "55.0"]  # unscored checkpoints: empty, never 0
+    assert json.loads((tmp_path / "sel.json").read_text())["iteration"] == 10000

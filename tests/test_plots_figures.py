@@ -41,13 +41,16 @@ def run(tmp_path_factory):
     cli("ref-stats", "--data", root / "data/train.npz", "--extractor", root / "ext/model.pt", "--out", root / "ref.npz",
         "--settings", json.dumps({"extractor": {"kind": "digits", "dataset": "digits"}, "device": "cpu"}))
     settings = json.dumps({"sampling": SAMPLING, "device": "cpu", "seed": 0})
-    scores = []
+    scores, losses = [], []
     for name in json.loads((root / "run/run.json").read_text())["checkpoints"]:
+        losses.append(root / "heldout" / name.replace(".pt", ".json"))
+        cli("heldout-loss", "--checkpoint", root / "run/checkpoints" / name, "--data", root / "data/test.npz",
+            "--settings", json.dumps({"heldout": {"num_images": 64}, "device": "cpu"}), "--out", losses[-1])
         cell = root / "scores" / name.removesuffix(".pt")
         cli("score", "--checkpoint", root / "run/checkpoints" / name, "--refstats", root / "ref.npz", "--extractor", root / "ext/model.pt",
             "--num-samples", "16", "--settings", settings, "--out", cell / "score.json", "--samples-out", cell / "samples.npz")
         scores.append(cell / "score.json")
-    cli("select", "--run", root / "run/run.json", "--scores", *scores, "--settings", json.dumps({"criterion": "fid", "num_samples": 16}),
+    cli("select", "--run", root / "run/run.json", "--scores", *scores, "--losses", *losses, "--settings", json.dumps({"criterion": "fid", "num_samples": 16}),
         "--out", root / "selection.json", "--table", root / "fid_vs_checkpoint.csv")
     cli("sample", "--selection", root / "selection.json", "--num-samples", "40", "--settings", settings, "--out", root / "shard_0_of_1.npz")
     cli("evaluate", "--samples", root / "shard_0_of_1.npz", "--refstats", root / "ref.npz", "--extractor", root / "ext/model.pt",
@@ -93,6 +96,7 @@ def test_intermediate_and_inpainting_figures(run, tmp_path):
 def test_loss_fid_and_sweep_plots(run, tmp_path):
     cli("figure", "loss", "--input", f"a={run / 'run/loss.csv'}", "--out", tmp_path / "loss.png")
     cli("figure", "fid-checkpoints", "--input", f"a={run / 'fid_vs_checkpoint.csv'}", "--out", tmp_path / "fid.png")
+    assert pd.read_csv(run / "fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
     cells = sorted((run / "scores").glob("*/score.json"))
     cli("figure", "sweep", "--input", f"2e-05,2={cells[0]}", "--input", f"5e-05,4={cells[1]}", "--settings", '{"num_images": 4}', "--out", tmp_path / "sweep.png")
     for name in ("loss", "fid", "sweep"):

@@ -29,7 +29,8 @@ EXPERIMENT = {
 SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"}, "num_samples": 500,
-           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679}
+           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679,
+           "kid": {"mean": 0.01234, "std": 0.00056, "subset_size": 500, "subsets": 100}, "precision": 0.75, "recall": 0.5}
 
 
 def md_cells(text: str) -> list[list[str]]:
@@ -67,6 +68,20 @@ def test_tables_agree_across_formats(tmp_path):
             else:
                 assert cell == str(value)
     assert md_rows[1][header.index("fid_selection")] == "12.35"
+
+
+def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp_path):
+    row = result_row("x", EXPERIMENT, SELECTION, METRICS)
+    assert (row["kid_mean"], row["kid_std"], row["precision"], row["recall"]) == (0.01234, 0.00056, 0.75, 0.5)
+    without = {**METRICS, "kid": None, "precision": None, "recall": None}
+    older = {k: v for k, v in METRICS.items() if k not in ("kid", "precision", "recall")}
+    table = results_table([result_row("a", EXPERIMENT, SELECTION, without), result_row("b", EXPERIMENT, SELECTION, older)])
+    md, csv, _ = write_tables(table, tmp_path / "results")
+    back = pd.read_csv(csv)
+    for column in ("kid_mean", "kid_std", "precision", "recall"):
+        assert back[column].isna().all()
+    header, first = md_cells(md.read_text())[:2]
+    assert [first[header.index(c)] for c in ("kid_mean", "precision", "recall")] == ["-", "-", "-"]
 
 
 def test_result_row_names_missing_metric():

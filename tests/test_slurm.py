@@ -139,7 +139,7 @@ TARGETS = [f"results/eval/{DATASET}/{EXPERIMENT}/metrics.json"]
 COMMON = ["--max-threads", "1"]
 SLURM_RESOURCES = [
     f"train:runtime={FIRST_ATTEMPT_MINUTES} if attempt == 1 else 60",
-    *(f"{rule}:mem_mb=2000" for rule in ("prepare", "train", "score", "sample", "evaluate", "ref_stats", "train_extractor")),
+    *(f"{rule}:mem_mb=2000" for rule in ("prepare", "train", "score", "heldout_loss", "sample", "evaluate", "ref_stats", "train_extractor")),
 ]
 # With device cpu no GPU limit stacks a group's score jobs in series: a per-submission memory
 # cap of one job does (mem_mb is a per-submission resource), so a group never asks for more
@@ -246,11 +246,13 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
     singles = {job: name for job, _, kind, name in submissions if kind == "rule"}
     # a group's log folder is group_{group id}_{group id} (plugin 2.8.0): group_score_score
     groups = {job for job, _, kind, name in submissions if kind == "group" and name.split("_")[0] == "score"}
-    scores = local_jobs.count("score")
-    assert scores == SNAPSHOTS, local_jobs
-    assert len(groups) == math.ceil(scores / GROUP_SIZE), submissions
-    assert "score" not in singles.values()
-    assert sorted([*singles.values(), *LOCAL_RULES, *["score"] * scores]) == local_jobs, slurm_out[-6000:]
+    # Each checkpoint's FID (score) and held-out loss (heldout_loss) jobs share the group.
+    scores, heldouts = local_jobs.count("score"), local_jobs.count("heldout_loss")
+    assert scores == heldouts == SNAPSHOTS, local_jobs
+    assert len(groups) == math.ceil((scores + heldouts) / GROUP_SIZE), submissions
+    assert not {"score", "heldout_loss"} & set(singles.values())
+    grouped = [*["score"] * scores, *["heldout_loss"] * heldouts]
+    assert sorted([*singles.values(), *LOCAL_RULES, *grouped]) == local_jobs, slurm_out[-6000:]
 
     # SLURM itself reports them: the train job timed out once, every last attempt completed.
     states = _slurm_states([slurm_id for _, slurm_id, _, _ in submissions])

@@ -261,11 +261,14 @@ def tiny_run(tmp_path_factory):
 def test_tiny_run_produces_metrics_and_results_table(tiny_run):
     workdir, _, result = tiny_run
     counts = job_counts(result.stdout)
-    assert counts["score"] == 2 and counts["sample"] == 2 and counts["train"] == 1
+    assert counts["score"] == 2 and counts["sample"] == 2 and counts["train"] == 1 and counts["heldout_loss"] == 2
     metrics = json.loads((workdir / METRICS).read_text())
     assert metrics["num_samples"] == 40
     table = (workdir / TABLE).read_text()
     assert re.search(r"\| this run \| tiny \| digits \|", table), table
+    row = pd.read_csv(workdir / "results/report/results.csv").iloc[0]  # KID and precision/recall in the table
+    assert row["kid_mean"] == pytest.approx(metrics["kid"]["mean"]) and row["precision"] == pytest.approx(metrics["precision"])
+    assert pd.read_csv(workdir / "results/selection/digits/tiny/fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
     selection = json.loads((workdir / "results/selection/digits/tiny/selection.json").read_text())
     assert selection["iteration"] in (10, 20) and selection["num_candidates"] == 2
     for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):

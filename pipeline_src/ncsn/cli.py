@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ref-stats": ("ref_stats", "feature statistics of a data set's training split"),
     "sample": ("sample", "draw (a shard of) samples from a checkpoint with Langevin dynamics"),
     "score": ("score", "FID of one checkpoint on a small sample (model selection)"),
+    "heldout-loss": ("heldout_loss", "DSM loss of a checkpoint on fixed held-out images (cheap model comparison)"),
     "select": ("select", "pick the best checkpoint from per-checkpoint scores"),
     "evaluate": ("evaluate", "final IS/FID of sampled shards with torch-fidelity and clean-fid"),
     "neighbours": ("neighbours", "nearest training images of generated samples"),
@@ -34,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figure": ("figure", "figures of the papers from workflow artifacts"),
     "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
     "estimate": ("estimate", "GPU-hours and disk of a config, per stage, before running it"),
+    "import-official": ("import_official", "convert an official NCSN checkpoint (ermongroup/ncsn) to ours"),
+    "fidelity": ("fidelity", "IS, FID, KID, precision/recall of your own image folder or .npz against a reference"),
+    "export": ("export", "write the samples of a shard or a whole run to a PNG folder"),
 }
 
 

@@ -6,6 +6,10 @@ chain as one batch. Shard ``k`` of ``K`` takes blocks ``[k*B//K, (k+1)*B//K)`` o
 blocks, so K jobs (on K GPUs) together produce exactly the samples one job would: a sample
 depends on the checkpoint, seed, sampling settings and its index, never on the sharding.
 Samples are stored as uint8 NHWC (``round(255 * clamp(x, 0, 1))``).
+
+Two seed streams keep the final numbers fair: ``evaluation`` (``ncsn sample``) and ``selection``
+(``ncsn score``). With the same seed they draw different starting noise and Langevin noise, so the
+samples that chose a checkpoint are never the ones that report its IS/FID.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import torch
 from ncsn import sampling as samplers
 from ncsn.errors import NcsnError
 from ncsn.io import save_npz
-from ncsn.settings import check_block
 from ncsn.progress import Progress
+from ncsn.settings import check_block
+
+STREAMS = ("evaluation", "selection")  # index 0 keeps the original (seed, block) seeding
 
 
 def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -48,9 +54,12 @@ def shard_blocks(num_samples: int, batch_size: int, shard: int, num_shards: int)
     return [(b, b * batch_size, min((b + 1) * batch_size, num_samples)) for b in range(first, last)]
 
 
-def block_seed(seed: int, block: int) -> int:
-    """A well-mixed 63-bit seed for block ``block`` of the run seeded ``seed``."""
-    return int(np.random.SeedSequence([int(seed), int(block)]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+def block_seed(seed: int, block: int, stream: str = "evaluation") -> int:
+    """A well-mixed 63-bit seed for block ``block`` of the run seeded ``seed``, in seed stream ``stream``."""
+    if stream not in STREAMS:
+        raise NcsnError(f"seed stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+    entropy = [int(seed), int(block)] + ([STREAMS.index(stream)] if stream != STREAMS[0] else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -110,8 +119,11 @@ def generate(
     shard: int = 0,
     num_shards: int = 1,
     log: Callable[[str], None] = lambda line: None,
+    stream: str = "evaluation",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Draw shard ``shard`` of ``num_shards`` of ``num_samples`` samples; returns (uint8 NHWC, info).
+
+    ``stream``: ``evaluation`` for final samples, ``selection`` for checkpoint scoring (see above).
 
     ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device.
     """
@@ -128,7 +140,7 @@ def generate(
 
     with progress:
         for block, lo, hi in blocks:
-            generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block))
+            generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block, stream))
             x = sample_block(counted, sigmas, opts, (hi - lo, *image_shape), generator)
             out[lo - start : hi - start] = to_uint8(x)
             progress.write(f"block {block}: samples {lo}..{hi - 1} done ({time.perf_counter() - began:.1f} s)")
@@ -140,6 +152,7 @@ def generate(
         "start": int(start),
         "stop": int(stop),
         "seed": int(seed),
+        "stream": stream,
         "sampling": opts,
         "device": str(sigmas.device),
         "seconds": round(seconds, 3),

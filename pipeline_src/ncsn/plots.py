@@ -210,12 +210,20 @@ def plot_point_sets(
 
 
 def plot_fid_vs_checkpoint(table: pd.DataFrame, png: str | os.PathLike, selected: Mapping[str, int] | None = None) -> list[Path]:
-    """[Re] Fig. 13: FID on the selection sample count per checkpoint, one line per experiment."""
+    """[Re] Fig. 13: FID on the selection sample count per checkpoint, one line per experiment; with a
+    ``heldout_loss`` column, the held-out DSM loss beside it (dashed, right axis)."""
     for column in ("experiment", "iteration", "fid"):
         if column not in table.columns:
             raise NcsnError(f"FID-per-checkpoint table lacks the column {column!r} (has {list(table.columns)})")
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    sns.lineplot(data=table, x="iteration", y="fid", hue="experiment", marker="o", ax=ax)
+    fig, ax = plt.subplots(figsize=(5.6 if "heldout_loss" in table.columns else 5.0, 3.4))
+    sns.lineplot(data=table.dropna(subset=["fid"]), x="iteration", y="fid", hue="experiment", marker="o", ax=ax)
+    if "heldout_loss" in table.columns and table["heldout_loss"].notna().any():
+        loss_ax = ax.twinx()
+        sns.lineplot(
+            data=table.dropna(subset=["heldout_loss"]), x="iteration", y="heldout_loss", hue="experiment",
+            marker="x", linestyle="--", ax=loss_ax, legend=False,
+        )
+        loss_ax.set_ylabel("held-out DSM loss (dashed)")
     for name, iteration in (selected or {}).items():
         row = table[(table["experiment"] == name) & (table["iteration"] == iteration)]
         if len(row):

@@ -28,6 +28,7 @@ RESULT_COLUMNS = [
     "source", "experiment", "dataset", "schedule", "architecture", "extractor",
     "selected_checkpoint", "selection_samples", "fid_selection",
     "final_samples", "is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid",
+    "kid_mean", "kid_std", "precision", "recall",
 ]
 TIMING_COLUMNS = [
     "source", "experiment", "dataset", "device", "prepare_seconds", "train_iterations", "train_it_per_s",
@@ -74,6 +75,7 @@ REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the
 
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {"fid_selection": 2, "is_mean": 2, "is_std": 3, "fid_torch_fidelity": 2, "fid_clean_fid": 2,
+            "kid_mean": 4, "kid_std": 4, "precision": 3, "recall": 3,
             "train_it_per_s": 2, "seconds_per_1000_samples": 1, "prepare_seconds": 1}
 SECONDS_DECIMALS = 1  # every sampling_{n}_s column
 
@@ -105,6 +107,11 @@ def result_row(name: str, experiment: Mapping[str, Any], selection: Mapping[str,
         "is_std": _require(inception, "std", f"inception_score in {what}"),
         "fid_torch_fidelity": _require(metrics, "fid", what),
         "fid_clean_fid": _require(metrics, "fid_cleanfid", what),
+        # KID and precision/recall: absent (older metrics.json) or None (no reference features) stay empty
+        "kid_mean": (metrics.get("kid") or {}).get("mean"),
+        "kid_std": (metrics.get("kid") or {}).get("std"),
+        "precision": metrics.get("precision"),
+        "recall": metrics.get("recall"),
     }
 
 
@@ -127,7 +134,7 @@ def sampling_column(count: int) -> str:
 def timing_row(
     name: str,
     experiment: Mapping[str, Any],
-    train_benchmark: str | os.PathLike,
+    train_benchmark: str | os.PathLike | None,
     sample_benchmarks: Iterable[str | os.PathLike],
     device: str,
     prepare_benchmark: str | os.PathLike | None = None,
@@ -138,15 +145,19 @@ def timing_row(
     The sampling benchmarks are the shards of the final evaluation sample; their seconds add up.
     ``prepare_benchmark``: the data set's ``prepare`` job; ``timed_samples``: image count -> the
     benchmark of one job sampling that many images (each a ``sampling_{n}_s`` column).
+    An experiment that evaluates a given checkpoint has no training benchmark: its training cells stay empty.
     """
-    iterations = int(experiment["training"]["iterations"])
     samples = int(experiment["evaluation"]["num_samples"])
-    train_s = benchmark_seconds(train_benchmark)
     sample_s = sum(benchmark_seconds(p) for p in sample_benchmarks)
+    iterations, it_per_s = None, None
+    if train_benchmark is not None:
+        iterations = int(experiment["training"]["iterations"])
+        train_s = benchmark_seconds(train_benchmark)
+        it_per_s = iterations / train_s if train_s > 0 else math.nan
     row = {
         "source": OURS, "experiment": name, "dataset": experiment["dataset"], "device": device,
         "prepare_seconds": benchmark_seconds(prepare_benchmark) if prepare_benchmark is not None else None,
-        "train_iterations": iterations, "train_it_per_s": iterations / train_s if train_s > 0 else math.nan,
+        "train_iterations": iterations, "train_it_per_s": it_per_s,
         "sample_count": samples, "seconds_per_1000_samples": sample_s / samples * 1000.0,
     }
     for count, path in sorted((timed_samples or {}).items()):

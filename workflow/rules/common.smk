@@ -4,6 +4,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
@@ -55,6 +56,14 @@ def missing_files(config: dict) -> list[str]:
                 f"{ds['source']} data there, point datasets.{name}.root to them, or set "
                 f"datasets.{name}.download: true where the network allows it."
             )
+    for name, exp in config["experiments"].items():
+        given = exp.get("checkpoint")
+        if given is not None and not Path(given["path"]).is_file():
+            problems.append(
+                f"experiments.{name}.checkpoint.path: file '{given['path']}' does not exist. "
+                "Point it to a checkpoint of ours (ckpt_N.pt) or, with format: official, to "
+                "an official NCSN checkpoint.pth (ermongroup/ncsn)."
+            )
     return problems
 
 
@@ -68,6 +77,21 @@ def settings_json(block: dict) -> str:
 
 def experiment(config: dict, name: str) -> dict:
     return config["experiments"][name]
+
+
+def trained_experiments(config: dict) -> list[str]:
+    """Experiments that train their model (no `checkpoint:` block)."""
+    return [x for x, e in config["experiments"].items() if "checkpoint" not in e]
+
+
+def given_experiments(config: dict) -> list[str]:
+    """Experiments that evaluate an existing checkpoint: no train, score or select jobs."""
+    return [x for x, e in config["experiments"].items() if "checkpoint" in e]
+
+
+def name_pattern(names: list[str]) -> str:
+    """A wildcard constraint matching exactly these names (nothing when the list is empty)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def checkpoint_iterations(exp: dict) -> list[int]:
@@ -136,9 +160,42 @@ def score_file(dataset: str, exp: str, iteration) -> str:
     return f"{RESULTS}/scores/{dataset}/{exp}/ckpt_{iteration}.json"
 
 
+def heldout_file(dataset: str, exp: str, iteration) -> str:
+    return f"{RESULTS}/heldout/{dataset}/{exp}/ckpt_{iteration}.json"
+
+
+def candidates_file(dataset: str, exp: str) -> str:
+    """The k checkpoints of lowest held-out loss that criterion loss_topk scores."""
+    return f"{RESULTS}/selection/{dataset}/{exp}/candidates.json"
+
+
 def selection_files(dataset: str, exp: str) -> dict[str, str]:
     d = f"{RESULTS}/selection/{dataset}/{exp}"
     return {"selection": f"{d}/selection.json", "table": f"{d}/fid_vs_checkpoint.csv"}
+
+
+def imported_checkpoint_file(dataset: str, exp: str) -> str:
+    """Our-format copy of an experiment's official checkpoint (`ncsn import-official`)."""
+    return f"{RESULTS}/imported/{dataset}/{exp}/checkpoint.pt"
+
+
+def given_checkpoint_file(config: dict, exp: str) -> str:
+    """The checkpoint a `checkpoint:` experiment evaluates: the user's file, or its import."""
+    e = experiment(config, exp)
+    if e["checkpoint"]["format"] == "official":
+        return imported_checkpoint_file(e["dataset"], exp)
+    return e["checkpoint"]["path"]
+
+
+def official_import_options(config: dict, exp: str) -> str:
+    """`import-official` options of a format: official experiment (its official config and width)."""
+    e = experiment(config, exp)
+    block = e["checkpoint"]
+    dataset = (
+        block.get("official_dataset") or config["datasets"][e["dataset"]]["source"]
+    )
+    ngf = f" --ngf {block['ngf']}" if "ngf" in block else ""
+    return f"--dataset {dataset}{ngf}"
 
 
 def shard_file(dataset: str, exp: str, k, K) -> str:
@@ -181,12 +238,25 @@ def shard_files(config: dict, exp: str) -> list[str]:
     return [shard_file(e["dataset"], exp, k, K) for k in range(K)]
 
 
-def score_files(config: dict, exp: str) -> list[str]:
-    """Per-checkpoint scores the selection needs (none when the criterion is `last`)."""
+def heldout_files(config: dict, exp: str) -> list[str]:
+    """Held-out DSM loss of every checkpoint (cheap; in the FID-vs-checkpoint table)."""
     e = experiment(config, exp)
-    if e["selection"]["criterion"] == "last":
+    return [heldout_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+
+
+def score_files(config: dict, exp: str) -> list[str]:
+    """Per-checkpoint FID scores the selection needs: none for `last`, all for `fid`, and
+    for `loss_topk` those of the candidates the rank_checkpoints checkpoint job chose.
+    """
+    e = experiment(config, exp)
+    criterion = e["selection"]["criterion"]
+    if criterion == "last":
         return []
-    return [score_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+    iterations = checkpoint_iterations(e)
+    if criterion == "loss_topk":
+        chosen = checkpoints.rank_checkpoints.get(dataset=e["dataset"], experiment=exp)
+        iterations = json.loads(Path(chosen.output[0]).read_text())["iterations"]
+    return [score_file(e["dataset"], exp, it) for it in iterations]
 
 
 # ---------------------------------------------------------------- targets
@@ -200,10 +270,14 @@ def evaluate_targets(config: dict) -> list[str]:
 
 
 def select_targets(config: dict) -> list[str]:
+    """Selection and FID-vs-checkpoint table of trained experiments; the selection
+    file naming the given checkpoint of the others."""
+    given = set(given_experiments(config))
     return [
         f
         for x in experiment_names(config)
-        for f in selection_files(experiment(config, x)["dataset"], x).values()
+        for key, f in selection_files(experiment(config, x)["dataset"], x).items()
+        if x not in given or key == "selection"
     ]
 
 
@@ -233,6 +307,15 @@ def gpu_count(wildcards) -> int:
 
 
 # ---------------------------------------------------------------- shared by rule files
+
+
+def heldout_settings(name: str) -> dict:
+    exp = experiment(config, name)
+    return {
+        "heldout": exp["selection"]["heldout"],
+        "sampling": {"use_ema": exp["sampling"].get("use_ema")},
+        "device": config["device"],
+    }
 
 
 def sampler_settings(name: str) -> dict:

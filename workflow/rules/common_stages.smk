@@ -106,12 +106,21 @@ def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
 
 
 def fid_table_experiments(config: dict) -> list[str]:
-    """Experiments selected by FID: only they have an FID per checkpoint ([Re] Fig. 13)."""
+    """Trained experiments selected by FID (of all checkpoints or the loss_topk ones):
+    only they have FIDs per checkpoint ([Re] Fig. 13)."""
+    trained = set(trained_experiments(config))
     return [
         x
         for x in figure_experiments(config, "fid_vs_checkpoint")
-        if experiment(config, x)["selection"]["criterion"] == "fid"
+        if x in trained
+        and experiment(config, x)["selection"]["criterion"] in ("fid", "loss_topk")
     ]
+
+
+def loss_experiments(config: dict) -> list[str]:
+    """Experiments of the training-loss figure: those of its block that train."""
+    trained = set(trained_experiments(config))
+    return [x for x in figure_experiments(config, "loss") if x in trained]
 
 
 def figures_targets(config: dict) -> list[str]:
@@ -120,7 +129,7 @@ def figures_targets(config: dict) -> list[str]:
         for kind in PER_EXPERIMENT_FIGURES
         for x in figure_experiments(config, kind)
     ]
-    if figure_experiments(config, "loss"):
+    if loss_experiments(config):
         targets += [f"{FIGURES}/loss.png", f"{FIGURES}/loss.pdf"]
     if fid_table_experiments(config):
         targets += [
@@ -186,6 +195,7 @@ def report_targets(config: dict) -> list[str]:
 
 
 def report_inputs(wildcards) -> dict:
+    """Metrics and selection of every experiment; training benchmarks of those that train."""
     names = experiment_names(config)
     return {
         "metrics": [metrics_file(experiment(config, x)["dataset"], x) for x in names],
@@ -194,7 +204,8 @@ def report_inputs(wildcards) -> dict:
             for x in names
         ],
         "train_benchmark": [
-            train_benchmark(experiment(config, x)["dataset"], x) for x in names
+            train_benchmark(experiment(config, x)["dataset"], x)
+            for x in trained_experiments(config)
         ],
         "sample_benchmark": [b for x in names for b in sample_benchmarks(config, x)],
         "prepare_benchmark": sorted(
@@ -210,10 +221,17 @@ def report_inputs(wildcards) -> dict:
 def report_arguments(wildcards, input) -> str:
     """`--metrics NAME=PATH ...` for every experiment and input kind (paths in experiment order)."""
     names = experiment_names(config)
+    named = {
+        "metrics": names,
+        "selection": names,
+        "train_benchmark": trained_experiments(config),
+    }
     args = []
-    for key in ("metrics", "selection", "train_benchmark"):
+    for key, keys_names in named.items():
         option = f"--{key.replace('_', '-')}"
-        args += [f"{option} {name}={path}" for name, path in zip(names, input[key])]
+        args += [
+            f"{option} {name}={path}" for name, path in zip(keys_names, input[key])
+        ]
     for name in names:
         dataset = experiment(config, name)["dataset"]
         args += [

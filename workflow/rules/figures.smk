@@ -125,7 +125,7 @@ rule figure_loss:
     input:
         lambda wc: [
             f"{run_dir(experiment(config, x)['dataset'], x)}/loss.csv"
-            for x in figure_experiments(config, "loss")
+            for x in loss_experiments(config)
         ],
     output:
         png=report(
@@ -139,8 +139,7 @@ rule figure_loss:
     threads: 1
     params:
         inputs=lambda wc, input: " ".join(
-            f"--input {x}={p}"
-            for x, p in zip(figure_experiments(config, "loss"), input)
+            f"--input {x}={p}" for x, p in zip(loss_experiments(config), input)
         ),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn figure loss {params.inputs} --out {output.png:q} > {log:q} 2>&1"

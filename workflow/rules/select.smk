@@ -1,5 +1,49 @@
-# Model selection: FID of every published checkpoint on a small sample (one job
-# per checkpoint, so they spread over GPUs/nodes), then the best (or last) one.
+# Model selection: the held-out DSM loss of every published checkpoint (cheap), the
+# FID of every checkpoint on a small sample (one job per checkpoint, so they spread over
+# GPUs/nodes) or, for criterion loss_topk, only of the k of lowest held-out loss (chosen
+# by the rank_checkpoints checkpoint job); then the best (or last) one.
+
+
+rule heldout_loss:
+    input:
+        run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
+        data=lambda wc: data_files(wc.dataset)["test"],
+    output:
+        heldout_file("{dataset}", "{experiment}", "{iteration}"),
+    log:
+        f"{LOGS}/heldout/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.log",
+    benchmark:
+        f"{BENCH}/heldout/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        gpu=gpu_count,
+    params:
+        checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
+        settings=lambda wc: settings_json(heldout_settings(wc.experiment)),
+    shell:
+        "OMP_NUM_THREADS={threads} python -m ncsn heldout-loss --checkpoint {params.checkpoint:q}"
+        " --data {input.data:q} --settings {params.settings:q} --threads {threads}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+checkpoint rank_checkpoints:
+    input:
+        losses=lambda wc: heldout_files(config, wc.experiment),
+    output:
+        candidates_file("{dataset}", "{experiment}"),
+    log:
+        f"{LOGS}/select/{{dataset}}/{{experiment}}/candidates.log",
+    threads: 1
+    params:
+        settings=lambda wc: settings_json(
+            experiment(config, wc.experiment)["selection"]
+        ),
+    shell:
+        "python -m ncsn select --losses {input.losses:q} --settings {params.settings:q}"
+        " --candidates {output:q} > {log:q} 2>&1"
 
 
 rule score:
@@ -12,6 +56,8 @@ rule score:
         f"{LOGS}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.log",
     benchmark:
         f"{BENCH}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
     threads: 2
     resources:
         mem_mb=8000,
@@ -34,12 +80,15 @@ rule select:
     input:
         run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
         scores=lambda wc: score_files(config, wc.experiment),
+        losses=lambda wc: heldout_files(config, wc.experiment),
     output:
         **selection_files("{dataset}", "{experiment}"),
     log:
         f"{LOGS}/select/{{dataset}}/{{experiment}}.log",
     benchmark:
         f"{BENCH}/select/{{dataset}}/{{experiment}}.tsv"
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
     threads: 1
     resources:
         mem_mb=1000,
@@ -49,5 +98,6 @@ rule select:
         ),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn select --run {input.run:q} --scores {input.scores:q}"
+        " --losses {input.losses:q}"
         " --settings {params.settings:q} --out {output.selection:q}"
         " --table {output.table:q} > {log:q} 2>&1"

@@ -19,6 +19,8 @@ rule train:
         f"{LOGS}/train/{{dataset}}/{{experiment}}.log",
     benchmark:
         train_benchmark("{dataset}", "{experiment}")
+    wildcard_constraints:
+        experiment=name_pattern(trained_experiments(config)),
     threads: 4
     resources:
         mem_mb=16000,

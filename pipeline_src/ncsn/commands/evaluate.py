@@ -20,6 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)")
 
 
+def summary_line(metrics: dict) -> str:
+    """IS, both FIDs, KID and precision/recall of a metrics dict in one line."""
+    score = metrics["inception_score"]
+    line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g}"
+    if metrics.get("fid_cleanfid") is not None:
+        line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
+    if metrics.get("kid") is not None:
+        line += f", KID {metrics['kid']['mean']:.4g} ± {metrics['kid']['std']:.2g}"
+        line += f", precision {metrics['precision']:.3g}, recall {metrics['recall']:.3g}"
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -68,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
             "is": "torch-fidelity isc_features_to_metric per split",
             "fid": "torch-fidelity fid_statistics_to_metric",
             "fid_cleanfid": "clean-fid frechet_distance",
+            "kid": "torch-fidelity kid_features_to_metric on the FID features",
+            "precision_recall": "torch-fidelity prc_features_to_metric on the FID features",
             **LIBRARY_VERSIONS,
         },
         "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(args.out, metrics)
-    score = metrics["inception_score"]
-    print(f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g} (clean-fid {metrics['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}")
+    print(f"{summary_line(metrics)} on {len(images)} samples -> {args.out}")
     return 0

@@ -7,8 +7,9 @@
         [--timed-sample-benchmark NAME:100=results/benchmarks/sample_timing/.../n100.tsv] \
         --out-dir results/report
 
-Every experiment of ``settings.experiments`` needs a metrics, a selection and a train
-benchmark file and at least one sample benchmark (one per shard; repeat the option). The
+Every experiment of ``settings.experiments`` needs a metrics and a selection file and at least
+one sample benchmark (one per shard; repeat the option), and a train benchmark unless it
+evaluates a given checkpoint (a ``checkpoint`` block: no training, empty training cells). The
 optional prepare benchmark (of the experiment's data set) and timed-sample benchmarks (one
 sampling job of N images, [Re] Table 1) add columns to the timing table.
 """
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError("--settings needs a non-empty 'experiments' object (the config's experiments block)")
     files = {key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")}
     for key, by_name in files.items():
-        missing = sorted(set(experiments) - set(by_name))
+        needed = {x for x, e in experiments.items() if key != "train_benchmark" or "checkpoint" not in e}
+        missing = sorted(needed - set(by_name))
         if missing:
             raise NcsnError(f"no --{key.replace('_', '-')} NAME=PATH given for experiment(s) {missing}")
         for paths in by_name.values():
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     results, timing = [], []
     for name, exp in experiments.items():
         results.append(result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0])))
-        timing.append(timing_row(name, exp, files["train_benchmark"][name][0], files["sample_benchmark"][name],
+        train_benchmark = files["train_benchmark"][name][0] if name in files["train_benchmark"] else None
+        timing.append(timing_row(name, exp, train_benchmark, files["sample_benchmark"][name],
                                  device=str(args.settings.get("device", "unknown")), prepare_benchmark=prepare.get(name),
                                  timed_samples=timed.get(name)))
     written = write_tables(results_table(results), args.out_dir / "results")

@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
     spec = info["model_spec"]
     seed = top_level(args.settings, "seed")
-    images, sample_info = generate(model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts, args.num_samples, seed, log=print)
+    images, sample_info = generate(
+        model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts, args.num_samples, seed, log=print, stream="selection"
+    )
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
         save_shard(args.samples_out, images, sample_info)
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "num_samples": len(images),
         "extractor": extractor.identity,
         "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},
-        "sampling": {k: sample_info[k] for k in ("sampling", "seed", "device", "seconds", "samples_per_s")},
+        "sampling": {k: sample_info[k] for k in ("sampling", "seed", "stream", "device", "seconds", "samples_per_s")},
         "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(args.out, score)

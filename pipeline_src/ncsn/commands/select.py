@@ -8,12 +8,15 @@ from ncsn.cli import add_settings_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scores", nargs="*", default=[], help="score JSON files of `ncsn score`, one per checkpoint")
+    parser.add_argument("--scores", nargs="*", default=[], help="score JSON files of `ncsn score`, one per scored checkpoint")
+    parser.add_argument("--losses", nargs="*", default=[], help="held-out loss JSON files of `ncsn heldout-loss`, one per checkpoint")
+    parser.add_argument("--candidates", default=None, help="loss_topk: only write the k checkpoints of lowest held-out loss to this JSON")
     parser.add_argument("--run", default=None, help="run.json of the training run: its checkpoints, for criterion last without scores")
-    parser.add_argument("--criterion", choices=("fid", "last"), default=None, help="overrides settings.criterion (default fid)")
-    add_settings_argument(parser, 'JSON {"criterion": "fid|last", "num_samples": 1000} (the experiment\'s selection block)')
-    parser.add_argument("--out", required=True, help="selection JSON to write")
-    parser.add_argument("--table", required=True, help="FID-vs-checkpoint CSV to write")
+    parser.add_argument("--checkpoint", default=None, help="a given checkpoint (no training): the selection names it (criterion given)")
+    parser.add_argument("--criterion", choices=("fid", "last", "loss_topk"), default=None, help="overrides settings.criterion (default fid)")
+    add_settings_argument(parser, 'JSON {"criterion": "fid|last|loss_topk", "num_samples": 1000, "k": 3} (the experiment\'s selection block)')
+    parser.add_argument("--out", default=None, help="selection JSON to write (required unless --candidates)")
+    parser.add_argument("--table", default=None, help="FID-vs-checkpoint CSV to write (required unless --checkpoint)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,24 +24,50 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.errors import NcsnError
     from ncsn.io import atomic_path, read_json, write_json
-    from ncsn.metrics.selection import iteration_from_name, select, table_csv
+    from ncsn.metrics.selection import (
+        given_selection,
+        iteration_from_name,
+        loss_candidates,
+        merge_by_iteration,
+        select,
+        table_csv,
+    )
     from ncsn.settings import check_block
 
-    criterion = args.criterion or check_block("selection", args.settings)["criterion"]
-    for path in args.scores:
+    if args.checkpoint:
+        if not args.out:
+            raise NcsnError("--out is required")
+        selection = given_selection(args.checkpoint)
+        write_json(args.out, selection)
+        print(f"given checkpoint {args.checkpoint} (iteration {selection['iteration']}) -> {args.out}")
+        return 0
+    block = check_block("selection", args.settings)
+    criterion = args.criterion or block["criterion"]
+    k = block["k"]
+    for path in [*args.scores, *args.losses]:
         if not Path(path).is_file():
-            raise NcsnError(f"score file {path} does not exist; run `python -m ncsn score` for that checkpoint")
-    scores = [read_json(path) for path in args.scores]
-    if not scores and args.run:
+            raise NcsnError(f"{path} does not exist; run `python -m ncsn score` / `heldout-loss` for that checkpoint")
+    losses = [read_json(path) for path in args.losses]
+    if args.candidates:
+        chosen = loss_candidates(losses, k)
+        write_json(args.candidates, {"k": k, "iterations": chosen, "losses": list(args.losses)})
+        print(f"{len(chosen)} of {len(losses)} checkpoints by held-out loss: {chosen} -> {args.candidates}")
+        return 0
+    if not args.out or not args.table:
+        raise NcsnError("--out and --table are required when selecting among checkpoints")
+    scores = merge_by_iteration(losses, [read_json(path) for path in args.scores])
+    if not args.scores and not args.losses and args.run:
         if not Path(args.run).is_file():
             raise NcsnError(f"run record {args.run} does not exist; train the experiment first")
         folder = Path(args.run).parent / "checkpoints"
         scores = [{"checkpoint": str(folder / name), "iteration": iteration_from_name(name)} for name in read_json(args.run)["checkpoints"]]
-    selection = select(scores, criterion)
+    selection = select(scores, criterion, k)
     selection["scores"] = list(args.scores)
     write_json(args.out, selection)
     with atomic_path(args.table) as tmp:
         tmp.write_text(table_csv(scores, selection))
     fid = f", FID {selection['fid']:.4g}" if selection.get("fid") is not None else ""
-    print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)} -> {args.out}")
+    rho = selection.get("loss_fid_spearman")
+    rho_text = f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
+    print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)}{rho_text} -> {args.out}")
     return 0

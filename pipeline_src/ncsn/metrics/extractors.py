@@ -16,7 +16,6 @@ anything, so commands fail before any work; :func:`build_extractor` loads the ne
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
 from ncsn.errors import NcsnError
+from ncsn.io import file_sha256
 from ncsn.metrics import digits_classifier
 
 KINDS = ("digits", "inception")
@@ -93,14 +93,6 @@ class CleanFidDigits(torch.nn.Module):
 
 if TORCH_FIDELITY_DIGITS not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(TORCH_FIDELITY_DIGITS, DigitsFeatureExtractor)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _missing_inception_message(missing: list[tuple[str, Path, str, str]]) -> str:

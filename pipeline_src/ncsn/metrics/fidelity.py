@@ -1,9 +1,17 @@
-"""FID and Inception Score of uint8 image arrays, streamed in batches, computed by the field's libraries.
+"""FID, Inception Score, KID and precision/recall of uint8 image arrays, streamed in batches, computed by the field's libraries.
 
-Features never accumulate: each batch updates float64 running sums (mean and covariance per
-library) and the IS logits of the current split only. The numbers themselves come from the
-libraries' functions: torch-fidelity's ``fid_statistics_to_metric`` and ``isc_features_to_metric``,
-clean-fid's ``frechet_distance``.
+Features do not accumulate beyond a cap: each batch updates float64 running sums (mean and
+covariance per library) and the IS logits of the current split; the FID features of the first
+:data:`MAX_SET_FEATURES` images in the (shuffled) visiting order are kept for KID and
+precision/recall, which compare feature *sets*. The numbers themselves come from the libraries'
+functions: torch-fidelity's ``fid_statistics_to_metric``, ``isc_features_to_metric``,
+``kid_features_to_metric`` and ``prc_features_to_metric``, clean-fid's ``frechet_distance``.
+
+KID and precision/recall use the FID features of the extractor (Inception's 2048-d pool, or the
+digits classifier's penultimate layer): torch-fidelity's defaults for KID, while its own default
+for precision/recall is VGG-16, whose weights this pipeline does not have. KID's subset size is
+torch-fidelity's 1000, lowered to the smaller set's size for small samples (torch-fidelity refuses
+a subset larger than a set).
 
 The same features give the same FID in both libraries up to float round-off (torch-fidelity
 takes the trace of sqrt(sigma1 sigma2) from eigenvalues, clean-fid from ``scipy.linalg.sqrtm``).
@@ -28,6 +36,8 @@ from cleanfid.fid import frechet_distance
 from torch_fidelity.defaults import DEFAULTS as TORCH_FIDELITY_DEFAULTS
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
+from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 
 from ncsn.errors import NcsnError
 from ncsn.metrics.extractors import Extractor
@@ -35,6 +45,10 @@ from ncsn.progress import Progress
 
 IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
 SHUFFLE_SEED = TORCH_FIDELITY_DEFAULTS["rng_seed"]  # torch-fidelity shuffles before splitting for IS
+KID_SUBSETS = TORCH_FIDELITY_DEFAULTS["kid_subsets"]  # 100
+KID_SUBSET_SIZE = TORCH_FIDELITY_DEFAULTS["kid_subset_size"]  # 1000, capped by the set sizes
+PRC_NEIGHBOURHOOD = TORCH_FIDELITY_DEFAULTS["prc_neighborhood"]  # 3 (Kynkaanniemi et al., 2019)
+MAX_SET_FEATURES = 10000  # features kept per image set for KID and precision/recall (memory: 10000 x 2048 x 4 B)
 LIBRARY_VERSIONS = {name: importlib.metadata.version(name) for name in ("torch-fidelity", "clean-fid")}
 
 
@@ -77,8 +91,9 @@ class Statistics:
 
     count: int
     torch_fidelity: tuple[np.ndarray, np.ndarray]
-    cleanfid: tuple[np.ndarray, np.ndarray]
+    cleanfid: tuple[np.ndarray, np.ndarray] | None  # None for saved statistics of torch-fidelity's FID only
     is_per_split: list[float] = field(default_factory=list)
+    features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
 
     def inception_score(self) -> dict[str, Any]:
         """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
@@ -96,20 +111,25 @@ def split_bounds(count: int, splits: int) -> list[int]:
 
 
 def image_statistics(
-    images: np.ndarray, extractor: Extractor, is_splits: int = IS_SPLITS, shuffle_seed: int | None = SHUFFLE_SEED
+    images: np.ndarray,
+    extractor: Extractor,
+    is_splits: int = IS_SPLITS,
+    shuffle_seed: int | None = SHUFFLE_SEED,
+    max_features: int = MAX_SET_FEATURES,
 ) -> Statistics:
     """Stream ``images`` (uint8 NHWC) through both libraries' feature pipelines.
 
     Images are visited in torch-fidelity's shuffled order (``RandomState(shuffle_seed)``, no shuffle
     when None), cut into ``is_splits`` splits; each split's logits give one IS value
     (``isc_features_to_metric`` on that split alone), so memory holds one split's logits at most.
+    The FID features of the first ``max_features`` images visited (a random subset) are kept.
     """
     extractor.check_images(images, "images to score")
     count = len(images)
     order = np.arange(count) if shuffle_seed is None else np.random.RandomState(shuffle_seed).permutation(count)
     bounds = split_bounds(count, is_splits)
     tf_moments, clean_moments = RunningMoments(), RunningMoments()
-    is_values = []
+    is_values, kept = [], []
     with Progress(count, "features", unit="images") as progress:
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             logits = []
@@ -117,6 +137,9 @@ def image_statistics(
                 batch = images[order[start : min(start + extractor.batch_size, hi)]]
                 fid_features, batch_logits = extractor.torch_fidelity_features(batch)
                 tf_moments.update(fid_features)
+                room = max_features - sum(len(f) for f in kept)
+                if room > 0:
+                    kept.append(np.asarray(fid_features[:room], dtype=np.float32))
                 clean_moments.update(extractor.cleanfid_features(batch))
                 if is_splits:
                     logits.append(batch_logits)
@@ -124,7 +147,8 @@ def image_statistics(
             if is_splits:
                 split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
                 is_values.append(split_is[KEY_METRIC_ISC_MEAN])
-    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values)
+    features = np.concatenate(kept) if kept else None
+    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values, features)
 
 
 def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
@@ -141,6 +165,48 @@ def fid_cleanfid(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np
         return float(frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
-def compare(stats: Statistics, ref: Statistics) -> dict[str, float]:
-    """FID of ``stats`` against ``ref`` by both libraries."""
-    return {"fid": fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity), "fid_cleanfid": fid_cleanfid(stats.cleanfid, ref.cleanfid)}
+def kid(features: np.ndarray, ref_features: np.ndarray) -> dict[str, Any]:
+    """KID (mean and std over subsets) by torch-fidelity, the subset size capped by the smaller set."""
+    size = min(KID_SUBSET_SIZE, len(features), len(ref_features))
+    if size < 2:
+        raise NcsnError(f"KID needs at least 2 images per set, got {len(features)} and {len(ref_features)}")
+    out = kid_features_to_metric(
+        torch.from_numpy(features), torch.from_numpy(ref_features), kid_subsets=KID_SUBSETS,
+        kid_subset_size=size, rng_seed=SHUFFLE_SEED, verbose=False,
+    )
+    return {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD], "subset_size": size, "subsets": KID_SUBSETS}
+
+
+def precision_recall(features: np.ndarray, ref_features: np.ndarray) -> dict[str, float]:
+    """Precision (generated in the real manifold) and recall (real in the generated one) by torch-fidelity."""
+    if min(len(features), len(ref_features)) <= PRC_NEIGHBOURHOOD:
+        raise NcsnError(f"precision/recall need more than {PRC_NEIGHBOURHOOD} images per set, got {len(features)} and {len(ref_features)}")
+    out = prc_features_to_metric(
+        torch.from_numpy(features), torch.from_numpy(ref_features), prc_neighborhood=PRC_NEIGHBOURHOOD,
+        prc_batch_size=TORCH_FIDELITY_DEFAULTS["prc_batch_size"], save_cpu_ram=True, verbose=False,
+    )
+    return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
+
+
+def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
+    """FID of ``stats`` against ``ref`` by both libraries; KID and precision/recall when both kept features.
+
+    Without features on either side (statistics files hold only mu and sigma) those keys are None,
+    as is clean-fid's FID against statistics that lack its (mu, sigma).
+    """
+    if stats.torch_fidelity[0].shape != ref.torch_fidelity[0].shape:
+        raise NcsnError(
+            f"the two image sets' features differ in size ({stats.torch_fidelity[0].shape[0]} vs {ref.torch_fidelity[0].shape[0]}): "
+            "the statistics were computed with another feature extractor"
+        )
+    out: dict[str, Any] = {
+        "fid": fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity),
+        "fid_cleanfid": None if ref.cleanfid is None else fid_cleanfid(stats.cleanfid, ref.cleanfid),
+        "kid": None,
+        "precision": None,
+        "recall": None,
+    }
+    if stats.features is not None and ref.features is not None:
+        out["kid"] = kid(stats.features, ref.features)
+        out.update(precision_recall(stats.features, ref.features))
+    return out

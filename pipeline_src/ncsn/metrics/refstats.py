@@ -1,6 +1,7 @@
 """Reference FID statistics of a data set's training split, computed once and cached as ``.npz``.
 
-The file holds each library's (mu, sigma) and a JSON ``meta`` naming the data, the number of
+The file holds each library's (mu, sigma), the FID features of up to
+:data:`ncsn.metrics.fidelity.MAX_SET_FEATURES` images (for KID and precision/recall) and a JSON ``meta`` naming the data, the number of
 images and the extractor (with its weights' sha256): scoring against statistics of another
 extractor raises an error instead of giving a meaningless number.
 """
@@ -38,7 +39,8 @@ def compute_reference(images: np.ndarray, extractor: Extractor, data: str) -> tu
 
 def save_reference(path: str | os.PathLike, stats: Statistics, meta: dict[str, Any]) -> None:
     (mu, sigma), (mu_c, sigma_c) = stats.torch_fidelity, stats.cleanfid
-    save_npz(path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, meta=np.array(json.dumps(meta)))
+    extra = {} if stats.features is None else {"features": stats.features}
+    save_npz(path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, meta=np.array(json.dumps(meta)), **extra)
 
 
 def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) -> tuple[Statistics, dict[str, Any]]:
@@ -50,6 +52,7 @@ def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) 
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ARRAYS}
             meta = json.loads(str(data["meta"]))
+            features = data["features"] if "features" in data.files else None  # older files: no KID/PRC
     except (OSError, ValueError, KeyError) as err:
         raise NcsnError(f"{path} is not a reference statistics file written by ref-stats ({err}); delete it and run ref-stats again") from err
     if extractor is not None:
@@ -59,7 +62,9 @@ def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) 
                 f"{path} was computed with extractor {theirs['kind']} ({theirs['model']}, sha256 {theirs['model_sha256'][:12]}), "
                 f"not the current {ours['kind']} ({ours['model']}, sha256 {ours['model_sha256'][:12]}); run ref-stats again"
             )
-    stats = Statistics(meta["num_images"], (arrays["mu"], arrays["sigma"]), (arrays["mu_cleanfid"], arrays["sigma_cleanfid"]))
+    stats = Statistics(
+        meta["num_images"], (arrays["mu"], arrays["sigma"]), (arrays["mu_cleanfid"], arrays["sigma_cleanfid"]), features=features
+    )
     return stats, meta
 
 

@@ -1,7 +1,9 @@
-"""Best-checkpoint selection: the lowest FID on a small sample (CIFAR-10, CelebA) or the last one (MNIST).
+"""Best-checkpoint selection: the lowest FID on a small sample (CIFAR-10, CelebA), the last one (MNIST),
+or the lowest FID among the k checkpoints of lowest held-out DSM loss (a cheaper selection).
 
 NCSN paper App. B.2: 1000 samples per checkpoint, the smallest FID wins; MNIST takes the last
-checkpoint. Ties on FID go to the earlier checkpoint.
+checkpoint. ``loss_topk`` ranks every checkpoint by its held-out loss (:mod:`ncsn.metrics.heldout`,
+no sampling) and samples for FID only the k best of them. Ties go to the earlier checkpoint.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 from ncsn.errors import NcsnError
 
-CRITERIA = ("fid", "last")
-TABLE_COLUMNS = ("iteration", "checkpoint", "fid", "fid_cleanfid", "num_samples", "selected")
+CRITERIA = ("fid", "last", "loss_topk")
+TABLE_COLUMNS = ("iteration", "checkpoint", "heldout_loss", "fid", "fid_cleanfid", "num_samples", "selected")
 _CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt$")
 
 
@@ -28,8 +30,50 @@ def iteration_from_name(path: str) -> int:
     return int(match.group(1))
 
 
-def select(scores: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
-    """Pick one entry of ``scores`` (each with ``checkpoint``, ``iteration`` and, for ``fid``, ``fid``)."""
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def loss_candidates(entries: list[dict[str, Any]], k: int) -> list[int]:
+    """Iterations of the ``k`` entries of lowest ``heldout_loss`` (ties to the earlier), in iteration order."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise NcsnError(f"selection.k must be a whole number >= 1, got {k!r}")
+    missing = [e["checkpoint"] for e in entries if not _finite(e.get("heldout_loss"))]
+    if missing:
+        raise NcsnError(f"criterion loss_topk needs a held-out loss for every checkpoint; missing for {missing}")
+    ranked = sorted(entries, key=lambda e: (e["heldout_loss"], e["iteration"]))
+    return sorted(e["iteration"] for e in ranked[:k])
+
+
+def loss_fid_spearman(entries: list[dict[str, Any]]) -> float | None:
+    """Spearman rank correlation of held-out loss and FID over the entries that have both (None below 3)."""
+    from scipy.stats import spearmanr
+
+    both = [(e["heldout_loss"], e["fid"]) for e in entries if _finite(e.get("heldout_loss")) and _finite(e.get("fid"))]
+    if len(both) < 3:
+        return None
+    losses, fids = zip(*both)
+    return float(spearmanr(losses, fids).statistic)
+
+
+def merge_by_iteration(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per iteration from several record lists (held-out losses, FID scores), later keys winning."""
+    merged: dict[int, dict[str, Any]] = {}
+    for group in groups:
+        seen = set()
+        for record in group:
+            if record["iteration"] in seen:
+                raise NcsnError(f"two records name iteration {record['iteration']}; pass each checkpoint once")
+            seen.add(record["iteration"])
+            merged.setdefault(record["iteration"], {}).update(record)
+    return [merged[i] for i in sorted(merged)]
+
+
+def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -> dict[str, Any]:
+    """Pick one entry of ``scores`` (each with ``checkpoint``, ``iteration``; ``fid`` and ``heldout_loss`` as the criterion needs).
+
+    ``loss_topk`` needs a held-out loss for every entry and an FID for the ``k`` of lowest loss.
+    """
     if criterion not in CRITERIA:
         raise NcsnError(f"selection criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if not scores:
@@ -37,13 +81,15 @@ def select(scores: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
     iterations = [s["iteration"] for s in scores]
     if len(set(iterations)) != len(iterations):
         raise NcsnError(f"two scores name the same iteration: {sorted(iterations)}; pass each checkpoint once")
+    candidates = loss_candidates(scores, k) if criterion == "loss_topk" else iterations
     if criterion == "last":
         best = max(scores, key=lambda s: s["iteration"])
     else:
-        unscored = [s["checkpoint"] for s in scores if not isinstance(s.get("fid"), (int, float)) or math.isnan(s["fid"])]
+        pool = [s for s in scores if s["iteration"] in candidates]
+        unscored = [s["checkpoint"] for s in pool if not _finite(s.get("fid"))]
         if unscored:
-            raise NcsnError(f"criterion fid needs a finite FID for every checkpoint; missing for {unscored}")
-        best = min(scores, key=lambda s: (s["fid"], s["iteration"]))
+            raise NcsnError(f"criterion {criterion} needs a finite FID for checkpoint(s) {unscored}; score them")
+        best = min(pool, key=lambda s: (s["fid"], s["iteration"]))
     return {
         "criterion": criterion,
         "checkpoint": best["checkpoint"],
@@ -52,6 +98,30 @@ def select(scores: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
         "fid_cleanfid": best.get("fid_cleanfid"),
         "num_samples": best.get("num_samples"),
         "num_candidates": len(scores),
+        "heldout_loss": best.get("heldout_loss"),
+        "k": k if criterion == "loss_topk" else None,
+        "fid_jobs": sum(_finite(s.get("fid")) for s in scores),
+        "loss_fid_spearman": loss_fid_spearman(scores),
+    }
+
+
+def given_selection(checkpoint: str | Path) -> dict[str, Any]:
+    """The selection record of an experiment that evaluates a given checkpoint (no training, no scores).
+
+    The file is read once here, so a missing or foreign checkpoint fails before any sampling job.
+    """
+    from ncsn.checkpoint import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    return {
+        "criterion": "given",
+        "checkpoint": str(checkpoint),
+        "iteration": int(state["iteration"]),
+        "fid": None,
+        "fid_cleanfid": None,
+        "num_samples": None,
+        "num_candidates": 1,
+        "imported_from": state.get("settings", {}).get("imported_from"),
     }
 
 

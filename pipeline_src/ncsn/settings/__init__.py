@@ -233,10 +233,18 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
     problems += _reference(config, f"{where}.extractor", exp["extractor"], "extractors")
     problems += schedule_problems(exp["schedule"], f"{where}.schedule")
     training, sampling, evaluation = exp["training"], exp["sampling"], exp["evaluation"]
-    if training["snapshot_freq"] > training["iterations"]:
+    given = exp.get("checkpoint")
+    if given is None and training["snapshot_freq"] > training["iterations"]:
         problems.append(
             f"{where}.training.snapshot_freq ({training['snapshot_freq']}) exceeds training.iterations ({training['iterations']})"
         )
+    if given is not None and given["format"] == "official":
+        official = given.get("official_dataset") or config["datasets"].get(exp["dataset"], {}).get("source")
+        if official not in ("cifar10", "celeba", "mnist"):
+            problems.append(
+                f"{where}.checkpoint.official_dataset: the official NCSN configs are cifar10, celeba and mnist, "
+                f"got '{official}'; set it to the one that trained the checkpoint"
+            )
     problems += sampling_problems(sampling, f"{where}.sampling")
     if sampling["use_ema"] is True and not training["ema"]:
         problems.append(
