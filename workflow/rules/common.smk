@@ -30,13 +30,26 @@ STAGE_TARGET_HOOKS = (
 # ---------------------------------------------------------------- config checks
 
 
+def used_datasets_and_extractors(config: dict) -> tuple[set[str], set[str]]:
+    """Data sets and extractors some job of this config reads (experiments, the SSM toy, digits extractors)."""
+    datasets = {exp["dataset"] for exp in config["experiments"].values()}
+    extractors = {exp["extractor"] for exp in config["experiments"].values()}
+    ssm_noise = config.get("toy", {}).get("ssm_noise")
+    if ssm_noise and ssm_noise.get("enabled", True):
+        datasets.add(ssm_noise["dataset"])
+    for name in sorted(extractors & set(config["extractors"])):
+        ext = config["extractors"][name]
+        if ext["kind"] == "digits":
+            datasets.add(ext["dataset"])
+    return datasets, extractors
+
+
 def config_problems(config: dict) -> list[str]:
-    """Cross-references the schema cannot express and local files that must exist.
+    """Cross-references the schema cannot express (local files: see missing_local_files).
 
     Returned as messages so the Snakefile can stop before any job runs.
     """
     problems = []
-    used_datasets, used_extractors = set(), set()
     for name, exp in config["experiments"].items():
         for key, table in (("dataset", "datasets"), ("extractor", "extractors")):
             if exp[key] not in config[table]:
@@ -44,8 +57,6 @@ def config_problems(config: dict) -> list[str]:
                     f"experiments.{name}.{key}: '{exp[key]}' is not a key of "
                     f"'{table}' (known: {', '.join(sorted(config[table]))})"
                 )
-        used_datasets.add(exp["dataset"])
-        used_extractors.add(exp["extractor"])
     ssm_noise = config.get("toy", {}).get("ssm_noise")
     if ssm_noise and ssm_noise.get("enabled", True):
         if ssm_noise["dataset"] not in config["datasets"]:
@@ -53,34 +64,12 @@ def config_problems(config: dict) -> list[str]:
                 f"toy.ssm_noise.dataset: '{ssm_noise['dataset']}' is not a key of "
                 f"'datasets' (known: {', '.join(sorted(config['datasets']))})"
             )
-        used_datasets.add(ssm_noise["dataset"])
+    _, used_extractors = used_datasets_and_extractors(config)
     for name in sorted(used_extractors & set(config["extractors"])):
         ext = config["extractors"][name]
-        if ext["kind"] == "digits":
-            if ext["dataset"] not in config["datasets"]:
-                problems.append(
-                    f"extractors.{name}.dataset: '{ext['dataset']}' is not a key of 'datasets'"
-                )
-            used_datasets.add(ext["dataset"])
-        elif not Path(ext["weights"]).is_file():
+        if ext["kind"] == "digits" and ext["dataset"] not in config["datasets"]:
             problems.append(
-                f"extractors.{name}.weights: file '{ext['weights']}' does not exist. "
-                "Put the Inception-v3 FID weights there "
-                "(weights-inception-2015-12-05-6726825d.pth, the file torch-fidelity "
-                "downloads from github.com/toshas/torch-fidelity/releases) or set "
-                f"extractors.{name}.weights to where the file is."
-            )
-    for name in sorted(used_datasets & set(config["datasets"])):
-        ds = config["datasets"][name]
-        if (
-            "root" in ds
-            and not ds.get("download", False)
-            and not Path(ds["root"]).is_dir()
-        ):
-            problems.append(
-                f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
-                f"{ds['source']} data there, point datasets.{name}.root to them, or set "
-                f"datasets.{name}.download: true where the network allows it."
+                f"extractors.{name}.dataset: '{ext['dataset']}' is not a key of 'datasets'"
             )
     for name, exp in config["experiments"].items():
         tr = exp["training"]
@@ -99,6 +88,63 @@ def config_problems(config: dict) -> list[str]:
                 "sampling.batch_size"
             )
     return problems
+
+
+def missing_local_files(config: dict) -> list[str]:
+    """Inputs the user supplies that are not there: Inception files, data roots without download.
+
+    A real run stops on them before any job; a dry run (-n) lists them and still plans.
+    """
+    from ncsn.metrics.inception_files import inception_paths  # light: no torch
+
+    missing = []
+    used_datasets, used_extractors = used_datasets_and_extractors(config)
+    for name in sorted(used_extractors & set(config["extractors"])):
+        ext = config["extractors"][name]
+        if ext["kind"] != "inception":
+            continue
+        weights, cleanfid = inception_paths(ext)
+        if not weights.is_file():
+            missing.append(
+                f"extractors.{name}.weights: file '{weights}' does not exist. "
+                "Put the Inception-v3 FID weights there "
+                "(weights-inception-2015-12-05-6726825d.pth, the file torch-fidelity "
+                "downloads from github.com/toshas/torch-fidelity/releases) or set "
+                f"extractors.{name}.weights to where the file is."
+            )
+        if not cleanfid.is_file():
+            missing.append(
+                f"extractors.{name}.cleanfid_weights: file '{cleanfid}' does not exist. "
+                "Put clean-fid's TorchScript Inception there (inception-2015-12-05.pt, from "
+                "nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/) or set "
+                f"extractors.{name}.cleanfid_weights to where the file is (default: next to "
+                "the torch-fidelity weights)."
+            )
+    for name in sorted(used_datasets & set(config["datasets"])):
+        ds = config["datasets"][name]
+        if (
+            "root" in ds
+            and not ds.get("download", False)
+            and not Path(ds["root"]).is_dir()
+        ):
+            missing.append(
+                f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
+                f"{ds['source']} data there, point datasets.{name}.root to them, or set "
+                f"datasets.{name}.download: true where the network allows it."
+            )
+    return missing
+
+
+def missing_weight_files(config: dict) -> list[str]:
+    """Inception weight files that are rule inputs and absent (a dry run plans through them)."""
+    _, used_extractors = used_datasets_and_extractors(config)
+    return [
+        path
+        for name in sorted(used_extractors & set(config["extractors"]))
+        if config["extractors"][name]["kind"] == "inception"
+        for path in [extractor_files(config, name)["extractor"]]
+        if not Path(path).is_file()
+    ]
 
 
 # ---------------------------------------------------------------- small helpers
