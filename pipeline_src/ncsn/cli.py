@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy": ("toy", "toy experiments of the paper (Figs. 1-3)"),
     "figure": ("figure", "figures of the papers from workflow artifacts"),
     "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
+    "fixtures": ("fixtures", "small real-format stand-ins of the paper's data and Inception files (smoke run)"),
 }
 
 
