@@ -22,6 +22,7 @@ import math
 import pickle
 import struct
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,25 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 CELEBA_SIZE = (178, 218)  # width, height of the aligned CelebA JPEGs
 # torch-fidelity's Inception trunk up to the 2048-d pool, in forward order (clean-fid's `layers`).
 INCEPTION_TRUNK = (
-    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "MaxPool_2",
-    "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-    "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool",
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "MaxPool_1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "MaxPool_2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+    "AvgPool",
 )
 
 
@@ -59,7 +76,11 @@ def blob_images(count: int, height: int, width: int, channels: int, rng: np.rand
 
 def write_idx(path: Path, array: np.ndarray) -> None:
     """An idx file as MNIST ships it (magic 0x00 0x00 0x08 ndim, big-endian dims, bytes), and its .gz copy."""
-    data = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    data = (
+        struct.pack(">BBBB", 0, 0, 8, array.ndim)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.astype(np.uint8).tobytes()
+    )
     path.write_bytes(data)
     with gzip.open(f"{path}.gz", "wb") as handle:
         handle.write(data)
@@ -92,7 +113,9 @@ def write_cifar10(root: Path, per_batch: int, n_test: int, seed: int = 0) -> Pat
         with open(folder / name, "wb") as handle:
             pickle.dump(entry, handle, protocol=2)
     with open(folder / CIFAR10_META, "wb") as handle:
-        pickle.dump({"label_names": CIFAR10_CLASSES, "num_cases_per_batch": per_batch, "num_vis": 3072}, handle, protocol=2)
+        pickle.dump(
+            {"label_names": CIFAR10_CLASSES, "num_cases_per_batch": per_batch, "num_vis": 3072}, handle, protocol=2
+        )
     return root
 
 
@@ -169,14 +192,16 @@ def write_inception_weights(folder: Path, seed: int = 0) -> dict[str, Path]:
     torch_fidelity_file = folder / TORCH_FIDELITY_INCEPTION_FILE
     torch.save(net.state_dict(), torch_fidelity_file)
     trunk = torch.nn.Sequential(*(getattr(net, name) for name in INCEPTION_TRUNK))
-    scripted = torch.jit.script(CleanFidInception(trunk, net.fc).eval())
+    with warnings.catch_warnings():  # torch 2.9 deprecates TorchScript, but clean-fid's file is TorchScript
+        warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
+        scripted = torch.jit.script(CleanFidInception(trunk, net.fc).eval())
     cleanfid_file = folder / CLEANFID_INCEPTION_FILE
     scripted.save(str(cleanfid_file))
     return {"torch_fidelity": torch_fidelity_file, "cleanfid": cleanfid_file}
 
 
 def write_paper_inputs(out: Path, seed: int = 0) -> dict[str, Path]:
-    """Every input ``config/paper_smoke.yaml`` points at, under ``out`` (``mnist``, ``cifar10``, ``celeba``, ``weights``)."""
+    """Every input `config/paper_smoke.yaml` points at, under ``out``: mnist, cifar10, celeba, weights."""
     out = Path(out)
     paths = {
         "mnist": write_mnist(out / "mnist", n_train=12, n_test=6, seed=seed),

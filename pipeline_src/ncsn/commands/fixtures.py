@@ -1,4 +1,4 @@
-"""``python -m ncsn fixtures``: the paper smoke run's inputs (MNIST, CIFAR-10, CelebA, both Inception files) in real formats."""
+"""``python -m ncsn fixtures``: the paper smoke run's inputs (MNIST, CIFAR-10, CelebA, Inception) in real formats."""
 
 from __future__ import annotations
 
