@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CORES ?= all
 
-.PHONY: venv demo test test-slurm bench gpu-check report-docs clean-venv
+.PHONY: venv demo test test-slurm bench gpu-check report-docs clean-venv paper-smoke
 
 venv: $(STAMP)
 
@@ -38,6 +38,15 @@ test: venv
 # The SLURM integration test on a one-node cluster on this machine (root; installs slurm-wlm).
 test-slurm: venv
 	NCSN_SLURM_AUTOSTART=1 $(BIN)/python -m pytest -m slurm tests/test_slurm.py
+
+# Every stage of config/paper.yaml on CPU at tiny sizes (config/paper_smoke.yaml), on real-format
+# fixtures with seeded random Inception weights, in results/paper-smoke/ (its own Snakemake folder).
+SMOKE := results/paper-smoke
+paper-smoke: venv
+	$(BIN)/python -m ncsn fixtures --out $(SMOKE)/fixtures
+	$(BIN)/snakemake --cores $(CORES) --max-threads 1 -d $(SMOKE) \
+	  --configfile config/paper.yaml config/paper_smoke.yaml
+	@echo "tables: $(SMOKE)/results/report/results.md, $(SMOKE)/results/report/timing.md"
 
 bench: venv
 	$(BIN)/python -m benchmarks

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 from ncsn.settings import SettingsError, check_config
@@ -55,9 +56,37 @@ wildcard_constraints:
     K=r"\d+",
 
 
-_problems = missing_files(config)
-if _problems:
-    raise WorkflowError("The config cannot run:\n  - " + "\n  - ".join(_problems))
+# Missing data or weights: a dry run (-n) lists them and plans; a real run stops in
+# `onstart`, which Snakemake calls before the first job and never on a dry run.
+_missing = missing_local_files(config)
+if _missing:
+    logger.warning(
+        "These inputs are missing (a dry run plans anyway; a real run stops before "
+        "its first job):\n  - " + "\n  - ".join(_missing)
+    )
+
+
+onstart:
+    if _missing:
+        raise WorkflowError(
+            "Missing inputs, nothing was run:\n  - " + "\n  - ".join(_missing)
+        )
+
+
+# Lets a dry run plan the jobs that read absent weight files; a real run never gets here.
+if missing_weight_files(config):
+
+    localrules:
+        supply_missing_weights,
+
+    rule supply_missing_weights:
+        output:
+            missing_weight_files(config),
+        log:
+            f"{LOGS}/supply_missing_weights.log",
+        shell:
+            "echo 'put the Inception weight files where the config points' > {log:q}; exit 1"
+
 
 
 # Stage rule files in DAG order.

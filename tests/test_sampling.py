@@ -278,3 +278,48 @@ def test_sampling_on_cuda_with_a_device_generator():
     x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=gen, batch_size=500)
     assert x.device.type == "cuda"
     assert near_major_mode(x.cpu()) == pytest.approx(0.8, abs=4 * math.sqrt(0.16 / N_POINTS))
+
+
+# --- diverging chains -------------------------------------------------------------------
+
+
+def test_annealed_langevin_with_the_paper_stated_levels_raises_naming_level_and_step():
+    """Fig. 3 with the paper's stated levels (10 -> 0.1, step 0.1): the first step is 0.1 * (10 / 0.1)^2 = 1000,
+    and x + 500 * s(x) with s = -x / (1 + 100) overshoots ever further until it overflows (float32)."""
+    gmm = GaussianMixture.paper()
+    sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10})
+    x0 = uniform_init((64, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(NcsnError, match=r"sampling diverged: .* at noise level 0 \(sigma = 10\), step \d+ of that level .*64 of 64 chains"):
+        annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=torch.Generator().manual_seed(1))
+    kept = annealed_langevin(
+        gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=torch.Generator().manual_seed(1), allow_divergence=True
+    )
+    assert not torch.isfinite(kept).all(dim=1).any()
+
+
+def test_divergence_names_the_first_non_finite_step_of_the_level():
+    """A score that turns to inf at the 3rd evaluation of the second level: the error says level 1, step 3."""
+    calls = {"n": 0}
+
+    def score(x, levels):
+        calls["n"] += 1
+        return torch.full_like(x, math.inf) if calls["n"] == 5 + 3 else torch.zeros_like(x)
+
+    sigmas = torch.tensor([1.0, 0.5, 0.1])
+    x0 = torch.zeros(4, 1, 2, 2)
+    with pytest.raises(NcsnError, match=r"noise level 1 \(sigma = 0\.5\), step 3 of that level \(step 8 overall.* 4 of 4 chains"):
+        annealed_langevin(score, x0, sigmas, n_steps_each=5, eps=1e-3, generator=torch.Generator().manual_seed(0))
+    assert calls["n"] == 10  # stopped at the end of level 1, not run through level 2
+
+
+def test_plain_langevin_and_inpainting_raise_on_divergence_too():
+    def exploding(x, levels):
+        return x * 1e30 + 1e30
+
+    x0 = torch.ones(3, 2)
+    with pytest.raises(NcsnError, match=r"sampling diverged: .* noise level 0, step 2 of that level"):
+        langevin(exploding, x0, step_size=1.0, n_steps=10, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(langevin(lambda x, levels: -x, x0, step_size=0.1, n_steps=10, generator=torch.Generator().manual_seed(0))).all()
+    mask = torch.tensor([[True, False]]).expand(3, 2)
+    with pytest.raises(NcsnError, match=r"noise level 0 \(sigma = 1\), step 2 of that level"):
+        inpaint(exploding, x0, mask, torch.tensor([1.0, 0.1]), n_steps_each=3, eps=1.0, generator=torch.Generator().manual_seed(0))

@@ -230,3 +230,16 @@ def test_fused_adam_makes_the_official_adam_update():
     assert not torch.allclose(model.begin_conv.weight, initial.begin_conv.weight)  # it did move
     for (name, a), b in zip(model.named_parameters(), reference.parameters()):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), name
+
+
+@pytest.mark.slow
+def test_compile_switch_trains_a_step_on_cpu_and_saves_plain_weights(digits, tmp_path):
+    """training.compile wraps the network in torch.compile (inductor); a tiny net keeps the CPU compile short."""
+    settings = tiny(1, compile=True, snapshot_freq=1)
+    settings["model"] = {"arch": "refinenet", "ngf": 2}
+    log: list[str] = []
+    record = run(digits, tmp_path, settings, log)
+    assert record["settings"]["training"]["compile"] is True and any("training.compile on CPU" in line for line in log)
+    model, _, info = load_score_model(tmp_path / "out" / "checkpoints" / "ckpt_1.pt", torch.device("cpu"))
+    assert info["iteration"] == 1 and not any(k.startswith("_orig_mod") for k in model.state_dict())
+    assert torch.isfinite(next(iter(model.parameters()))).all()

@@ -126,6 +126,25 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     assert used == {"cifar10": "train", "celeba": "test", "mnist": "train"}
 
 
+def test_paper_config_plans_on_a_fresh_clone_and_lists_what_is_missing(tmp_path):
+    """No data, no weights: a dry run prints the full plan and names each missing input with its key;
+    a real run stops before its first job."""
+    counts_run = snakemake(tmp_path, ROOT / "config/paper.yaml", "-n", "--quiet", "rules")
+    assert counts_run.returncode == 0, counts_run.stdout[-4000:]
+    counts = job_counts(counts_run.stdout)
+    assert counts["score"] == 200 and counts["sample"] == 60 and counts["report_tables"] == 1
+    for needle in (
+        "extractors.inception.weights: file 'weights/weights-inception-2015-12-05-6726825d.pth' does not exist",
+        "extractors.inception.cleanfid_weights: file 'weights/inception-2015-12-05.pt' does not exist",
+        "datasets.celeba.root: folder 'data/celeba' does not exist",
+    ):
+        assert needle in counts_run.stdout, counts_run.stdout[-4000:]
+    real = snakemake(tmp_path, ROOT / "config/paper.yaml", "--cores", "1")
+    assert real.returncode != 0 and "Missing inputs, nothing was run" in real.stdout, real.stdout[-4000:]
+    assert "extractors.inception.cleanfid_weights" in real.stdout.split("Missing inputs, nothing was run", 1)[1]
+    assert not (tmp_path / "results").exists()
+
+
 def test_default_config_is_found_from_any_working_directory(tmp_path):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--quiet", "rules"]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)

@@ -78,13 +78,14 @@ def test_official_checkpoint_plans_an_import_and_no_training(tmp_path):
     counts = plan(tmp_path, config)
     assert counts["import_official"] == 1 and counts["given_checkpoint"] == 1 and counts["sample"] == 2
     assert not {"train", "score", "select"} & set(counts)
-    missing = given_config({**block, "path": str(tmp_path / "nope.pth")})
-    del missing["experiments"]["given"]["checkpoint"]["official_dataset"]  # defaults to the source: digits
-    wrong = write_config(tmp_path / "wrong.yaml", missing)
-    result = snakemake(tmp_path, wrong, "-n")
+    unknown = given_config(dict(block))
+    del unknown["experiments"]["given"]["checkpoint"]["official_dataset"]  # defaults to the source: digits
+    result = snakemake(tmp_path, write_config(tmp_path / "unknown.yaml", unknown), "-n")
     assert result.returncode != 0
-    assert "checkpoint.path: file" in result.stdout and "nope.pth" in result.stdout
     assert "official NCSN configs are cifar10, celeba and mnist, got 'digits'" in result.stdout
+    missing = given_config({**block, "path": str(tmp_path / "nope.pth")})
+    result = snakemake(tmp_path, write_config(tmp_path / "missing.yaml", missing), "-n")
+    assert "checkpoint.path: file" in result.stdout and "nope.pth" in result.stdout
 
 
 def test_paper_official_config_plans_the_cifar10_row_without_training(tmp_path):

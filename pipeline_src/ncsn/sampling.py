@@ -12,6 +12,11 @@ clamped (only saved images are). Noise is drawn with ``generator`` (on ``x``'s d
 whole batch at each step, and ``batch_size`` only splits the score evaluations into chunks,
 so the result for a given seed does not depend on ``batch_size``.
 
+A chain whose iterate becomes non-finite (inf/NaN: the step size is too large for the scores)
+stops with an NcsnError naming the noise level and step, checked once per level so a GPU is not
+synchronised every step. ``allow_divergence=True`` returns the non-finite chains instead, for
+callers that count them (paper Fig. 3, where divergence is the finding).
+
 Note: the official code steps ``x + eta * s + sqrt(2 eta) z`` with ``eta = step_lr *
 sigma_i^2 / sigma_L^2``, i.e. twice the paper's alpha; we follow the paper's Alg. 1.
 """
@@ -52,18 +57,20 @@ def langevin(
     level: int = 0,
     snapshot_every: int | None = None,
     batch_size: int | None = None,
+    allow_divergence: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Plain Langevin dynamics: ``n_steps`` steps of size ``step_size`` with the score of one
     noise level (``level``; the baseline has one). Returns the samples, or ``(samples,
     snapshots)`` when ``snapshot_every`` is set (see :func:`annealed_langevin`)."""
     _check_positive_int(n_steps, "n_steps")
     _check_positive_float(step_size, "step_size")
-    chain = _Chain(score_fn, x, generator, batch_size, snapshot_every)
+    chain = _Chain(score_fn, x, generator, batch_size, snapshot_every, allow_divergence)
     with torch.inference_mode():
         chain.start()
         for _ in range(n_steps):
             chain.langevin_step(level, step_size)
             chain.tick()
+        chain.check_finite(level, step_size)
     return chain.result()
 
 
@@ -77,6 +84,7 @@ def annealed_langevin(
     snapshot_every: int | None = None,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
+    allow_divergence: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Annealed Langevin dynamics (paper Alg. 1): ``n_steps_each`` steps at each level, step
     ``alpha_i = eps * sigma_i^2 / sigma_L^2``, starting from ``x_init`` (left unchanged).
@@ -87,15 +95,18 @@ def annealed_langevin(
     k-th step (paper Fig. 4), before the optional denoising step.
     """
     steps = _annealing_steps(sigmas, n_steps_each, eps)
-    chain = _Chain(score_fn, x_init, generator, batch_size, snapshot_every)
+    chain = _Chain(score_fn, x_init, generator, batch_size, snapshot_every, allow_divergence)
     with torch.inference_mode():
         chain.start()
         for level, alpha in steps:
             for _ in range(n_steps_each):
                 chain.langevin_step(level, alpha)
                 chain.tick()
+            chain.check_finite(level, alpha, float(sigmas[level]))
         if denoise:
             chain.score_step(len(steps) - 1, float(sigmas[-1]) ** 2)
+            chain.tick(snapshot=False)
+            chain.check_finite(len(steps) - 1, float(sigmas[-1]) ** 2, float(sigmas[-1]))
     return chain.result()
 
 
@@ -138,6 +149,7 @@ def inpaint(
                 chain.langevin_step(level, alpha)
                 torch.where(observed_mask, noisy_observation, chain.x, out=chain.x)
                 chain.tick()
+            chain.check_finite(level, alpha, float(sigmas[level]))
         torch.where(observed_mask, x_observed, chain.x, out=chain.x)
     return chain.result()
 
@@ -153,6 +165,7 @@ class _Chain:
         generator: torch.Generator | None,
         batch_size: int | None,
         snapshot_every: int | None,
+        allow_divergence: bool = False,
     ):
         if x.dim() < 2 or x.shape[0] == 0:
             raise NcsnError(f"sampling: x must be a non-empty batch of shape (B, ...), got {tuple(x.shape)}")
@@ -168,12 +181,16 @@ class _Chain:
         self.snapshot_every = snapshot_every
         self.snapshots: list[torch.Tensor] = []
         self.steps = 0
+        self.allow_divergence = allow_divergence
+        self.level_start = 0  # first step of the level being run (for the divergence message)
 
     def start(self) -> None:
         """Allocate the iterate (a copy of the initial batch) and the buffers; call in inference mode."""
         self.x = self.x_init.clone()
         self.noise = torch.empty_like(self.x)
         self.levels = torch.empty(self.x.shape[0], dtype=torch.long, device=self.x.device)
+        # First step after which the iterate held a non-finite value (-1: none); updated on the device.
+        self.first_bad_step = torch.full((), -1, dtype=torch.long, device=self.x.device)
         if self.snapshot_every is not None:
             self.snapshots.append(self.x.to("cpu", copy=True))
 
@@ -189,11 +206,31 @@ class _Chain:
         self.noise.normal_(generator=self.generator)
         self.x.add_(self.noise, alpha=math.sqrt(alpha))
 
-    def tick(self) -> None:
-        """Count a finished step and keep a snapshot every ``snapshot_every`` steps."""
+    def tick(self, snapshot: bool = True) -> None:
+        """Count a finished step, note on the device whether it left non-finite values, and keep a
+        snapshot every ``snapshot_every`` steps."""
         self.steps += 1
-        if self.snapshot_every is not None and self.steps % self.snapshot_every == 0:
+        if not self.allow_divergence:
+            newly_bad = (self.first_bad_step < 0) & ~torch.isfinite(self.x).all()
+            self.first_bad_step = torch.where(newly_bad, self.steps, self.first_bad_step)
+        if snapshot and self.snapshot_every is not None and self.steps % self.snapshot_every == 0:
             self.snapshots.append(self.x.to("cpu", copy=True))
+
+    def check_finite(self, level: int, alpha: float, sigma: float | None = None) -> None:
+        """Raise NcsnError if a step of the level just run made the iterate non-finite (one sync per level)."""
+        start, self.level_start = self.level_start, self.steps
+        if self.allow_divergence:
+            return
+        bad = int(self.first_bad_step)
+        if bad < 0:
+            return
+        chains = int((~torch.isfinite(self.x.flatten(1))).any(dim=1).sum())
+        noise = f"noise level {level} (sigma = {sigma:.4g})" if sigma is not None else f"noise level {level}"
+        raise NcsnError(
+            f"sampling diverged: the iterate became non-finite (inf/NaN) at {noise}, step {bad - start} of that level "
+            f"(step {bad} overall, step size alpha = {alpha:.4g}); {chains} of {self.x.shape[0]} chains are non-finite. "
+            "Lower the step size (sampling.eps) or check the score model."
+        )
 
     def result(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The samples (and snapshots), cloned outside inference mode so callers may modify them."""

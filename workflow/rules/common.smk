@@ -17,32 +17,53 @@ BENCH = f"{RESULTS}/benchmarks"
 
 
 # ---------------------------------------------------------------- config checks
+# Settings are checked by `ncsn.settings.check_config` (Snakefile) first, so every
+# reference between blocks is known to be valid here; what is left are local files.
 
 
-def missing_files(config: dict) -> list[str]:
-    """Local files and folders the config's used data sets and extractors need but lack.
-
-    Settings themselves are checked by `ncsn.settings.check_config` (Snakefile) first, so
-    every reference here is known to be valid. Returned as messages so the Snakefile can
-    stop before any job runs.
-    """
-    problems = []
-    used_datasets = {exp["dataset"] for exp in config["experiments"].values()}
-    used_extractors = {exp["extractor"] for exp in config["experiments"].values()}
+def used_datasets_and_extractors(config: dict) -> tuple[set[str], set[str]]:
+    """Data sets and extractors some job of this config reads (experiments, the SSM toy, digits extractors)."""
+    datasets = {exp["dataset"] for exp in config["experiments"].values()}
+    extractors = {exp["extractor"] for exp in config["experiments"].values()}
     ssm_noise = config.get("toy", {}).get("ssm_noise")
     if ssm_noise and ssm_noise["enabled"]:
-        used_datasets.add(ssm_noise["dataset"])
-    for name in sorted(used_extractors):
+        datasets.add(ssm_noise["dataset"])
+    for name in sorted(extractors):
         ext = config["extractors"][name]
         if ext["kind"] == "digits":
-            used_datasets.add(ext["dataset"])
-        elif not Path(ext["weights"]).is_file():
-            problems.append(
-                f"extractors.{name}.weights: file '{ext['weights']}' does not exist. "
+            datasets.add(ext["dataset"])
+    return datasets, extractors
+
+
+def missing_local_files(config: dict) -> list[str]:
+    """Inputs the user supplies that are not there: Inception files, data roots without download.
+
+    A real run stops on them before any job; a dry run (-n) lists them and still plans.
+    """
+    from ncsn.metrics.inception_files import inception_paths  # light: no torch
+
+    missing = []
+    used_datasets, used_extractors = used_datasets_and_extractors(config)
+    for name in sorted(used_extractors):
+        ext = config["extractors"][name]
+        if ext["kind"] != "inception":
+            continue
+        weights, cleanfid = inception_paths(ext)
+        if not weights.is_file():
+            missing.append(
+                f"extractors.{name}.weights: file '{weights}' does not exist. "
                 "Put the Inception-v3 FID weights there "
                 "(weights-inception-2015-12-05-6726825d.pth, the file torch-fidelity "
                 "downloads from github.com/toshas/torch-fidelity/releases) or set "
                 f"extractors.{name}.weights to where the file is."
+            )
+        if not cleanfid.is_file():
+            missing.append(
+                f"extractors.{name}.cleanfid_weights: file '{cleanfid}' does not exist. "
+                "Put clean-fid's TorchScript Inception there (inception-2015-12-05.pt, from "
+                "nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/) or set "
+                f"extractors.{name}.cleanfid_weights to where the file is (default: next to "
+                "the torch-fidelity weights)."
             )
     for name in sorted(used_datasets):
         ds = config["datasets"][name]
@@ -51,7 +72,7 @@ def missing_files(config: dict) -> list[str]:
             and not ds.get("download", False)
             and not Path(ds["root"]).is_dir()
         ):
-            problems.append(
+            missing.append(
                 f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
                 f"{ds['source']} data there, point datasets.{name}.root to them, or set "
                 f"datasets.{name}.download: true where the network allows it."
@@ -59,12 +80,24 @@ def missing_files(config: dict) -> list[str]:
     for name, exp in config["experiments"].items():
         given = exp.get("checkpoint")
         if given is not None and not Path(given["path"]).is_file():
-            problems.append(
+            missing.append(
                 f"experiments.{name}.checkpoint.path: file '{given['path']}' does not exist. "
                 "Point it to a checkpoint of ours (ckpt_N.pt) or, with format: official, to "
                 "an official NCSN checkpoint.pth (ermongroup/ncsn)."
             )
-    return problems
+    return missing
+
+
+def missing_weight_files(config: dict) -> list[str]:
+    """Inception weight files that are rule inputs and absent (a dry run plans through them)."""
+    _, used_extractors = used_datasets_and_extractors(config)
+    return [
+        path
+        for name in sorted(used_extractors)
+        if config["extractors"][name]["kind"] == "inception"
+        for path in [extractor_files(config, name)["extractor"]]
+        if not Path(path).is_file()
+    ]
 
 
 # ---------------------------------------------------------------- small helpers

@@ -36,12 +36,11 @@ from torch_fidelity.utils import create_feature_extractor
 from ncsn.errors import NcsnError
 from ncsn.io import file_sha256
 from ncsn.metrics import digits_classifier
+from ncsn.metrics.inception_files import CLEANFID_INCEPTION_FILE, TORCH_FIDELITY_INCEPTION_FILE, inception_paths
 
 KINDS = ("digits", "inception")
 TORCH_FIDELITY_DIGITS = "ncsn-digits"
 TORCH_FIDELITY_INCEPTION = "inception-v3-compat"
-TORCH_FIDELITY_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-CLEANFID_INCEPTION_FILE = "inception-2015-12-05.pt"  # InceptionV3W loads exactly this name from a folder
 DEFAULT_EVAL_BATCH = {"digits": 1000, "inception": 128}
 INCEPTION_KEYS = {"kind", "dataset", "weights", "cleanfid_weights", "eval_batch_size"}
 
@@ -133,8 +132,7 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     unknown = sorted(set(settings) - INCEPTION_KEYS)
     if unknown:
         raise NcsnError(f"unknown inception extractor setting(s) {unknown}; allowed: {sorted(INCEPTION_KEYS)}")
-    weights = Path(model_path or settings.get("weights") or TORCH_FIDELITY_INCEPTION_FILE)
-    cleanfid = Path(settings.get("cleanfid_weights") or weights.parent / CLEANFID_INCEPTION_FILE)
+    weights, cleanfid = inception_paths(settings, model_path)
     missing = []
     if not weights.is_file():
         missing.append(("torch-fidelity", weights, URL_INCEPTION_V3, "extractors.<name>.weights"))
