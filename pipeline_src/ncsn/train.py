@@ -48,6 +48,13 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
+def compile_backend(switch: bool | str) -> str | None:
+    """The torch.compile backend of ``training.compile``: true means inductor, false none."""
+    if switch is True:
+        return "inductor"
+    return switch or None
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -126,7 +133,7 @@ class Trainer:
         torch.manual_seed(settings["seed"])  # model initialisation
         self.model = devices.to_channels_last(build_model(settings["model"]).to(device), cfg["channels_last"])
         self.num_parameters = count_parameters(self.model)
-        self.forward = torch.compile(self.model) if cfg["compile"] else self.model
+        self.forward = torch.compile(self.model, backend=compile_backend(cfg["compile"])) if cfg["compile"] else self.model
         self.optimizer = make_adam(self.model, cfg, device)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()} if cfg["ema"] else None
         self.batcher = DeviceBatcher(
@@ -284,7 +291,7 @@ def train(
     device = devices.select_device(settings["device"])
     if cfg["amp"] and device.type == "cpu":
         log("note: training.amp (bf16 autocast) on CPU was measured several times slower than fp32 for CondRefineNet (benchmarks/bench_train.py)")
-    if cfg["compile"] and device.type == "cpu":
+    if compile_backend(cfg["compile"]) == "inductor" and device.type == "cpu":
         log("note: training.compile on CPU spends many minutes compiling CondRefineNet before the first step; it is meant for CUDA")
     if cfg["batch_size"] > len(images):
         log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
