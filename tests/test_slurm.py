@@ -34,7 +34,7 @@ EXPERIMENT, DATASET = "tiny", "digits"
 # Snakemake and torch imports, takes 10-50 s of the minute on a busy machine).
 FIRST_ATTEMPT_MINUTES = 1
 TRAIN_SECONDS = 120
-SNAPSHOTS = 24
+SNAPSHOTS = 12
 RUN_TIMEOUT_S = 1500
 FAILED_LOG = re.compile(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", re.M | re.S)
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
