@@ -20,7 +20,8 @@ EXPERIMENT = {
 SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"}, "num_samples": 500,
-           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679}
+           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679,
+           "recognisable": 0.8633, "recognisable_real": 0.9712}
 
 
 def md_cells(text: str) -> list[list[str]]:
@@ -58,6 +59,17 @@ def test_tables_agree_across_formats(tmp_path):
             else:
                 assert cell == str(value)
     assert md_rows[1][header.index("fid_selection")] == "12.35"
+
+
+def test_recognisable_is_shown_for_the_digits_extractor_and_empty_for_inception(tmp_path):
+    inception = {**METRICS, "extractor": {"kind": "inception"}, "recognisable": None, "recognisable_real": None}
+    rows = [result_row("digits_geometric", EXPERIMENT, SELECTION, METRICS), result_row("cifar", EXPERIMENT, SELECTION, inception)]
+    md, csv, _ = write_tables(results_table(rows, with_references=False), tmp_path / "results")
+    header, digits_row, inception_row = md_cells(md.read_text())
+    columns = [header.index("recognisable"), header.index("recognisable_real")]
+    assert [digits_row[c] for c in columns] == ["0.86", "0.97"]
+    assert [inception_row[c] for c in columns] == ["-", "-"]
+    assert pd.read_csv(csv)["recognisable"].isna().tolist() == [False, True]
 
 
 def test_result_row_names_missing_metric():

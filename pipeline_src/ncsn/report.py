@@ -25,6 +25,7 @@ RESULT_COLUMNS = [
     "source", "experiment", "dataset", "schedule", "architecture", "extractor",
     "selected_checkpoint", "selection_samples", "fid_selection",
     "final_samples", "is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid",
+    "recognisable", "recognisable_real",
 ]
 TIMING_COLUMNS = ["source", "experiment", "dataset", "device", "train_iterations", "train_it_per_s", "sample_count", "seconds_per_1000_samples"]
 
@@ -47,6 +48,7 @@ REFERENCE_TIMING: list[dict[str, Any]] = [
 
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {"fid_selection": 2, "is_mean": 2, "is_std": 3, "fid_torch_fidelity": 2, "fid_clean_fid": 2,
+            "recognisable": 2, "recognisable_real": 2,
             "train_it_per_s": 2, "seconds_per_1000_samples": 1}
 
 
@@ -77,6 +79,9 @@ def result_row(name: str, experiment: Mapping[str, Any], selection: Mapping[str,
         "is_std": _require(inception, "std", f"inception_score in {what}"),
         "fid_torch_fidelity": _require(metrics, "fid", what),
         "fid_clean_fid": _require(metrics, "fid_cleanfid", what),
+        # share of samples (and of real test images) the digits classifier is >= 90% sure of; None with Inception
+        "recognisable": metrics.get("recognisable"),
+        "recognisable_real": metrics.get("recognisable_real"),
     }
 
 

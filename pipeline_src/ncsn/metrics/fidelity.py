@@ -30,6 +30,7 @@ from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
 
 from ncsn.errors import NcsnError
+from ncsn.metrics import digits_classifier
 from ncsn.metrics.extractors import Extractor
 
 IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
@@ -78,6 +79,7 @@ class Statistics:
     torch_fidelity: tuple[np.ndarray, np.ndarray]
     cleanfid: tuple[np.ndarray, np.ndarray]
     is_per_split: list[float] = field(default_factory=list)
+    recognisable: float | None = None  # share the data's classifier is sure of (digits extractor only)
 
     def inception_score(self) -> dict[str, Any]:
         """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
@@ -102,6 +104,7 @@ def image_statistics(
     Images are visited in torch-fidelity's shuffled order (``RandomState(shuffle_seed)``, no shuffle
     when None), cut into ``is_splits`` splits; each split's logits give one IS value
     (``isc_features_to_metric`` on that split alone), so memory holds one split's logits at most.
+    With the digits extractor the same logits give the share of recognisable images.
     """
     extractor.check_images(images, "images to score")
     count = len(images)
@@ -109,6 +112,7 @@ def image_statistics(
     bounds = split_bounds(count, is_splits)
     tf_moments, clean_moments = RunningMoments(), RunningMoments()
     is_values = []
+    recognised = 0
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         logits = []
         for start in range(lo, hi, extractor.batch_size):
@@ -116,12 +120,15 @@ def image_statistics(
             fid_features, batch_logits = extractor.torch_fidelity_features(batch)
             tf_moments.update(fid_features)
             clean_moments.update(extractor.cleanfid_features(batch))
+            if extractor.classifies_data:
+                recognised += int(digits_classifier.recognisable(batch_logits).sum())
             if is_splits:
                 logits.append(batch_logits)
         if is_splits:
             split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
             is_values.append(split_is[KEY_METRIC_ISC_MEAN])
-    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values)
+    share = recognised / count if extractor.classifies_data else None
+    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values, share)
 
 
 def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
