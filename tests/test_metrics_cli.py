@@ -45,6 +45,7 @@ def test_train_extractor_records_its_test_accuracy(pipeline):
     report = json.loads((pipeline / "accuracy.json").read_text())
     assert 0.5 <= report["test_accuracy"] <= 1 and report["num_test"] == 359 and report["settings"]["epochs"] == 2
     assert report["model"] == str(pipeline / "model.pt")
+    assert 0 <= report["test_recognisable"] <= 1
 
 
 def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, tmp_path, capsys):
@@ -94,6 +95,15 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     assert metrics["num_samples"] == 20 and metrics["extractor"]["kind"] == "digits" and metrics["extractor"]["model"] == str(root / "model.pt")
     assert metrics["reference"]["num_images"] == 1438 and metrics["reference"]["inception_score"]["splits"] == 10
     assert metrics["samples"]["iteration"] == 20 and metrics["samples"]["num_shards"] == 2
+    # the share of samples the classifier is >= 90% sure of, recomputed from its logits; beside the real test digits' share
+    from ncsn.generate import load_shards
+    from ncsn.metrics.digits_classifier import load_classifier, to_input
+
+    model, _ = load_classifier(root / "model.pt")
+    with torch.no_grad():
+        probabilities = model(to_input(load_shards(shards)[0]))[1].softmax(1)
+    assert metrics["recognisable"] == pytest.approx(float((probabilities.max(1).values >= 0.9).float().mean()))
+    assert metrics["recognisable_real"] == json.loads((root / "accuracy.json").read_text())["test_recognisable"]
 
 
 def test_evaluate_refuses_shards_that_do_not_match_the_config(pipeline, capsys):

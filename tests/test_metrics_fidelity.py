@@ -93,6 +93,23 @@ def test_inception_score_of_real_digits_is_near_ten_and_far_above_noise(digits, 
     assert noise["mean"] < real["mean"] / 2
 
 
+def test_recognisable_share_of_real_test_digits_is_recorded_and_far_above_blur_and_noise(digits, trained, extractor):
+    path, report = trained
+    test_images = digits[1][0]
+    model, info = digits_classifier.load_classifier(path)
+    with torch.no_grad():
+        logits = model(digits_classifier.to_input(test_images))[1].double().numpy()
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    expected = float(np.mean(probabilities.max(axis=1) >= 0.9))  # independent of torch's softmax
+    assert report["test_recognisable"] == pytest.approx(expected, abs=1 / len(test_images))
+    assert info["test_recognisable"] == report["test_recognisable"] > 0.8
+    assert extractor.identity["test_recognisable"] == report["test_recognisable"]
+    assert image_statistics(test_images, extractor).recognisable == pytest.approx(expected, abs=1 / len(test_images))
+    assert image_statistics(blurred(test_images, 1.5), extractor).recognisable < expected / 2
+    assert image_statistics(uniform_noise(test_images), extractor).recognisable < expected / 2
+
+
 class Uint8Images(torch.utils.data.Dataset):
     """uint8 NHWC array as the CHW uint8 tensors torch-fidelity reads."""
 

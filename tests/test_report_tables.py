@@ -30,7 +30,7 @@ SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"}, "num_samples": 500,
            "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679,
-           "kid": {"mean": 0.01234, "std": 0.00056, "subset_size": 500, "subsets": 100}, "precision": 0.75, "recall": 0.5}
+           "kid": {"mean": 0.01234, "std": 0.00056, "subset_size": 500, "subsets": 100}, "precision": 0.75, "recall": 0.5, "recognisable": 0.8633, "recognisable_real": 0.9712}
 
 
 def md_cells(text: str) -> list[list[str]]:
@@ -82,6 +82,17 @@ def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp
         assert back[column].isna().all()
     header, first = md_cells(md.read_text())[:2]
     assert [first[header.index(c)] for c in ("kid_mean", "precision", "recall")] == ["-", "-", "-"]
+
+
+def test_recognisable_is_shown_for_the_digits_extractor_and_empty_for_inception(tmp_path):
+    inception = {**METRICS, "extractor": {"kind": "inception"}, "recognisable": None, "recognisable_real": None}
+    rows = [result_row("digits_geometric", EXPERIMENT, SELECTION, METRICS), result_row("cifar", EXPERIMENT, SELECTION, inception)]
+    md, csv, _ = write_tables(results_table(rows, with_references=False), tmp_path / "results")
+    header, digits_row, inception_row = md_cells(md.read_text())
+    columns = [header.index("recognisable"), header.index("recognisable_real")]
+    assert [digits_row[c] for c in columns] == ["0.86", "0.97"]
+    assert [inception_row[c] for c in columns] == ["-", "-"]
+    assert pd.read_csv(csv)["recognisable"].isna().tolist() == [False, True]
 
 
 def test_result_row_names_missing_metric():

@@ -283,11 +283,13 @@ def test_tiny_run_produces_metrics_and_results_table(tiny_run):
     assert counts["score"] == 2 and counts["sample"] == 2 and counts["train"] == 1 and counts["heldout_loss"] == 2
     metrics = json.loads((workdir / METRICS).read_text())
     assert metrics["num_samples"] == 40
+    assert 0 <= metrics["recognisable"] <= 1 and 0 <= metrics["recognisable_real"] <= 1
     table = (workdir / TABLE).read_text()
     assert re.search(r"\| this run \| tiny \| digits \|", table), table
     row = pd.read_csv(workdir / "results/report/results.csv").iloc[0]  # KID and precision/recall in the table
     assert row["kid_mean"] == pytest.approx(metrics["kid"]["mean"]) and row["precision"] == pytest.approx(metrics["precision"])
     assert pd.read_csv(workdir / "results/selection/digits/tiny/fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
+    assert f"| {metrics['recognisable']:.2f} | {metrics['recognisable_real']:.2f} |" in table
     selection = json.loads((workdir / "results/selection/digits/tiny/selection.json").read_text())
     assert selection["iteration"] in (10, 20) and selection["num_candidates"] == 2
     for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):

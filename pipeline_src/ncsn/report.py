@@ -29,6 +29,7 @@ RESULT_COLUMNS = [
     "selected_checkpoint", "selection_samples", "fid_selection",
     "final_samples", "is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid",
     "kid_mean", "kid_std", "precision", "recall",
+    "recognisable", "recognisable_real",
 ]
 TIMING_COLUMNS = [
     "source", "experiment", "dataset", "device", "prepare_seconds", "train_iterations", "train_it_per_s",
@@ -76,6 +77,7 @@ REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {"fid_selection": 2, "is_mean": 2, "is_std": 3, "fid_torch_fidelity": 2, "fid_clean_fid": 2,
             "kid_mean": 4, "kid_std": 4, "precision": 3, "recall": 3,
+            "recognisable": 2, "recognisable_real": 2,
             "train_it_per_s": 2, "seconds_per_1000_samples": 1, "prepare_seconds": 1}
 SECONDS_DECIMALS = 1  # every sampling_{n}_s column
 
@@ -112,6 +114,9 @@ def result_row(name: str, experiment: Mapping[str, Any], selection: Mapping[str,
         "kid_std": (metrics.get("kid") or {}).get("std"),
         "precision": metrics.get("precision"),
         "recall": metrics.get("recall"),
+        # share of samples (and of real test images) the digits classifier is >= 90% sure of; None with Inception
+        "recognisable": metrics.get("recognisable"),
+        "recognisable_real": metrics.get("recognisable_real"),
     }
 
 

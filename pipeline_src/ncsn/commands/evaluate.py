@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = {
         "inception_score": stats.inception_score(),
         **compare(stats, reference),
+        "recognisable": stats.recognisable,  # None unless the extractor classifies the data (digits)
+        "recognisable_real": extractor.identity.get("test_recognisable"),  # the same share for the real test split
         "num_samples": int(len(images)),
         "extractor": extractor.identity,
         "reference": {

@@ -2,7 +2,8 @@
 
 Its logits serve the Inception Score, its penultimate layer (before the ReLU) the FID, in the
 role Inception-v3's logits and pool features play for real images. The workflow trains it once on
-the digits training split (``train-extractor``) and records its test accuracy.
+the digits training split (``train-extractor``) and records its test accuracy and the share of
+test digits it recognises (softmax maximum >= 0.9), the real-data yardstick for samples' share.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ncsn.settings import check_block
 FORMAT = "ncsn-digits-extractor"
 FORMAT_VERSION = 1
 IMAGE_SHAPE = (8, 8, 1)  # H, W, C of the digits the classifier reads
+RECOGNISABLE_PROBABILITY = 0.9  # an image is "recognisable" when some class gets at least this probability
 
 # Training settings of the config block ``extractors.<name>`` (defaults: ncsn.settings, block ``extractor``).
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "feature_dim", "num_classes", "seed", "min_accuracy")
@@ -77,6 +79,21 @@ def accuracy(model: DigitsNet, images: np.ndarray, labels: np.ndarray, batch_siz
     return correct / len(images)
 
 
+def recognisable(logits: torch.Tensor) -> torch.Tensor:
+    """Which images the classifier assigns to some class with probability >= RECOGNISABLE_PROBABILITY (bool (B,))."""
+    return logits.softmax(dim=1).amax(dim=1) >= RECOGNISABLE_PROBABILITY
+
+
+@torch.no_grad()
+def recognisable_share(model: DigitsNet, images: np.ndarray, batch_size: int = 512) -> float:
+    """Share of ``images`` (uint8 NHWC) that :func:`recognisable` accepts."""
+    count = 0
+    for start in range(0, len(images), batch_size):
+        _, logits = model(to_input(images[start : start + batch_size]))
+        count += int(recognisable(logits).sum())
+    return count / len(images)
+
+
 def _fit(model: DigitsNet, x_all: torch.Tensor, y_all: torch.Tensor, opts: dict[str, Any], generator: torch.Generator) -> list[float]:
     """Adam + cross-entropy for ``opts['epochs']`` epochs; returns the mean training loss per epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
@@ -121,6 +138,7 @@ def train_classifier(
     report = {
         "test_accuracy": accuracy(model, x_test, y_test),
         "train_accuracy": accuracy(model, x_train, y_train),
+        "test_recognisable": recognisable_share(model, x_test),
         "num_train": int(len(x_train)),
         "num_test": int(len(x_test)),
         "final_train_loss": losses[-1],
@@ -144,12 +162,16 @@ def save_classifier(path: str | os.PathLike, model: DigitsNet, report: dict[str,
         "arch": {"feature_dim": opts["feature_dim"], "num_classes": opts["num_classes"], "dropout": opts["dropout"]},
         "state_dict": model.state_dict(),
         "test_accuracy": report["test_accuracy"],
+        "test_recognisable": report["test_recognisable"],
     }
     save_torch(path, payload)
 
 
 def load_classifier(path: str | os.PathLike) -> tuple[DigitsNet, dict[str, Any]]:
-    """Load a saved classifier in eval mode; returns (model, {arch, test_accuracy})."""
+    """Load a saved classifier in eval mode; returns (model, {arch, test_accuracy, test_recognisable}).
+
+    ``test_recognisable`` is None for a file saved before it was recorded.
+    """
     path = Path(path)
     if not path.is_file():
         raise NcsnError(
@@ -165,5 +187,5 @@ def load_classifier(path: str | os.PathLike) -> tuple[DigitsNet, dict[str, Any]]
     model = DigitsNet(**payload["arch"])
     model.load_state_dict(payload["state_dict"])
     model.eval().requires_grad_(False)
-    return model, {"arch": payload["arch"], "test_accuracy": payload["test_accuracy"]}
+    return model, {"arch": payload["arch"], "test_accuracy": payload["test_accuracy"], "test_recognisable": payload.get("test_recognisable")}
 

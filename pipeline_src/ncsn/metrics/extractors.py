@@ -162,6 +162,11 @@ class Extractor:
     device: torch.device
     batch_size: int
 
+    @property
+    def classifies_data(self) -> bool:
+        """Whether the IS logits are a classifier of the data's own classes (digits), so "recognisable" means something."""
+        return self.kind == "digits"
+
     def check_images(self, images: np.ndarray, what: str) -> None:
         """Raise NcsnError unless ``images`` are uint8 NHWC this extractor can read."""
         if self.kind == "digits":
@@ -208,6 +213,7 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
             "model": path,
             "model_sha256": file_sha256(path),
             "test_accuracy": tf.info["test_accuracy"],
+            "test_recognisable": tf.info["test_recognisable"],
         }
     else:
         try:

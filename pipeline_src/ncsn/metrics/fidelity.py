@@ -40,6 +40,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 
 from ncsn.errors import NcsnError
+from ncsn.metrics import digits_classifier
 from ncsn.metrics.extractors import Extractor
 from ncsn.progress import Progress
 
@@ -94,6 +95,7 @@ class Statistics:
     cleanfid: tuple[np.ndarray, np.ndarray] | None  # None for saved statistics of torch-fidelity's FID only
     is_per_split: list[float] = field(default_factory=list)
     features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
+    recognisable: float | None = None  # share the data's classifier is sure of (digits extractor only)
 
     def inception_score(self) -> dict[str, Any]:
         """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
@@ -123,6 +125,7 @@ def image_statistics(
     when None), cut into ``is_splits`` splits; each split's logits give one IS value
     (``isc_features_to_metric`` on that split alone), so memory holds one split's logits at most.
     The FID features of the first ``max_features`` images visited (a random subset) are kept.
+    With the digits extractor the same logits give the share of recognisable images.
     """
     extractor.check_images(images, "images to score")
     count = len(images)
@@ -130,6 +133,7 @@ def image_statistics(
     bounds = split_bounds(count, is_splits)
     tf_moments, clean_moments = RunningMoments(), RunningMoments()
     is_values, kept = [], []
+    recognised = 0
     with Progress(count, "features", unit="images") as progress:
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             logits = []
@@ -141,6 +145,8 @@ def image_statistics(
                 if room > 0:
                     kept.append(np.asarray(fid_features[:room], dtype=np.float32))
                 clean_moments.update(extractor.cleanfid_features(batch))
+                if extractor.classifies_data:
+                    recognised += int(digits_classifier.recognisable(batch_logits).sum())
                 if is_splits:
                     logits.append(batch_logits)
                 progress.update(len(batch))
@@ -148,7 +154,10 @@ def image_statistics(
                 split_is = isc_features_to_metric(torch.cat(logits), splits=1, shuffle=False)
                 is_values.append(split_is[KEY_METRIC_ISC_MEAN])
     features = np.concatenate(kept) if kept else None
-    return Statistics(count, tf_moments.statistics(), clean_moments.statistics(), is_values, features)
+    share = recognised / count if extractor.classifies_data else None
+    return Statistics(
+        count, tf_moments.statistics(), clean_moments.statistics(), is_values, features=features, recognisable=share
+    )
 
 
 def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
