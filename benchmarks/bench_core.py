@@ -52,12 +52,22 @@ from ncsn.train import make_adam
 # 2-core machine (issue 3; None where no reference was measured)
 CASES = {
     "cifar10 3x32x32 ngf128": {
-        "channels": 3, "image_size": 32, "ngf": 128, "train_batch": 16, "sample_batch": 64,
-        "reps": 2, "official": {"train_step": 6.0, "langevin_step": 8.3},
+        "channels": 3,
+        "image_size": 32,
+        "ngf": 128,
+        "train_batch": 16,
+        "sample_batch": 64,
+        "reps": 2,
+        "official": {"train_step": 6.0, "langevin_step": 8.3},
     },
     "digits 1x8x8 ngf32": {
-        "channels": 1, "image_size": 8, "ngf": 32, "train_batch": 64, "sample_batch": 64,
-        "reps": 10, "official": {"train_step": 0.21, "langevin_step": None},
+        "channels": 1,
+        "image_size": 8,
+        "ngf": 32,
+        "train_batch": 64,
+        "sample_batch": 64,
+        "reps": 10,
+        "official": {"train_step": 0.21, "langevin_step": None},
     },
 }
 VARIANTS = {"fp32": False, "fp32 channels_last": True}  # name -> channels_last
@@ -82,7 +92,7 @@ def seconds_side_by_side(steps: dict[str, Callable[[], None]], reps: int, warmup
             steps[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             started = time.perf_counter()
             steps[name]()
             times[name].append(time.perf_counter() - started)
@@ -158,7 +168,9 @@ def run(only: list[str] | None = None, reps: int | None = None) -> list[dict]:
     threads = torch.get_num_threads()
     note = f"cpu x{threads} threads; provisional when measured on a shared CPU"
     gemm = gemm_gflops()
-    rows = [row("machine", "gemm_fp32_gflops", gemm, "GFLOP/s", f"{GEMM_SIZE}x{GEMM_SIZE} fp32 matmul, median of 5; {note}")]
+    rows = [
+        row("machine", "gemm_fp32_gflops", gemm, "GFLOP/s", f"{GEMM_SIZE}x{GEMM_SIZE} fp32 matmul, median of 5; {note}")
+    ]
     flop_note = "matmul/conv FLOPs of one step (FlopCounterMode; forward + backward for training)"
     for name, case in CASES.items():
         if only is not None and name not in only:
@@ -168,15 +180,40 @@ def run(only: list[str] | None = None, reps: int | None = None) -> list[dict]:
         for what, make in timed.items():
             official = case["official"][what]
             if official is not None:
-                rows.append(row(name, f"{what}_s", official, "s", "official ermongroup/ncsn code, 2-core machine (reference)"))
+                rows.append(
+                    row(name, f"{what}_s", official, "s", "official ermongroup/ncsn code, 2-core machine (reference)")
+                )
             flops = count_flops(make(case, False))
             flops_official_style = count_flops(make(case, False, official=True))
             rows.append(row(name, f"{what}_gflop", flops / 1e9, "GFLOP", flop_note + "; ours"))
-            rows.append(row(name, f"{what}_gflop_official_style", flops_official_style / 1e9, "GFLOP", flop_note + "; official-style module"))
-            rows.append(row(name, f"{what}_min_s", flops / 1e9 / gemm, "s", "our FLOPs / measured fp32 GEMM throughput (lower bound); " + note))
+            rows.append(
+                row(
+                    name,
+                    f"{what}_gflop_official_style",
+                    flops_official_style / 1e9,
+                    "GFLOP",
+                    flop_note + "; official-style module",
+                )
+            )
+            rows.append(
+                row(
+                    name,
+                    f"{what}_min_s",
+                    flops / 1e9 / gemm,
+                    "s",
+                    "our FLOPs / measured fp32 GEMM throughput (lower bound); " + note,
+                )
+            )
             if official is not None:
-                rows.append(row(name, f"{what}_official_implied_gflops", flops_official_style / 1e9 / official, "GFLOP/s",
-                                "official-style FLOPs / the official code's reference time"))
+                rows.append(
+                    row(
+                        name,
+                        f"{what}_official_implied_gflops",
+                        flops_official_style / 1e9 / official,
+                        "GFLOP/s",
+                        "official-style FLOPs / the official code's reference time",
+                    )
+                )
             steps = {variant: make(case, channels_last) for variant, channels_last in VARIANTS.items()}
             steps[OFFICIAL_STYLE] = make(case, False, official=True)
             values = seconds_side_by_side(steps, case_reps)
@@ -185,8 +222,15 @@ def run(only: list[str] | None = None, reps: int | None = None) -> list[dict]:
             best = min(values[variant] for variant in VARIANTS)
             if official is not None:
                 rows.append(row(name, f"{what}_speedup_vs_official", official / best, "x", "best variant; " + note))
-            rows.append(row(name, f"{what}_speedup_vs_official_style", values[OFFICIAL_STYLE] / best, "x",
-                            "official-style time / our best variant's, interleaved in this run; " + note))
+            rows.append(
+                row(
+                    name,
+                    f"{what}_speedup_vs_official_style",
+                    values[OFFICIAL_STYLE] / best,
+                    "x",
+                    "official-style time / our best variant's, interleaved in this run; " + note,
+                )
+            )
         if name in AMP_CASES:
             value = seconds(train_step(case, False, amp=True), 1)
             rows.append(row(f"{name} bf16 autocast", "train_step_s", value, "s", note))

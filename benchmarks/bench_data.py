@@ -43,11 +43,32 @@ def celeba_images_per_second(n_images: int) -> float:
 
 
 def run() -> list[dict]:
-    rows = [{"benchmark": "data", "case": "DeviceBatcher cifar10 b128 flip cpu", "metric": "batches_per_s",
-             "value": batches_per_second("cpu", 200), "unit": "1/s"}]
+    rows = [
+        {
+            "benchmark": "data",
+            "case": "DeviceBatcher cifar10 b128 flip cpu",
+            "metric": "batches_per_s",
+            "value": batches_per_second("cpu", 200),
+            "unit": "1/s",
+        }
+    ]
     if torch.cuda.is_available():
-        rows.append({"benchmark": "data", "case": "DeviceBatcher cifar10 b128 flip cuda", "metric": "batches_per_s",
-                     "value": batches_per_second("cuda", 2000), "unit": "1/s"})
-    rows.append({"benchmark": "data", "case": "celeba jpeg decode+crop140+resize32", "metric": "images_per_s",
-                 "value": celeba_images_per_second(500), "unit": "1/s"})
+        rows.append(
+            {
+                "benchmark": "data",
+                "case": "DeviceBatcher cifar10 b128 flip cuda",
+                "metric": "batches_per_s",
+                "value": batches_per_second("cuda", 2000),
+                "unit": "1/s",
+            }
+        )
+    rows.append(
+        {
+            "benchmark": "data",
+            "case": "celeba jpeg decode+crop140+resize32",
+            "metric": "images_per_s",
+            "value": celeba_images_per_second(500),
+            "unit": "1/s",
+        }
+    )
     return rows

@@ -27,7 +27,11 @@ RE_CIFAR_S_PER_1000 = 1398.0  # [Re] Table 1, V100
 CASES = {
     # name: (model spec, batch, timed steps)
     "digits ngf32 1x8x8": ({"arch": "refinenet", "ngf": 32, "channels": 1, "image_size": 8, "num_classes": 10}, 100, 3),
-    "cifar ngf128 3x32x32": ({"arch": "refinenet", "ngf": 128, "channels": 3, "image_size": 32, "num_classes": 10}, 8, 2),
+    "cifar ngf128 3x32x32": (
+        {"arch": "refinenet", "ngf": 128, "channels": 3, "image_size": 32, "num_classes": 10},
+        8,
+        2,
+    ),
 }
 EVAL_SIZES = (10_000, 50_000)
 
@@ -45,7 +49,9 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> t
     model = build_model(spec).to(device).eval()
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}).to(device)
     generator = torch.Generator(device=device).manual_seed(0)
-    x = uniform_init((batch, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device)
+    x = uniform_init(
+        (batch, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device
+    )
     annealed_langevin(model, x, sigmas[:1], n_steps_each=1, generator=generator)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -67,7 +73,11 @@ def evaluation_memory(num_samples: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         # Memory does not depend on the weights: an untrained network avoids a training run here.
         path = Path(tmp) / "model.pt"
-        save_classifier(path, DigitsNet(), {"test_accuracy": 0.0, "settings": {"feature_dim": 64, "num_classes": 10, "dropout": 0.3}})
+        save_classifier(
+            path,
+            DigitsNet(),
+            {"test_accuracy": 0.0, "settings": {"feature_dim": 64, "num_classes": 10, "dropout": 0.3}},
+        )
         extractor = build_extractor({"kind": "digits"}, path, torch.device("cpu"))
         real = load({}).train[0]
         samples = np.resize(real, (num_samples, *real.shape[1:]))  # real digits, repeated
@@ -97,24 +107,55 @@ def run() -> list[dict]:
         for case, (spec, batch, steps) in CASES.items():
             wall, cpu = time_sampling(spec, batch, steps, device)
             s_per_1000 = wall / batch * 1000 * FULL_STEPS
-            common = {"benchmark": "sampling", "case": f"{case} {device.type} batch {batch}", "timed_steps": steps, "batch": batch}
-            rows.append({**common, "metric": "samples_per_s (1000 steps)", "value": 1000.0 / s_per_1000, "unit": "samples/s"})
+            common = {
+                "benchmark": "sampling",
+                "case": f"{case} {device.type} batch {batch}",
+                "timed_steps": steps,
+                "batch": batch,
+            }
+            rows.append(
+                {**common, "metric": "samples_per_s (1000 steps)", "value": 1000.0 / s_per_1000, "unit": "samples/s"}
+            )
             rows.append({**common, "metric": "s_per_1000_samples", "value": s_per_1000, "unit": "s"})
             if device.type == "cpu":
-                rows.append({**common, "metric": "cpu_s_per_1000_samples", "value": cpu / batch * 1000 * FULL_STEPS, "unit": "s"})
+                rows.append(
+                    {
+                        **common,
+                        "metric": "cpu_s_per_1000_samples",
+                        "value": cpu / batch * 1000 * FULL_STEPS,
+                        "unit": "s",
+                    }
+                )
             if case.startswith("cifar"):
-                rows.append({**common, "metric": "ratio_to_Re_V100_1398s", "value": s_per_1000 / RE_CIFAR_S_PER_1000, "unit": "x"})
+                rows.append(
+                    {
+                        **common,
+                        "metric": "ratio_to_Re_V100_1398s",
+                        "value": s_per_1000 / RE_CIFAR_S_PER_1000,
+                        "unit": "x",
+                    }
+                )
     finally:
         torch.set_num_threads(threads)
     for num_samples in EVAL_SIZES:
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.bench_sampling", "--evaluation-memory", str(num_samples)],
-            check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         case = f"evaluate {num_samples} digits samples (cpu)"
-        for metric, unit in (("peak_rss_mib", "MiB"), ("growth_mib", "MiB"), ("sample_array_mib", "MiB"), ("images_per_s", "images/s")):
-            rows.append({"benchmark": "sampling", "case": case, "metric": metric, "value": result[metric], "unit": unit})
+        for metric, unit in (
+            ("peak_rss_mib", "MiB"),
+            ("growth_mib", "MiB"),
+            ("sample_array_mib", "MiB"),
+            ("images_per_s", "images/s"),
+        ):
+            rows.append(
+                {"benchmark": "sampling", "case": case, "metric": metric, "value": result[metric], "unit": unit}
+            )
     return rows
 
 

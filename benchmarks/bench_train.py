@@ -25,12 +25,16 @@ RE_REPORT_ROWS = [
 ]
 
 
-def iterations_per_second(shape: tuple[int, int, int], ngf: int, batch: int, device: str, steps: int, warmup: int = 2, **training) -> float:
+def iterations_per_second(
+    shape: tuple[int, int, int], ngf: int, batch: int, device: str, steps: int, warmup: int = 2, **training
+) -> float:
     """Time ``steps`` training steps of CondRefineNet(ngf) on (H, W, C) images at ``batch``."""
     images = np.random.default_rng(0).integers(0, 256, (max(batch, 512), *shape), dtype=np.uint8)
     sigmas = make_sigmas({})
     settings = resolve_settings(
-        {"model": {"arch": "refinenet", "ngf": ngf}, "training": {"batch_size": batch, **training}, "device": device}, images.shape, sigmas.numel()
+        {"model": {"arch": "refinenet", "ngf": ngf}, "training": {"batch_size": batch, **training}, "device": device},
+        images.shape,
+        sigmas.numel(),
     )
     trainer = Trainer(settings, images, sigmas, torch.device(device))
     for _ in range(warmup):
@@ -45,7 +49,14 @@ def iterations_per_second(shape: tuple[int, int, int], ngf: int, batch: int, dev
 
 
 def row(case: str, value: float, note: str = "") -> dict:
-    return {"benchmark": "train", "case": case, "metric": "iterations_per_s", "value": value, "unit": "it/s", "note": note}
+    return {
+        "benchmark": "train",
+        "case": case,
+        "metric": "iterations_per_s",
+        "value": value,
+        "unit": "it/s",
+        "note": note,
+    }
 
 
 def run() -> list[dict]:
@@ -53,13 +64,21 @@ def run() -> list[dict]:
     # on a shared CPU run with OMP_NUM_THREADS=1, as oversubscribed threads slow every step down many times
     cpu = f"cpu x{torch.get_num_threads()} threads; provisional: measured on a shared CPU"
     rows = [
-        row("digits default: refinenet ngf32 8x8x1 b128 cpu fp32", iterations_per_second((8, 8, 1), 32, 128, "cpu", steps=3, warmup=1), cpu),
+        row(
+            "digits default: refinenet ngf32 8x8x1 b128 cpu fp32",
+            iterations_per_second((8, 8, 1), 32, 128, "cpu", steps=3, warmup=1),
+            cpu,
+        ),
         row(
             "digits default: refinenet ngf32 8x8x1 b128 cpu bf16 autocast",
             iterations_per_second((8, 8, 1), 32, 128, "cpu", steps=1, warmup=1, amp=True),
             f"{cpu}; bf16 autocast is slower than fp32 on CPU for this network",
         ),
-        row("digits small: refinenet ngf16 8x8x1 b64 cpu fp32", iterations_per_second((8, 8, 1), 16, 64, "cpu", steps=5, warmup=1), cpu),
+        row(
+            "digits small: refinenet ngf16 8x8x1 b64 cpu fp32",
+            iterations_per_second((8, 8, 1), 16, 64, "cpu", steps=5, warmup=1),
+            cpu,
+        ),
         row(
             "cifar10 shape: refinenet ngf128 32x32x3 b4 cpu fp32",
             iterations_per_second((32, 32, 3), 128, 4, "cpu", steps=1, warmup=1),
@@ -71,7 +90,10 @@ def run() -> list[dict]:
         cifar = ((32, 32, 3), 128, 128, "cuda")
         rows += [
             row(f"cifar10 shape: refinenet ngf128 b128 {gpu} fp32", iterations_per_second(*cifar, steps=20)),
-            row(f"cifar10 shape: refinenet ngf128 b128 {gpu} bf16+channels_last", iterations_per_second(*cifar, steps=20, amp=True, channels_last=True)),
+            row(
+                f"cifar10 shape: refinenet ngf128 b128 {gpu} bf16+channels_last",
+                iterations_per_second(*cifar, steps=20, amp=True, channels_last=True),
+            ),
             row(
                 f"cifar10 shape: refinenet ngf128 b128 {gpu} bf16+channels_last+compile",
                 iterations_per_second(*cifar, steps=20, warmup=5, amp=True, channels_last=True, compile=True),

@@ -27,8 +27,15 @@ def job_times(run_dir: str | os.PathLike) -> pd.DataFrame:
     for path in sorted(folder.rglob("*.tsv")):
         table = pd.read_csv(path, sep="\t")
         job = path.relative_to(folder).with_suffix("").as_posix()
-        rows.append({"job": job, "stage": job.split("/")[0], "wall_s": float(table["s"].iloc[-1]),
-                     "cpu_s": float(table["cpu_time"].iloc[-1]), "end": path.stat().st_mtime})
+        rows.append(
+            {
+                "job": job,
+                "stage": job.split("/")[0],
+                "wall_s": float(table["s"].iloc[-1]),
+                "cpu_s": float(table["cpu_time"].iloc[-1]),
+                "end": path.stat().st_mtime,
+            }
+        )
     return pd.DataFrame(rows, columns=["job", "stage", "wall_s", "cpu_s", "end"])
 
 
@@ -36,14 +43,37 @@ def budget_rows(jobs: pd.DataFrame) -> list[dict]:
     """Benchmark rows: the run's span against the budget, job-time sums, per stage and per job."""
     span = float(jobs["end"].max() - (jobs["end"] - jobs["wall_s"]).min())
     rows = [
-        {"case": "whole run", "metric": "span_s", "value": span, "unit": "s", "budget_s": BUDGET_S, "within_budget": span <= BUDGET_S},
+        {
+            "case": "whole run",
+            "metric": "span_s",
+            "value": span,
+            "unit": "s",
+            "budget_s": BUDGET_S,
+            "within_budget": span <= BUDGET_S,
+        },
         {"case": "whole run", "metric": "jobs", "value": len(jobs), "unit": "jobs"},
         {"case": "whole run", "metric": "job_wall_sum_s", "value": float(jobs["wall_s"].sum()), "unit": "s"},
         {"case": "whole run", "metric": "job_cpu_sum_s", "value": float(jobs["cpu_s"].sum()), "unit": "s"},
     ]
     for stage, group in jobs.groupby("stage", sort=True):
-        rows.append({"case": f"stage {stage}", "metric": "wall_sum_s", "value": float(group["wall_s"].sum()), "unit": "s", "jobs": len(group)})
-        rows.append({"case": f"stage {stage}", "metric": "cpu_sum_s", "value": float(group["cpu_s"].sum()), "unit": "s", "jobs": len(group)})
+        rows.append(
+            {
+                "case": f"stage {stage}",
+                "metric": "wall_sum_s",
+                "value": float(group["wall_s"].sum()),
+                "unit": "s",
+                "jobs": len(group),
+            }
+        )
+        rows.append(
+            {
+                "case": f"stage {stage}",
+                "metric": "cpu_sum_s",
+                "value": float(group["cpu_s"].sum()),
+                "unit": "s",
+                "jobs": len(group),
+            }
+        )
     for job in jobs.itertuples():
         rows.append({"case": job.job, "metric": "wall_s", "value": job.wall_s, "unit": "s", "cpu_s": job.cpu_s})
     return [{"benchmark": "workflow", **row} for row in rows]
@@ -53,8 +83,11 @@ def run() -> list[dict]:
     run_dir = Path(os.environ.get("NCSN_RUN_DIR", ROOT))
     jobs = job_times(run_dir)
     if jobs.empty:
-        print(f"workflow: no benchmark files under {run_dir}/results/benchmarks; run `make demo` (or set NCSN_RUN_DIR "
-              "to a finished run's folder) first", file=sys.stderr)
+        print(
+            f"workflow: no benchmark files under {run_dir}/results/benchmarks; run `make demo` (or set NCSN_RUN_DIR "
+            "to a finished run's folder) first",
+            file=sys.stderr,
+        )
         return []
     rows = budget_rows(jobs)
     for row in rows:

@@ -89,7 +89,9 @@ class ConditionalResidualBlock(nn.Module):
     affects the ConvMeanPool branch, which ``res4``'s dilation skips; it is therefore omitted.)
     """
 
-    def __init__(self, c_in: int, c_out: int, num_classes: int, resample: str | None = None, dilation: int | None = None) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, num_classes: int, resample: str | None = None, dilation: int | None = None
+    ) -> None:
         super().__init__()
         self.input_dim, self.output_dim, self.resample = c_in, c_out, resample
         self.non_linearity = nn.ELU()
@@ -190,7 +192,9 @@ class CondCRPBlock(nn.Module):
 class CondRefineBlock(nn.Module):
     """Adaptive RCUs (2 units per input), fusion unless ``start``, CRP, output RCUs (3 if ``end``)."""
 
-    def __init__(self, in_planes: list[int], features: int, num_classes: int, start: bool = False, end: bool = False) -> None:
+    def __init__(
+        self, in_planes: list[int], features: int, num_classes: int, start: bool = False, end: bool = False
+    ) -> None:
         super().__init__()
         self.n_blocks = len(in_planes)
         self.adapt_convs = nn.ModuleList(CondRCUBlock(c, 2, 2, num_classes) for c in in_planes)
@@ -260,7 +264,9 @@ def load_from_ours(official_model: OfficialCondRefineNetDilated, our_model: nn.M
     missing = set(theirs) - set(mapping.values())
     unknown = set(mapping.values()) - set(theirs)
     if missing or unknown or len(set(mapping.values())) != len(mapping):
-        raise ValueError(f"parameter mapping is not a bijection: unmapped official {sorted(missing)}, unknown {sorted(unknown)}")
+        raise ValueError(
+            f"parameter mapping is not a bijection: unmapped official {sorted(missing)}, unknown {sorted(unknown)}"
+        )
     with torch.no_grad():
         for name, target in mapping.items():
             if theirs[target].shape != ours[name].shape:

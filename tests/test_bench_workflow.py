@@ -36,7 +36,10 @@ def test_rows_give_the_span_and_the_job_time_per_stage(run_dir, monkeypatch):
     assert span["value"] == pytest.approx(400.0) and span["within_budget"] and span["budget_s"] == BUDGET_S
     assert rows[("whole run", "job_wall_sum_s")]["value"] == pytest.approx(610.0)
     assert rows[("whole run", "job_cpu_sum_s")]["value"] == pytest.approx(592.5)
-    assert rows[("stage train", "cpu_sum_s")]["value"] == pytest.approx(485.0) and rows[("stage train", "cpu_sum_s")]["jobs"] == 2
+    assert (
+        rows[("stage train", "cpu_sum_s")]["value"] == pytest.approx(485.0)
+        and rows[("stage train", "cpu_sum_s")]["jobs"] == 2
+    )
     assert rows[("sample/digits/a/shard_0_of_1", "wall_s")]["cpu_s"] == pytest.approx(98.5)
     monkeypatch.setenv("NCSN_RUN_DIR", str(run_dir))
     assert len(run()) == len(rows)

@@ -32,6 +32,23 @@ def test_settings_file_errors_name_the_file_and_the_fix(tmp_path, capsys):
     with pytest.raises(NcsnError, match=r"the file '.*list.yaml' must be a JSON object .*got list"):
         parse_json_settings(f"@{tmp_path / 'list.yaml'}")
     # Through the command line: a clear one-line error and exit code 2, no traceback.
-    assert main(["select", "--run", "x", "--scores", "y", "--settings", f"@{tmp_path / 'nope.yaml'}", "--out", "o", "--table", "t"]) == 2
+    assert (
+        main(
+            [
+                "select",
+                "--run",
+                "x",
+                "--scores",
+                "y",
+                "--settings",
+                f"@{tmp_path / 'nope.yaml'}",
+                "--out",
+                "o",
+                "--table",
+                "t",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("ncsn select: error: --settings @") and "Traceback" not in err

@@ -28,7 +28,9 @@ def test_centre_crop_window_matches_torchvision_geometry(tmp_path):
     root.mkdir()
     for k in range(10):
         Image.fromarray(coordinate_image(k)).save(root / f"{k:06d}.png")
-    prepare("celeba140", {"source": "celeba", "root": str(root), "image_size": 140, "test_fraction": 0.2}, tmp_path / "out")
+    prepare(
+        "celeba140", {"source": "celeba", "root": str(root), "image_size": 140, "test_fraction": 0.2}, tmp_path / "out"
+    )
     images, _ = load_split(tmp_path / "out" / "train.npz")
     assert images.shape == (8, 140, 140, 3)
     # top-left of the window is (row 39, column 19) = round((218-140)/2), round((178-140)/2)
@@ -75,7 +77,9 @@ def test_partition_naming_missing_images(tmp_path):
     (base / "img_align_celeba").mkdir(parents=True)
     Image.fromarray(framed_image()).save(base / "img_align_celeba" / "000001.jpg")
     (base / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 2\n")
-    with pytest.raises(NcsnError, match=r"1 image\(s\) listed in .*list_eval_partition.txt are missing .* \(e\.g\. 000002\.jpg\)"):
+    with pytest.raises(
+        NcsnError, match=r"1 image\(s\) listed in .*list_eval_partition.txt are missing .* \(e\.g\. 000002\.jpg\)"
+    ):
         prepare("celeba", {"source": "celeba", "root": str(tmp_path / "root")}, tmp_path / "out")
 
 
@@ -83,7 +87,13 @@ def test_missing_celeba_says_where_and_how(tmp_path):
     with pytest.raises(NcsnError) as err:
         prepare("celeba", {"source": "celeba", "root": str(tmp_path / "nothing")}, tmp_path / "out")
     message = str(err.value)
-    for needle in ("CelebA not found under", "celeba/img_align_celeba/", "list_eval_partition.txt", "img_align_celeba.zip", "download: true"):
+    for needle in (
+        "CelebA not found under",
+        "celeba/img_align_celeba/",
+        "list_eval_partition.txt",
+        "img_align_celeba.zip",
+        "download: true",
+    ):
         assert needle in message
     assert not (tmp_path / "out").exists()
 

@@ -29,8 +29,13 @@ def test_shapes_values_and_labels(digits_dir):
     assert set(np.unique(np.concatenate([train_x, test_x]))) == set(expected_levels)
     # together the splits are exactly sklearn's digits, each image with its own label
     bunch = load_digits()
-    reference = {(np.rint(img * 255 / 16).astype(np.uint8).tobytes(), int(t)) for img, t in zip(bunch.images, bunch.target)}
-    ours = {(img[..., 0].tobytes(), int(t)) for img, t in zip(np.concatenate([train_x, test_x]), np.concatenate([train_y, test_y]))}
+    reference = {
+        (np.rint(img * 255 / 16).astype(np.uint8).tobytes(), int(t)) for img, t in zip(bunch.images, bunch.target)
+    }
+    ours = {
+        (img[..., 0].tobytes(), int(t))
+        for img, t in zip(np.concatenate([train_x, test_x]), np.concatenate([train_y, test_y]))
+    }
     assert ours == reference
 
 
@@ -47,7 +52,11 @@ def test_meta_records_source_counts_hash_and_steps(digits_dir):
     meta = load_meta(digits_dir)
     assert meta["source"] == "digits" and meta["counts"] == {"train": 1438, "test": 359}
     assert meta["shape"] == [8, 8, 1] and meta["labelled"] and meta["stratified"]
-    assert meta["resolved_settings"]["split_seed"] == 0 and meta["settings"] == {"source": "digits", "test_fraction": 0.2, "split_seed": 0}
+    assert meta["resolved_settings"]["split_seed"] == 0 and meta["settings"] == {
+        "source": "digits",
+        "test_fraction": 0.2,
+        "split_seed": 0,
+    }
     assert any("255/16" in step for step in meta["preprocessing"])
     assert len(meta["content_sha256"]) == 64
 
@@ -70,15 +79,24 @@ def test_resize_and_channels(tmp_path):
 @pytest.mark.parametrize(
     "settings, needle",
     [
-        ({"source": "mnistt"}, "datasets.d.source: 'mnistt' is not one of ['digits', 'mnist', 'cifar10', 'celeba', 'folder']"),
+        (
+            {"source": "mnistt"},
+            "datasets.d.source: 'mnistt' is not one of ['digits', 'mnist', 'cifar10', 'celeba', 'folder']",
+        ),
         ({"test_fraction": 0.2}, "need a 'source' key"),
-        ({"source": "digits", "test_fraction": 1.5}, "datasets.d.test_fraction: 1.5 is greater than or equal to the maximum of 1"),
+        (
+            {"source": "digits", "test_fraction": 1.5},
+            "datasets.d.test_fraction: 1.5 is greater than or equal to the maximum of 1",
+        ),
         ({"source": "digits", "imagesize": 16}, "datasets.d.imagesize: unknown key; did you mean `image_size`?"),
         ({"source": "digits", "channels": 2}, "datasets.d.channels: 2 is not one of [1, 3]"),
         ({"source": "digits", "image_size": "big"}, "datasets.d.image_size: 'big' is not of type 'integer', 'null'"),
         ({"source": "digits", "split_seed": -1}, "datasets.d.split_seed: -1 is less than the minimum of 0"),
         ({"source": "digits", "test_fraction": "0.2"}, "datasets.d.test_fraction: '0.2' is not of type 'number'"),
-        ({"source": "digits", "resize_filter": "cubic"}, "datasets.d.resize_filter: 'cubic' is not one of ['nearest', 'bilinear'"),
+        (
+            {"source": "digits", "resize_filter": "cubic"},
+            "datasets.d.resize_filter: 'cubic' is not one of ['nearest', 'bilinear'",
+        ),
         ({"source": "digits", "flip": "yes"}, "datasets.d.flip: 'yes' is not of type 'boolean'"),
     ],
 )
@@ -110,15 +128,43 @@ def test_load_split_errors(tmp_path):
 def test_cli_prepares_digits(tmp_path):
     out = tmp_path / "results" / "data" / "digits"
     done = subprocess.run(
-        [sys.executable, "-m", "ncsn", "prepare", "--name", "digits", "--settings", json.dumps({"source": "digits"}), "--out-dir", str(out)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ncsn",
+            "prepare",
+            "--name",
+            "digits",
+            "--settings",
+            json.dumps({"source": "digits"}),
+            "--out-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "1438 train + 359 test images of 8x8x1" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["meta.json", "test.npz", "train.npz"]
     bad = subprocess.run(
-        [sys.executable, "-m", "ncsn", "prepare", "--name", "x", "--settings", '{"source": "nope"}', "--out-dir", str(tmp_path / "x")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ncsn",
+            "prepare",
+            "--name",
+            "x",
+            "--settings",
+            '{"source": "nope"}',
+            "--out-dir",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
     )
-    assert bad.returncode == 2 and "datasets.x.source: 'nope' is not one of" in bad.stderr and "Traceback" not in bad.stderr
+    assert (
+        bad.returncode == 2
+        and "datasets.x.source: 'nope' is not one of" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
     assert not (tmp_path / "x").exists()

@@ -23,7 +23,9 @@ def both_splits(out):
 
 
 def test_flat_png_colour_folder_is_centre_cropped_square(tmp_path):
-    originals = [save(tmp_path / "img" / f"{k:02d}.png", RNG.integers(0, 256, (12, 18, 3), dtype=np.uint8)) for k in range(10)]
+    originals = [
+        save(tmp_path / "img" / f"{k:02d}.png", RNG.integers(0, 256, (12, 18, 3), dtype=np.uint8)) for k in range(10)
+    ]
     (tmp_path / "img" / "notes.txt").write_text("not an image")  # ignored
     (tmp_path / "img" / "._00.png").write_bytes(b"macOS AppleDouble companion")  # hidden: ignored
     meta = prepare("mine", {"source": "folder", "root": str(tmp_path / "img"), "test_fraction": 0.2}, tmp_path / "out")
@@ -41,7 +43,11 @@ def test_class_folders_mixed_png_jpeg_grey_and_colour(tmp_path):
         save(root / "cats" / f"c{k}.png", RNG.integers(0, 256, (16, 16, 3), dtype=np.uint8))
         save(root / "dogs" / f"d{k}.jpg", np.full((20, 20), 200, np.uint8), quality=95)  # grey JPEG
         save(root / "dogs" / "more" / f"e{k}.JPEG", np.full((24, 24, 3), 40, np.uint8))  # nested, upper-case suffix
-    meta = prepare("pets", {"source": "folder", "root": str(root), "image_size": 8, "channels": 3, "test_fraction": 0.25}, tmp_path / "out")
+    meta = prepare(
+        "pets",
+        {"source": "folder", "root": str(root), "image_size": 8, "channels": 3, "test_fraction": 0.25},
+        tmp_path / "out",
+    )
     images, labels = both_splits(tmp_path / "out")
     assert images.shape == (18, 8, 8, 3) and meta["classes"] == ["cats", "dogs"] and meta["num_classes"] == 2
     assert np.bincount(labels).tolist() == [6, 12]
@@ -73,7 +79,9 @@ def test_mixed_sizes_need_image_size(tmp_path):
         prepare("m", {"source": "folder", "root": str(root), "test_fraction": 0.2}, tmp_path / "out")
     assert "different sizes" in str(err.value) and "big.png" in str(err.value) and "set 'image_size'" in str(err.value)
     assert not (tmp_path / "out").exists()
-    meta = prepare("m", {"source": "folder", "root": str(root), "test_fraction": 0.2, "image_size": 6}, tmp_path / "out")
+    meta = prepare(
+        "m", {"source": "folder", "root": str(root), "test_fraction": 0.2, "image_size": 6}, tmp_path / "out"
+    )
     assert meta["shape"] == [6, 6, 3]
 
 
@@ -120,11 +128,16 @@ def test_empty_and_missing_folders(tmp_path):
 
 def test_bad_folder_settings(tmp_path):
     (tmp_path / "img").mkdir()
-    with pytest.raises(NcsnError, match="datasets.f.crop: 'centre' is not allowed; expected centre crop before resizing, a side length or `square`"):
+    with pytest.raises(
+        NcsnError,
+        match="datasets.f.crop: 'centre' is not allowed; expected centre crop before resizing, a side length or `square`",
+    ):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "crop": "centre"}, tmp_path / "out")
     with pytest.raises(NcsnError, match="datasets.f.workers: 0 is less than the minimum of 1"):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "workers": 0}, tmp_path / "out")
-    with pytest.raises(NcsnError, match=r"datasets.f.download: source folder does not use it \(only mnist, cifar10, celeba\)"):
+    with pytest.raises(
+        NcsnError, match=r"datasets.f.download: source folder does not use it \(only mnist, cifar10, celeba\)"
+    ):
         prepare("f", {"source": "folder", "root": str(tmp_path / "img"), "download": True}, tmp_path / "out")
 
 
@@ -140,6 +153,14 @@ def test_meta_lists_preprocessing(tmp_path):
     root = tmp_path / "img"
     for k in range(5):
         save(root / f"{k}.png", np.zeros((9, 12, 3), np.uint8))
-    prepare("p", {"source": "folder", "root": str(root), "image_size": 4, "channels": 1, "test_fraction": 0.2}, tmp_path / "out")
+    prepare(
+        "p",
+        {"source": "folder", "root": str(root), "image_size": 4, "channels": 1, "test_fraction": 0.2},
+        tmp_path / "out",
+    )
     steps = load_meta(tmp_path / "out")["preprocessing"]
-    assert steps[:3] == ["centre crop to the largest square", "resize to 4x4 (bilinear, PIL)", "convert to L (1 channel)"]
+    assert steps[:3] == [
+        "centre crop to the largest square",
+        "resize to 4x4 (bilinear, PIL)",
+        "convert to L (1 channel)",
+    ]

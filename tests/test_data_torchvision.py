@@ -38,7 +38,9 @@ def test_mnist_from_idx_files(fake_mnist, tmp_path):
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images, labels = load_split(tmp_path / "out" / f"{split}.npz")
         assert images.shape == (len(data[prefix][0]), 28, 28, 1)
-        assert np.array_equal(images[..., 0], data[prefix][0]) and np.array_equal(labels, data[prefix][1].astype(np.int64))
+        assert np.array_equal(images[..., 0], data[prefix][0]) and np.array_equal(
+            labels, data[prefix][1].astype(np.int64)
+        )
     assert meta["counts"] == {"train": 12, "test": 5} and meta["num_classes"] == 10
 
 
@@ -91,10 +93,35 @@ def fake_cifar(tmp_path):
         # CIFAR-10 rows are the red plane, then green, then blue, each 32x32 row-major
         rows = images.transpose(0, 3, 1, 2).reshape(n, 3072)
         with open(folder / name, "wb") as handle:
-            pickle.dump({"batch_label": name, "labels": labels, "data": rows, "filenames": [f"{name}_{i}.png" for i in range(n)]}, handle)
+            pickle.dump(
+                {
+                    "batch_label": name,
+                    "labels": labels,
+                    "data": rows,
+                    "filenames": [f"{name}_{i}.png" for i in range(n)],
+                },
+                handle,
+            )
         batches[name] = (images, labels)
     with open(folder / "batches.meta", "wb") as handle:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"], "num_vis": 3072}, handle)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_vis": 3072,
+            },
+            handle,
+        )
     return tmp_path / "cifar_root", batches
 
 
@@ -125,7 +152,11 @@ def test_cifar10_missing_batch(fake_cifar, tmp_path):
     (root / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(NcsnError) as err:
         prepare("cifar10", {"source": "cifar10", "root": str(root)}, tmp_path / "out")
-    assert "data_batch_3" in str(err.value) and "cifar-10-python.tar.gz" in str(err.value) and "download: true" in str(err.value)
+    assert (
+        "data_batch_3" in str(err.value)
+        and "cifar-10-python.tar.gz" in str(err.value)
+        and "download: true" in str(err.value)
+    )
 
 
 def test_cifar10_corrupt_batch_is_named(fake_cifar, tmp_path):

@@ -24,7 +24,17 @@ def checkpoint(tmp_path_factory):
     schedule = {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("run") / "ckpt_40.pt"
-    save_checkpoint(path, {"iteration": 40, "model_spec": spec, "schedule_spec": schedule, "sigmas": make_sigmas(schedule), "model": build_model(spec).state_dict(), "ema": None})
+    save_checkpoint(
+        path,
+        {
+            "iteration": 40,
+            "model_spec": spec,
+            "schedule_spec": schedule,
+            "sigmas": make_sigmas(schedule),
+            "model": build_model(spec).state_dict(),
+            "ema": None,
+        },
+    )
     return path
 
 
@@ -72,7 +82,12 @@ def test_impossible_sharding_is_a_clear_error(args, message):
 
 @pytest.mark.parametrize(
     ("settings", "message"),
-    [({"method": "ode"}, "method"), ({"steps": 3}, "sampling.steps: unknown key"), ({"method": "langevin", "denoise": True}, "denoise"), ({"batch_size": 0}, "batch_size")],
+    [
+        ({"method": "ode"}, "method"),
+        ({"steps": 3}, "sampling.steps: unknown key"),
+        ({"method": "langevin", "denoise": True}, "denoise"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
 )
 def test_bad_sampling_settings_fail_before_sampling(loaded, settings, message):
     with pytest.raises(NcsnError, match=message):
@@ -88,19 +103,77 @@ def test_sample_command_shards_load_back_as_the_single_job(checkpoint, loaded, t
     settings = '{"sampling": {"n_steps_each": 1, "batch_size": 4}, "device": "cpu", "seed": 0}'
     paths = [str(tmp_path / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(paths):
-        assert main(["sample", "--checkpoint", str(checkpoint), "--num-samples", "10", "--shard", str(k), "--shards", "2", "--settings", settings, "--out", path]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--num-samples",
+                    "10",
+                    "--shard",
+                    str(k),
+                    "--shards",
+                    "2",
+                    "--settings",
+                    settings,
+                    "--out",
+                    path,
+                ]
+            )
+            == 0
+        )
     images, infos = load_shards(paths[::-1])
     assert np.array_equal(images, draw(loaded, FAST, 10)[0])
-    assert [i["shard"] for i in infos] == [0, 1] and infos[0]["iteration"] == 40 and infos[0]["checkpoint"] == str(checkpoint)
+    assert (
+        [i["shard"] for i in infos] == [0, 1]
+        and infos[0]["iteration"] == 40
+        and infos[0]["checkpoint"] == str(checkpoint)
+    )
     with pytest.raises(NcsnError, match="expected shards 0..1"):
         load_shards(paths[:1])
     other = str(tmp_path / "other.npz")
-    assert main(["sample", "--checkpoint", str(checkpoint), "--num-samples", "10", "--shard", "1", "--shards", "2", "--settings", settings.replace('"seed": 0', '"seed": 5'), "--out", other]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(checkpoint),
+                "--num-samples",
+                "10",
+                "--shard",
+                "1",
+                "--shards",
+                "2",
+                "--settings",
+                settings.replace('"seed": 0', '"seed": 5'),
+                "--out",
+                other,
+            ]
+        )
+        == 0
+    )
     with pytest.raises(NcsnError, match="different draws"):
         load_shards([paths[0], other])
 
 
 def test_sample_command_rejects_bad_sharding_before_loading_anything(tmp_path, capsys):
     out = tmp_path / "shard.npz"
-    code = main(["sample", "--checkpoint", str(tmp_path / "missing.pt"), "--num-samples", "8", "--shard", "0", "--shards", "3", "--settings", '{"sampling": {"batch_size": 4}}', "--out", str(out)])
+    code = main(
+        [
+            "sample",
+            "--checkpoint",
+            str(tmp_path / "missing.pt"),
+            "--num-samples",
+            "8",
+            "--shard",
+            "0",
+            "--shards",
+            "3",
+            "--settings",
+            '{"sampling": {"batch_size": 4}}',
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2 and "shards" in capsys.readouterr().err and not out.exists()

@@ -106,7 +106,9 @@ def test_dsm_for_gaussian_data_prefers_the_exact_score_and_matches_closed_form()
     # so the loss is 0.5 * chi^2 with mean 0.5 * D * v and std sqrt(D / 2) * v per example.
     for level in (0, 4, 9):
         levels = torch.full((4000,), level)
-        per = dsm_loss(exact, x, sigmas, levels=levels, generator=torch.Generator().manual_seed(100 + level), reduction="none")
+        per = dsm_loss(
+            exact, x, sigmas, levels=levels, generator=torch.Generator().manual_seed(100 + level), reduction="none"
+        )
         v = data_std**2 / (data_std**2 + float(sigmas[level]) ** 2)
         standard_error = math.sqrt(dim / 2) * v / math.sqrt(4000)
         assert abs(float(per.mean()) - 0.5 * dim * v) < 5 * standard_error
@@ -130,7 +132,9 @@ def test_ssm_matches_fisher_divergence_shifted_closed_form(variance_reduction, s
 
     def ssm(score):
         gen = torch.Generator().manual_seed(1)
-        return sliced_score_matching_loss(score, x, n_particles=2, variance_reduction=variance_reduction, generator=gen).item()
+        return sliced_score_matching_loss(
+            score, x, n_particles=2, variance_reduction=variance_reduction, generator=gen
+        ).item()
 
     exact, wrong = ssm(gaussian_score(m, s)), ssm(gaussian_score(wrong_m, wrong_t))
     assert exact < wrong
@@ -163,7 +167,9 @@ def test_annealed_ssm_matches_the_formula_by_hand_for_a_linear_score():
     def model(y, lv):
         return -c[lv].view(-1, 1, 1, 1) * y
 
-    per = annealed_ssm_loss(model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7), reduction="none")
+    per = annealed_ssm_loss(
+        model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7), reduction="none"
+    )
     gen = torch.Generator().manual_seed(7)  # same draws in the same order: the perturbation, then the projections
     used = sigmas[levels].view(-1, 1, 1, 1)
     perturbed = x + torch.randn(x.shape, generator=gen, dtype=x.dtype) * used
@@ -173,7 +179,9 @@ def test_annealed_ssm_matches_the_formula_by_hand_for_a_linear_score():
     norm = 0.5 * ci**2 * perturbed.pow(2).flatten(1).sum(dim=1)
     expected = sigmas[levels] ** 2 * ((trace + norm).mean(dim=0))
     assert torch.allclose(per, expected, atol=1e-12)
-    assert float(annealed_ssm_loss(model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7))) == pytest.approx(float(expected.mean()))
+    assert float(
+        annealed_ssm_loss(model, x, sigmas, levels, n_particles=2, generator=torch.Generator().manual_seed(7))
+    ) == pytest.approx(float(expected.mean()))
 
 
 def test_annealed_ssm_of_the_exact_score_of_gaussian_data_is_minus_half_d_sigma2_over_var():
@@ -184,7 +192,9 @@ def test_annealed_ssm_of_the_exact_score_of_gaussian_data_is_minus_half_d_sigma2
     exact = gaussian_perturbed_score(mean, data_std, sigmas)
     for level in (0, 9):
         levels = torch.full((4000,), level)
-        per = annealed_ssm_loss(exact, x, sigmas, levels, generator=torch.Generator().manual_seed(100 + level), reduction="none")
+        per = annealed_ssm_loss(
+            exact, x, sigmas, levels, generator=torch.Generator().manual_seed(100 + level), reduction="none"
+        )
         var = data_std**2 + float(sigmas[level]) ** 2
         expected = -0.5 * dim * float(sigmas[level]) ** 2 / var
         # per-example std: sigma^2 (sqrt(2 D) / var + 0.5 sqrt(2 D) / var) at most

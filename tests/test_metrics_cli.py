@@ -24,19 +24,58 @@ def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("metrics_cli")
     prepare("digits", {"source": "digits"}, root / "data")
     # A short training: the >95% accuracy of a full one is tested in test_metrics_fidelity.py.
-    extractor = {"extractor": {"kind": "digits", "dataset": "digits", "epochs": 2, "lr": 3e-3, "min_accuracy": 0.5}, "device": "cpu", "seed": 0}
-    assert main([
-        "train-extractor", "--train", str(root / "data/train.npz"), "--test", str(root / "data/test.npz"),
-        "--settings", json.dumps(extractor), "--out", str(root / "model.pt"), "--accuracy", str(root / "accuracy.json"),
-    ]) == 0
-    assert main([
-        "ref-stats", "--data", str(root / "data/train.npz"), "--extractor", str(root / "model.pt"),
-        "--settings", json.dumps(extractor), "--out", str(root / "ref.npz"), "--threads", "1",
-    ]) == 0
+    extractor = {
+        "extractor": {"kind": "digits", "dataset": "digits", "epochs": 2, "lr": 3e-3, "min_accuracy": 0.5},
+        "device": "cpu",
+        "seed": 0,
+    }
+    assert (
+        main(
+            [
+                "train-extractor",
+                "--train",
+                str(root / "data/train.npz"),
+                "--test",
+                str(root / "data/test.npz"),
+                "--settings",
+                json.dumps(extractor),
+                "--out",
+                str(root / "model.pt"),
+                "--accuracy",
+                str(root / "accuracy.json"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "ref-stats",
+                "--data",
+                str(root / "data/train.npz"),
+                "--extractor",
+                str(root / "model.pt"),
+                "--settings",
+                json.dumps(extractor),
+                "--out",
+                str(root / "ref.npz"),
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     spec = {"arch": "refinenet", "ngf": 8, "channels": 1, "image_size": 8, "num_classes": 10}
     schedule = {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
     torch.manual_seed(0)
-    state = {"iteration": 20, "model_spec": spec, "schedule_spec": schedule, "sigmas": make_sigmas(schedule), "model": build_model(spec).state_dict(), "ema": None}
+    state = {
+        "iteration": 20,
+        "model_spec": spec,
+        "schedule_spec": schedule,
+        "sigmas": make_sigmas(schedule),
+        "model": build_model(spec).state_dict(),
+        "ema": None,
+    }
     save_checkpoint(root / "ckpt_20.pt", state)
     return root
 
@@ -59,13 +98,49 @@ def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, t
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
-    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "score.json"), "--samples-out", str(root / "selection_draw.npz"), "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--checkpoint",
+                str(root / "ckpt_20.pt"),
+                *common,
+                "--num-samples",
+                "20",
+                "--settings",
+                json.dumps(SAMPLING),
+                "--out",
+                str(root / "score.json"),
+                "--samples-out",
+                str(root / "selection_draw.npz"),
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     score = json.loads((root / "score.json").read_text())
-    assert score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100  # an untrained model draws noise
+    assert (
+        score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100
+    )  # an untrained model draws noise
     assert score["kid"]["subset_size"] == 20 and 0 <= score["precision"] <= 1 and 0 <= score["recall"] <= 1
     settings = {"evaluation": {"num_samples": 20, "shards": 1}, "device": "cpu"}
     again = root / "selection_metrics.json"
-    assert main(["evaluate", "--samples", str(root / "selection_draw.npz"), *common, "--settings", json.dumps(settings), "--out", str(again)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--samples",
+                str(root / "selection_draw.npz"),
+                *common,
+                "--settings",
+                json.dumps(settings),
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
     assert json.loads(again.read_text())["fid"] == pytest.approx(score["fid"], rel=1e-12)
     assert json.loads(again.read_text())["kid"] == score["kid"]
 
@@ -75,10 +150,49 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
     chosen = root / "chosen_by.npz"
-    assert main(["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(root / "s.json"), "--samples-out", str(chosen), "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--checkpoint",
+                str(root / "ckpt_20.pt"),
+                *common,
+                "--num-samples",
+                "20",
+                "--settings",
+                json.dumps(SAMPLING),
+                "--out",
+                str(root / "s.json"),
+                "--samples-out",
+                str(chosen),
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(shards):
-        assert main(["sample", "--checkpoint", str(root / "ckpt_20.pt"), "--num-samples", "20", "--shard", str(k), "--shards", "2", "--settings", json.dumps(SAMPLING), "--out", path]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    "--checkpoint",
+                    str(root / "ckpt_20.pt"),
+                    "--num-samples",
+                    "20",
+                    "--shard",
+                    str(k),
+                    "--shards",
+                    "2",
+                    "--settings",
+                    json.dumps(SAMPLING),
+                    "--out",
+                    path,
+                ]
+            )
+            == 0
+        )
     final = np.concatenate([np.load(p)["images"] for p in shards])
     selection = np.load(chosen)["images"]
     assert final.shape == selection.shape
@@ -87,12 +201,32 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     assert json.loads(str(np.load(shards[0])["meta"]))["stream"] == "evaluation"
     assert json.loads(str(np.load(chosen)["meta"]))["stream"] == "selection"
     settings = {"evaluation": {"num_samples": 20, "shards": 2}, "device": "cpu"}
-    assert main(["evaluate", "--samples", *shards, *common, "--ref-data", str(root / "data/train.npz"), "--settings", json.dumps(settings), "--out", str(root / "metrics.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--samples",
+                *shards,
+                *common,
+                "--ref-data",
+                str(root / "data/train.npz"),
+                "--settings",
+                json.dumps(settings),
+                "--out",
+                str(root / "metrics.json"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((root / "metrics.json").read_text())
     assert metrics["fid"] != json.loads((root / "s.json").read_text())["fid"]
     assert metrics["fid_cleanfid"] == pytest.approx(metrics["fid"], rel=1e-5)
     assert metrics["inception_score"]["splits"] == 10 and 1.0 <= metrics["inception_score"]["mean"] <= 10.0
-    assert metrics["num_samples"] == 20 and metrics["extractor"]["kind"] == "digits" and metrics["extractor"]["model"] == str(root / "model.pt")
+    assert (
+        metrics["num_samples"] == 20
+        and metrics["extractor"]["kind"] == "digits"
+        and metrics["extractor"]["model"] == str(root / "model.pt")
+    )
     assert metrics["reference"]["num_images"] == 1438 and metrics["reference"]["inception_score"]["splits"] == 10
     assert metrics["samples"]["iteration"] == 20 and metrics["samples"]["num_shards"] == 2
     # the share of samples the classifier is >= 90% sure of, recomputed from its logits; beside the real test digits' share
@@ -109,19 +243,60 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
 def test_evaluate_refuses_shards_that_do_not_match_the_config(pipeline, capsys):
     root = pipeline
     shard = root / "one.npz"
-    assert main(["sample", "--checkpoint", str(root / "ckpt_20.pt"), "--num-samples", "20", "--settings", json.dumps(SAMPLING), "--out", str(shard)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(root / "ckpt_20.pt"),
+                "--num-samples",
+                "20",
+                "--settings",
+                json.dumps(SAMPLING),
+                "--out",
+                str(shard),
+            ]
+        )
+        == 0
+    )
     out = root / "bad_metrics.json"
     settings = json.dumps({"evaluation": {"num_samples": 50}, "device": "cpu"})
-    assert main(["evaluate", "--samples", str(shard), "--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz"), "--settings", settings, "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--samples",
+                str(shard),
+                "--extractor",
+                str(root / "model.pt"),
+                "--refstats",
+                str(root / "ref.npz"),
+                "--settings",
+                settings,
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "evaluation.num_samples is 50" in capsys.readouterr().err and not out.exists()
 
 
 def test_ref_stats_without_inception_weights_stops_before_reading_data(tmp_path, capsys):
-    settings = json.dumps({"extractor": {"kind": "inception", "weights": str(tmp_path / "weights-inception-2015-12-05-6726825d.pth")}})
+    settings = json.dumps(
+        {"extractor": {"kind": "inception", "weights": str(tmp_path / "weights-inception-2015-12-05-6726825d.pth")}}
+    )
     out = tmp_path / "ref.npz"
-    assert main(["ref-stats", "--data", str(tmp_path / "no_such_data.npz"), "--settings", settings, "--out", str(out)]) == 2
+    assert (
+        main(["ref-stats", "--data", str(tmp_path / "no_such_data.npz"), "--settings", settings, "--out", str(out)])
+        == 2
+    )
     err = capsys.readouterr().err
-    assert "weights-inception-2015-12-05-6726825d.pth" in err and "extractors.<name>.weights" in err and "no_such_data" not in err
+    assert (
+        "weights-inception-2015-12-05-6726825d.pth" in err
+        and "extractors.<name>.weights" in err
+        and "no_such_data" not in err
+    )
     assert not out.exists()
 
 
@@ -130,6 +305,22 @@ def test_score_refuses_reference_statistics_of_another_extractor(pipeline, tmp_p
     payload = torch.load(pipeline / "model.pt", weights_only=True)
     payload["state_dict"]["head.2.bias"] = payload["state_dict"]["head.2.bias"] + 1
     torch.save(payload, other)
-    code = main(["score", "--checkpoint", str(pipeline / "ckpt_20.pt"), "--extractor", str(other), "--refstats", str(pipeline / "ref.npz"), "--num-samples", "10", "--settings", json.dumps(SAMPLING), "--out", str(tmp_path / "s.json")])
+    code = main(
+        [
+            "score",
+            "--checkpoint",
+            str(pipeline / "ckpt_20.pt"),
+            "--extractor",
+            str(other),
+            "--refstats",
+            str(pipeline / "ref.npz"),
+            "--num-samples",
+            "10",
+            "--settings",
+            json.dumps(SAMPLING),
+            "--out",
+            str(tmp_path / "s.json"),
+        ]
+    )
     assert code == 2 and "run ref-stats again" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
     assert np.load(pipeline / "ref.npz")["mu"].shape == (64,)

@@ -127,9 +127,16 @@ def test_streamed_metrics_equal_torch_fidelity_calculate_metrics(digits, trained
     (train_images, _), (test_images, _) = digits
     ours = image_statistics(test_images, extractor)
     theirs = torch_fidelity.calculate_metrics(
-        input1=Uint8Images(test_images), input2=Uint8Images(train_images), feature_extractor="ncsn-digits",
-        feature_extractor_weights_path=str(trained[0]), cuda=False, cache=False, isc=True, fid=True,
-        verbose=False, save_cpu_ram=True,
+        input1=Uint8Images(test_images),
+        input2=Uint8Images(train_images),
+        feature_extractor="ncsn-digits",
+        feature_extractor_weights_path=str(trained[0]),
+        cuda=False,
+        cache=False,
+        isc=True,
+        fid=True,
+        verbose=False,
+        save_cpu_ram=True,
     )
     # torch-fidelity keeps its statistics in float32 (np.mean of float32 features); ours are float64.
     assert compare(ours, train_stats)["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
@@ -145,8 +152,15 @@ def test_streamed_cleanfid_equals_cleanfid_compute_fid_on_image_folders(digits, 
         for i, image in enumerate(images):
             Image.fromarray(image[..., 0]).save(tmp_path / name / f"{i:05d}.png")
     theirs = cleanfid.compute_fid(
-        str(tmp_path / "test"), str(tmp_path / "train"), mode="clean", custom_feat_extractor=extractor.cleanfid_model,
-        custom_fn_resize=extractor.cleanfid_resize, num_workers=0, device=torch.device("cpu"), use_dataparallel=False, verbose=False,
+        str(tmp_path / "test"),
+        str(tmp_path / "train"),
+        mode="clean",
+        custom_feat_extractor=extractor.cleanfid_model,
+        custom_fn_resize=extractor.cleanfid_resize,
+        num_workers=0,
+        device=torch.device("cpu"),
+        use_dataparallel=False,
+        verbose=False,
     )
     fids = compare(image_statistics(test_images, extractor), train_stats)
     # compute_fid keeps the mean in float32 (np.mean of float32 features); ours is float64.
@@ -158,11 +172,20 @@ def test_kid_and_precision_recall_equal_torch_fidelity_calculate_metrics(digits,
     """Our kept features give torch-fidelity's own KID and PRC; fed in our visiting order, KID's subsets match."""
     (train_images, _), (test_images, _) = digits
     ours = compare(image_statistics(test_images, extractor), train_stats)
-    in_our_order = [images[np.random.RandomState(SHUFFLE_SEED).permutation(len(images))] for images in (test_images, train_images)]
+    in_our_order = [
+        images[np.random.RandomState(SHUFFLE_SEED).permutation(len(images))] for images in (test_images, train_images)
+    ]
     theirs = torch_fidelity.calculate_metrics(
-        input1=Uint8Images(in_our_order[0]), input2=Uint8Images(in_our_order[1]), feature_extractor="ncsn-digits",
-        feature_extractor_weights_path=str(trained[0]), cuda=False, cache=False, kid=True, prc=True,
-        kid_subset_size=len(test_images), verbose=False,
+        input1=Uint8Images(in_our_order[0]),
+        input2=Uint8Images(in_our_order[1]),
+        feature_extractor="ncsn-digits",
+        feature_extractor_weights_path=str(trained[0]),
+        cuda=False,
+        cache=False,
+        kid=True,
+        prc=True,
+        kid_subset_size=len(test_images),
+        verbose=False,
     )
     assert ours["kid"]["subset_size"] == len(test_images) and ours["kid"]["subsets"] == 100
     assert ours["kid"]["mean"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4)
@@ -203,7 +226,9 @@ def test_reference_statistics_round_trip_and_refuse_another_extractor(digits, tr
     rebuilt, back, meta_back = extractor_for_reference(tmp_path / "ref.npz", trained[0], torch.device("cpu"))
     assert rebuilt.identity == extractor.identity
     assert load_reference(tmp_path / "ref.npz")[1] == meta_back == meta and meta["num_images"] == len(digits[0][0])
-    assert np.array_equal(back.torch_fidelity[1], stats.torch_fidelity[1]) and np.array_equal(back.cleanfid[0], stats.cleanfid[0])
+    assert np.array_equal(back.torch_fidelity[1], stats.torch_fidelity[1]) and np.array_equal(
+        back.cleanfid[0], stats.cleanfid[0]
+    )
     assert np.array_equal(back.features, stats.features) and back.features.shape == (len(digits[0][0]), 64)
     model, report = digits_classifier.load_classifier(trained[0])
     with torch.no_grad():

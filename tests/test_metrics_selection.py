@@ -13,10 +13,34 @@ from ncsn.errors import NcsnError
 from ncsn.metrics.selection import iteration_from_name, select, table_csv
 
 SCORES = [
-    {"checkpoint": "run/checkpoints/ckpt_5000.pt", "iteration": 5000, "fid": 80.5, "fid_cleanfid": 81.0, "num_samples": 1000},
-    {"checkpoint": "run/checkpoints/ckpt_15000.pt", "iteration": 15000, "fid": 42.25, "fid_cleanfid": 43.0, "num_samples": 1000},
-    {"checkpoint": "run/checkpoints/ckpt_10000.pt", "iteration": 10000, "fid": 42.25, "fid_cleanfid": 42.0, "num_samples": 1000},
-    {"checkpoint": "run/checkpoints/ckpt_20000.pt", "iteration": 20000, "fid": 55.0, "fid_cleanfid": 56.0, "num_samples": 1000},
+    {
+        "checkpoint": "run/checkpoints/ckpt_5000.pt",
+        "iteration": 5000,
+        "fid": 80.5,
+        "fid_cleanfid": 81.0,
+        "num_samples": 1000,
+    },
+    {
+        "checkpoint": "run/checkpoints/ckpt_15000.pt",
+        "iteration": 15000,
+        "fid": 42.25,
+        "fid_cleanfid": 43.0,
+        "num_samples": 1000,
+    },
+    {
+        "checkpoint": "run/checkpoints/ckpt_10000.pt",
+        "iteration": 10000,
+        "fid": 42.25,
+        "fid_cleanfid": 42.0,
+        "num_samples": 1000,
+    },
+    {
+        "checkpoint": "run/checkpoints/ckpt_20000.pt",
+        "iteration": 20000,
+        "fid": 55.0,
+        "fid_cleanfid": 56.0,
+        "num_samples": 1000,
+    },
 ]
 
 
@@ -66,7 +90,22 @@ def test_select_command_writes_selection_and_table(tmp_path):
         path.write_text(json.dumps(score))
         paths.append(str(path))
     out, table = tmp_path / "sel" / "selection.json", tmp_path / "sel" / "fid_vs_checkpoint.csv"
-    assert main(["select", "--scores", *paths, "--settings", '{"criterion": "fid", "num_samples": 1000}', "--out", str(out), "--table", str(table)]) == 0
+    assert (
+        main(
+            [
+                "select",
+                "--scores",
+                *paths,
+                "--settings",
+                '{"criterion": "fid", "num_samples": 1000}',
+                "--out",
+                str(out),
+                "--table",
+                str(table),
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["iteration"] == 10000
     assert len(table.read_text().splitlines()) == 5
     assert main(["select", "--scores", *paths, "--criterion", "last", "--out", str(out), "--table", str(table)]) == 0
@@ -78,14 +117,34 @@ def test_select_last_from_the_run_record_without_scores(tmp_path):
     run.parent.mkdir()
     run.write_text(json.dumps({"checkpoints": ["ckpt_500.pt", "ckpt_1000.pt", "ckpt_1500.pt"]}))
     out, table = tmp_path / "selection.json", tmp_path / "table.csv"
-    assert main(["select", "--run", str(run), "--settings", '{"criterion": "last"}', "--out", str(out), "--table", str(table)]) == 0
+    assert (
+        main(
+            [
+                "select",
+                "--run",
+                str(run),
+                "--settings",
+                '{"criterion": "last"}',
+                "--out",
+                str(out),
+                "--table",
+                str(table),
+            ]
+        )
+        == 0
+    )
     chosen = json.loads(out.read_text())
     assert chosen["iteration"] == 1500 and chosen["checkpoint"] == str(run.parent / "checkpoints" / "ckpt_1500.pt")
 
 
 def test_select_command_fails_on_a_missing_score_file_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "selection.json"
-    assert main(["select", "--scores", str(tmp_path / "ckpt_5.json"), "--out", str(out), "--table", str(tmp_path / "t.csv")]) == 2
+    assert (
+        main(
+            ["select", "--scores", str(tmp_path / "ckpt_5.json"), "--out", str(out), "--table", str(tmp_path / "t.csv")]
+        )
+        == 2
+    )
     assert "ncsn score" in capsys.readouterr().err and not out.exists()
 
 
@@ -101,10 +160,18 @@ def test_loss_topk_scores_only_the_k_lowest_losses_and_picks_their_lowest_fid():
     assert loss_candidates(LOSSES, 2) == [10000, 20000]
     only_candidates = [s for s in SCORES if s["iteration"] in (10000, 20000)]  # FID jobs for 2 of 4 checkpoints
     chosen = select(merge_by_iteration(LOSSES, only_candidates), "loss_topk", k=2)
-    assert (chosen["iteration"], chosen["fid"], chosen["heldout_loss"], chosen["fid_jobs"], chosen["k"]) == (10000, 42.25, 6.0, 2, 2)
+    assert (chosen["iteration"], chosen["fid"], chosen["heldout_loss"], chosen["fid_jobs"], chosen["k"]) == (
+        10000,
+        42.25,
+        6.0,
+        2,
+        2,
+    )
     # with k = 1 the lowest loss wins outright; with k = 4 it equals scoring all
     assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=1)["iteration"] == 10000
-    assert select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=4)["iteration"] == select(SCORES, "fid")["iteration"]
+    assert (
+        select(merge_by_iteration(LOSSES, SCORES), "loss_topk", k=4)["iteration"] == select(SCORES, "fid")["iteration"]
+    )
     # losses 9, 6, 7.5, 6.5 against FIDs 80.5, 42.25, 42.25, 55 (iterations 5k..20k): ranks by hand
     loss_ranks, fid_ranks = [4, 1, 3, 2], [4, 1.5, 1.5, 3]
     expected = np.corrcoef(loss_ranks, fid_ranks)[0, 1]
@@ -128,7 +195,12 @@ def test_select_command_writes_candidates_then_the_table_with_losses(tmp_path):
             scores.append(tmp_path / f"score_{record['iteration']}.json")
             scores[-1].write_text(json.dumps(record))
     settings = json.dumps({"criterion": "loss_topk", "k": 2})
-    assert main(["select", "--losses", *map(str, losses), "--settings", settings, "--candidates", str(tmp_path / "c.json")]) == 0
+    assert (
+        main(
+            ["select", "--losses", *map(str, losses), "--settings", settings, "--candidates", str(tmp_path / "c.json")]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "c.json").read_text())["iterations"] == [10000, 20000]
     args = ["select", "--losses", *map(str, losses), "--scores", *map(str, scores), "--settings", settings]
     assert main([*args, "--out", str(tmp_path / "sel.json"), "--table", str(tmp_path / "t.csv")]) == 0

@@ -80,7 +80,9 @@ def test_fused_norm_gradients_equal_textbook_form():
     levels = torch.tensor([0, 1, 2, 1])
     grad_out = torch.randn(4, 8, 5, 5)
     fused_x, fused_w = torch.autograd.grad((norm(x, levels) * grad_out).sum(), (x, norm.embed.weight))
-    ref_x, ref_w = torch.autograd.grad((reference_cin_plus(x, norm.embed.weight, levels) * grad_out).sum(), (x, norm.embed.weight))
+    ref_x, ref_w = torch.autograd.grad(
+        (reference_cin_plus(x, norm.embed.weight, levels) * grad_out).sum(), (x, norm.embed.weight)
+    )
     torch.testing.assert_close(fused_x, ref_x, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fused_w, ref_w, atol=1e-5, rtol=1e-4)
 

@@ -26,7 +26,9 @@ def assert_matches(got: torch.Tensor, expected: torch.Tensor) -> None:
 
 def pair(channels: int, image_size: int, ngf: int, seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
     torch.manual_seed(seed)
-    ours = build_model({"arch": "refinenet", "channels": channels, "image_size": image_size, "ngf": ngf, "num_classes": 10})
+    ours = build_model(
+        {"arch": "refinenet", "channels": channels, "image_size": image_size, "ngf": ngf, "num_classes": 10}
+    )
     randomise_norms(ours, seed)
     return ours, from_ours(ours)
 

@@ -18,11 +18,12 @@ import torch_fidelity
 import yaml
 from cleanfid import fid as cleanfid
 from cleanfid.inception_torchscript import InceptionV3W
+from PIL import Image
+
 from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_SIZES = {  # the most any experiment of the merged smoke config may ask for

@@ -19,9 +19,11 @@ from ncsn.plots import image_grid
 
 SAMPLING = {"method": "annealed", "n_steps_each": 2, "eps": 2e-5, "batch_size": 64}
 EXPERIMENT = {
-    "dataset": "digits", "model": {"arch": "refinenet", "ngf": 8},
+    "dataset": "digits",
+    "model": {"arch": "refinenet", "ngf": 8},
     "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 3},
-    "training": {"iterations": 4, "batch_size": 16, "snapshot_freq": 2}, "evaluation": {"num_samples": 40},
+    "training": {"iterations": 4, "batch_size": 16, "snapshot_freq": 2},
+    "evaluation": {"num_samples": 40},
 }
 
 
@@ -32,29 +34,126 @@ def cli(*args) -> None:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_run")
-    cli("prepare", "--name", "digits", "--settings", json.dumps({"source": "digits", "test_fraction": 0.2}), "--out-dir", root / "data")
+    cli(
+        "prepare",
+        "--name",
+        "digits",
+        "--settings",
+        json.dumps({"source": "digits", "test_fraction": 0.2}),
+        "--out-dir",
+        root / "data",
+    )
     train_settings = {k: EXPERIMENT[k] for k in ("model", "schedule", "training")}
-    cli("train", "--data", root / "data/train.npz", "--state-dir", root / "state", "--out-dir", root / "run", "--threads", "1",
-        "--settings", json.dumps({**train_settings, "device": "cpu", "seed": 0}))
-    cli("train-extractor", "--train", root / "data/train.npz", "--test", root / "data/test.npz", "--out", root / "ext/model.pt",
-        "--accuracy", root / "ext/accuracy.json", "--settings", json.dumps({"kind": "digits", "dataset": "digits", "epochs": 1, "min_accuracy": 0.0}))
-    cli("ref-stats", "--data", root / "data/train.npz", "--extractor", root / "ext/model.pt", "--out", root / "ref.npz",
-        "--settings", json.dumps({"extractor": {"kind": "digits", "dataset": "digits"}, "device": "cpu"}))
+    cli(
+        "train",
+        "--data",
+        root / "data/train.npz",
+        "--state-dir",
+        root / "state",
+        "--out-dir",
+        root / "run",
+        "--threads",
+        "1",
+        "--settings",
+        json.dumps({**train_settings, "device": "cpu", "seed": 0}),
+    )
+    cli(
+        "train-extractor",
+        "--train",
+        root / "data/train.npz",
+        "--test",
+        root / "data/test.npz",
+        "--out",
+        root / "ext/model.pt",
+        "--accuracy",
+        root / "ext/accuracy.json",
+        "--settings",
+        json.dumps({"kind": "digits", "dataset": "digits", "epochs": 1, "min_accuracy": 0.0}),
+    )
+    cli(
+        "ref-stats",
+        "--data",
+        root / "data/train.npz",
+        "--extractor",
+        root / "ext/model.pt",
+        "--out",
+        root / "ref.npz",
+        "--settings",
+        json.dumps({"extractor": {"kind": "digits", "dataset": "digits"}, "device": "cpu"}),
+    )
     settings = json.dumps({"sampling": SAMPLING, "device": "cpu", "seed": 0})
     scores, losses = [], []
     for name in json.loads((root / "run/run.json").read_text())["checkpoints"]:
         losses.append(root / "heldout" / name.replace(".pt", ".json"))
-        cli("heldout-loss", "--checkpoint", root / "run/checkpoints" / name, "--data", root / "data/test.npz",
-            "--settings", json.dumps({"heldout": {"num_images": 64}, "device": "cpu"}), "--out", losses[-1])
+        cli(
+            "heldout-loss",
+            "--checkpoint",
+            root / "run/checkpoints" / name,
+            "--data",
+            root / "data/test.npz",
+            "--settings",
+            json.dumps({"heldout": {"num_images": 64}, "device": "cpu"}),
+            "--out",
+            losses[-1],
+        )
         cell = root / "scores" / name.removesuffix(".pt")
-        cli("score", "--checkpoint", root / "run/checkpoints" / name, "--refstats", root / "ref.npz", "--extractor", root / "ext/model.pt",
-            "--num-samples", "16", "--settings", settings, "--out", cell / "score.json", "--samples-out", cell / "samples.npz")
+        cli(
+            "score",
+            "--checkpoint",
+            root / "run/checkpoints" / name,
+            "--refstats",
+            root / "ref.npz",
+            "--extractor",
+            root / "ext/model.pt",
+            "--num-samples",
+            "16",
+            "--settings",
+            settings,
+            "--out",
+            cell / "score.json",
+            "--samples-out",
+            cell / "samples.npz",
+        )
         scores.append(cell / "score.json")
-    cli("select", "--run", root / "run/run.json", "--scores", *scores, "--losses", *losses, "--settings", json.dumps({"criterion": "fid", "num_samples": 16}),
-        "--out", root / "selection.json", "--table", root / "fid_vs_checkpoint.csv")
-    cli("sample", "--selection", root / "selection.json", "--num-samples", "40", "--settings", settings, "--out", root / "shard_0_of_1.npz")
-    cli("evaluate", "--samples", root / "shard_0_of_1.npz", "--refstats", root / "ref.npz", "--extractor", root / "ext/model.pt",
-        "--settings", json.dumps({"evaluation": {"num_samples": 40, "shards": 1, "is_splits": 2}, "device": "cpu"}), "--out", root / "metrics.json")
+    cli(
+        "select",
+        "--run",
+        root / "run/run.json",
+        "--scores",
+        *scores,
+        "--losses",
+        *losses,
+        "--settings",
+        json.dumps({"criterion": "fid", "num_samples": 16}),
+        "--out",
+        root / "selection.json",
+        "--table",
+        root / "fid_vs_checkpoint.csv",
+    )
+    cli(
+        "sample",
+        "--selection",
+        root / "selection.json",
+        "--num-samples",
+        "40",
+        "--settings",
+        settings,
+        "--out",
+        root / "shard_0_of_1.npz",
+    )
+    cli(
+        "evaluate",
+        "--samples",
+        root / "shard_0_of_1.npz",
+        "--refstats",
+        root / "ref.npz",
+        "--extractor",
+        root / "ext/model.pt",
+        "--settings",
+        json.dumps({"evaluation": {"num_samples": 40, "shards": 1, "is_splits": 2}, "device": "cpu"}),
+        "--out",
+        root / "metrics.json",
+    )
     return root
 
 
@@ -74,12 +173,31 @@ def test_samples_grid_shows_the_samples(run, tmp_path):
 def test_intermediate_and_inpainting_figures(run, tmp_path):
     run_settings = {"sampling": SAMPLING, "device": "cpu", "seed": 0}
     settings = {**run_settings, "num_chains": 3}
-    cli("figure", "intermediate", "--selection", run / "selection.json", "--settings", json.dumps(settings), "--out", tmp_path / "fig4.png")
+    cli(
+        "figure",
+        "intermediate",
+        "--selection",
+        run / "selection.json",
+        "--settings",
+        json.dumps(settings),
+        "--out",
+        tmp_path / "fig4.png",
+    )
     settings = {**run_settings, "num_images": 2, "samples_per_image": 2, "masks": ["right_half", "checkerboard"]}
     # 3 chains x (initial noise + one snapshot per noise level), 8x8 images with 1-pixel borders, shown 4x
     assert png(tmp_path / "fig4.png").shape == (4 * (3 * 9 + 1), 4 * (4 * 9 + 1))
-    cli("figure", "inpainting", "--selection", run / "selection.json", "--data", run / "data/test.npz",
-        "--settings", json.dumps(settings), "--out", tmp_path / "fig6.png")
+    cli(
+        "figure",
+        "inpainting",
+        "--selection",
+        run / "selection.json",
+        "--data",
+        run / "data/test.npz",
+        "--settings",
+        json.dumps(settings),
+        "--out",
+        tmp_path / "fig6.png",
+    )
     image = png(tmp_path / "fig6.png")
     # rows: 2 masks x 2 images; columns: occluded, 2 completions, original
     assert image.shape == (4 * (4 * 9 + 1), 4 * (4 * 9 + 1))
@@ -98,7 +216,18 @@ def test_loss_fid_and_sweep_plots(run, tmp_path):
     cli("figure", "fid-checkpoints", "--input", f"a={run / 'fid_vs_checkpoint.csv'}", "--out", tmp_path / "fid.png")
     assert pd.read_csv(run / "fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
     cells = sorted((run / "scores").glob("*/score.json"))
-    cli("figure", "sweep", "--input", f"2e-05,2={cells[0]}", "--input", f"5e-05,4={cells[1]}", "--settings", '{"num_images": 4}', "--out", tmp_path / "sweep.png")
+    cli(
+        "figure",
+        "sweep",
+        "--input",
+        f"2e-05,2={cells[0]}",
+        "--input",
+        f"5e-05,4={cells[1]}",
+        "--settings",
+        '{"num_images": 4}',
+        "--out",
+        tmp_path / "sweep.png",
+    )
     for name in ("loss", "fid", "sweep"):
         assert png(tmp_path / f"{name}.png").size > 10000 and (tmp_path / f"{name}.pdf").stat().st_size > 1000
     assert png(tmp_path / "sweep_samples.png").size > 10000
@@ -113,10 +242,35 @@ def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
     with np.load(run / "data/train.npz") as data:
         train = data["images"]
     picked = [5, 17, 99]
-    save_shard(tmp_path / "copies.npz", train[picked],
-               {"num_samples": 3, "shard": 0, "num_shards": 1, "start": 0, "stop": 3, "seed": 0, "sampling": SAMPLING, "checkpoint": "none"})
-    cli("neighbours", "--samples", tmp_path / "copies.npz", "--train", run / "data/train.npz", "--refstats", run / "ref.npz",
-        "--extractor", run / "ext/model.pt", "--settings", '{"num_queries": 3, "k": 4, "device": "cpu"}', "--out-dir", tmp_path / "out")
+    save_shard(
+        tmp_path / "copies.npz",
+        train[picked],
+        {
+            "num_samples": 3,
+            "shard": 0,
+            "num_shards": 1,
+            "start": 0,
+            "stop": 3,
+            "seed": 0,
+            "sampling": SAMPLING,
+            "checkpoint": "none",
+        },
+    )
+    cli(
+        "neighbours",
+        "--samples",
+        tmp_path / "copies.npz",
+        "--train",
+        run / "data/train.npz",
+        "--refstats",
+        run / "ref.npz",
+        "--extractor",
+        run / "ext/model.pt",
+        "--settings",
+        '{"num_queries": 3, "k": 4, "device": "cpu"}',
+        "--out-dir",
+        tmp_path / "out",
+    )
     with np.load(tmp_path / "out/neighbours.npz") as result:
         assert result["pixel_indices"].shape == result["feature_distances"].shape == (3, 4)
         # each copy finds its own training image at distance 0, in both spaces (unless an exact duplicate exists)
@@ -134,25 +288,60 @@ def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
 def test_report_command(run, tmp_path):
     bench = tmp_path / "bench.tsv"
     bench.write_text("s\th:m:s\tmax_rss\n8.0\t0:00:08\t100\n")
-    settings = {"experiments": {"tiny": {**EXPERIMENT, "evaluation": {"num_samples": 40, "shards": 1}}}, "device": "cpu"}
-    cli("report", "--settings", json.dumps(settings), "--metrics", f"tiny={run / 'metrics.json'}", "--selection", f"tiny={run / 'selection.json'}",
-        "--train-benchmark", f"tiny={bench}", "--sample-benchmark", f"tiny={bench}", "--out-dir", tmp_path)
+    settings = {
+        "experiments": {"tiny": {**EXPERIMENT, "evaluation": {"num_samples": 40, "shards": 1}}},
+        "device": "cpu",
+    }
+    cli(
+        "report",
+        "--settings",
+        json.dumps(settings),
+        "--metrics",
+        f"tiny={run / 'metrics.json'}",
+        "--selection",
+        f"tiny={run / 'selection.json'}",
+        "--train-benchmark",
+        f"tiny={bench}",
+        "--sample-benchmark",
+        f"tiny={bench}",
+        "--out-dir",
+        tmp_path,
+    )
     results = pd.read_csv(tmp_path / "results.csv")
     metrics = json.loads((run / "metrics.json").read_text())
     ours = results.iloc[0]
     assert ours["experiment"] == "tiny" and ours["extractor"] == "digits" and ours["architecture"] == "refinenet"
-    assert ours["fid_torch_fidelity"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(metrics["inception_score"]["mean"])
+    assert ours["fid_torch_fidelity"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
+        metrics["inception_score"]["mean"]
+    )
     assert ours["selected_checkpoint"] == json.loads((run / "selection.json").read_text())["iteration"]
     timing = pd.read_csv(tmp_path / "timing.csv")
-    assert timing.loc[0, "train_it_per_s"] == pytest.approx(4 / 8.0) and timing.loc[0, "seconds_per_1000_samples"] == pytest.approx(200.0)
+    assert timing.loc[0, "train_it_per_s"] == pytest.approx(4 / 8.0) and timing.loc[
+        0, "seconds_per_1000_samples"
+    ] == pytest.approx(200.0)
     assert re.search(r"\| this run \| tiny \| digits \|", (tmp_path / "results.md").read_text())
 
 
 def test_figure_errors_name_the_problem(tmp_path, capsys):
     assert main(["figure", "samples", "--samples", str(tmp_path / "none.npz"), "--out", str(tmp_path / "x.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["figure", "inpainting", "--selection", str(tmp_path / "s.json"), "--data", str(tmp_path / "d.npz"),
-                 "--settings", '{"masks": ["triangle"]}', "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(
+            [
+                "figure",
+                "inpainting",
+                "--selection",
+                str(tmp_path / "s.json"),
+                "--data",
+                str(tmp_path / "d.npz"),
+                "--settings",
+                '{"masks": ["triangle"]}',
+                "--out",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 2
+    )
     assert "figures.inpainting.masks.0: 'triangle' is not one of" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 

@@ -23,14 +23,26 @@ from ncsn.report import (
 )
 
 EXPERIMENT = {
-    "dataset": "digits", "model": {"arch": "refinenet"}, "schedule": {"kind": "geometric"},
-    "training": {"iterations": 300}, "evaluation": {"num_samples": 500},
+    "dataset": "digits",
+    "model": {"arch": "refinenet"},
+    "schedule": {"kind": "geometric"},
+    "training": {"iterations": 300},
+    "evaluation": {"num_samples": 500},
 }
 SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
-METRICS = {"extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"}, "num_samples": 500,
-           "inception_score": {"mean": 7.123, "std": 0.0456}, "fid": 4.5678, "fid_cleanfid": 4.5679,
-           "kid": {"mean": 0.01234, "std": 0.00056, "subset_size": 500, "subsets": 100}, "precision": 0.75, "recall": 0.5, "recognisable": 0.8633, "recognisable_real": 0.9712}
+METRICS = {
+    "extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"},
+    "num_samples": 500,
+    "inception_score": {"mean": 7.123, "std": 0.0456},
+    "fid": 4.5678,
+    "fid_cleanfid": 4.5679,
+    "kid": {"mean": 0.01234, "std": 0.00056, "subset_size": 500, "subsets": 100},
+    "precision": 0.75,
+    "recall": 0.5,
+    "recognisable": 0.8633,
+    "recognisable_real": 0.9712,
+}
 
 
 def md_cells(text: str) -> list[list[str]]:
@@ -75,7 +87,9 @@ def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp
     assert (row["kid_mean"], row["kid_std"], row["precision"], row["recall"]) == (0.01234, 0.00056, 0.75, 0.5)
     without = {**METRICS, "kid": None, "precision": None, "recall": None}
     older = {k: v for k, v in METRICS.items() if k not in ("kid", "precision", "recall")}
-    table = results_table([result_row("a", EXPERIMENT, SELECTION, without), result_row("b", EXPERIMENT, SELECTION, older)])
+    table = results_table(
+        [result_row("a", EXPERIMENT, SELECTION, without), result_row("b", EXPERIMENT, SELECTION, older)]
+    )
     md, csv, _ = write_tables(table, tmp_path / "results")
     back = pd.read_csv(csv)
     for column in ("kid_mean", "kid_std", "precision", "recall"):
@@ -86,7 +100,10 @@ def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp
 
 def test_recognisable_is_shown_for_the_digits_extractor_and_empty_for_inception(tmp_path):
     inception = {**METRICS, "extractor": {"kind": "inception"}, "recognisable": None, "recognisable_real": None}
-    rows = [result_row("digits_geometric", EXPERIMENT, SELECTION, METRICS), result_row("cifar", EXPERIMENT, SELECTION, inception)]
+    rows = [
+        result_row("digits_geometric", EXPERIMENT, SELECTION, METRICS),
+        result_row("cifar", EXPERIMENT, SELECTION, inception),
+    ]
     md, csv, _ = write_tables(results_table(rows, with_references=False), tmp_path / "results")
     header, digits_row, inception_row = md_cells(md.read_text())
     columns = [header.index("recognisable"), header.index("recognisable_real")]
@@ -124,7 +141,11 @@ def test_results_table_quotes_the_other_models_of_ncsn_table_1():
     assert len(quoted) == 10 and set(quoted["dataset"]) == {"cifar10"}
     # values as printed in NCSN paper Table 1 (CIFAR-10)
     assert quoted.loc["PixelCNN [59], unconditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [4.60, 65.93]
-    assert quoted.loc["WGAN-GP [18], unconditional", ["is_mean", "is_std", "fid_torch_fidelity"]].tolist() == [7.86, 0.07, 36.4]
+    assert quoted.loc["WGAN-GP [18], unconditional", ["is_mean", "is_std", "fid_torch_fidelity"]].tolist() == [
+        7.86,
+        0.07,
+        36.4,
+    ]
     assert math.isnan(quoted.loc["ProgressiveGAN [25], unconditional", "fid_torch_fidelity"])
     assert quoted.loc["BigGAN [6], conditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [9.22, 14.73]
     assert quoted.loc["SNGAN [36], conditional", "fid_torch_fidelity"] == 25.5
@@ -135,13 +156,20 @@ def test_timing_has_data_preparation_and_timed_sampling_jobs(tmp_path):
     train = write_benchmark(tmp_path / "train.tsv", 60.0)
     prepare = write_benchmark(tmp_path / "prepare.tsv", 3.5)
     timed = {100: write_benchmark(tmp_path / "n100.tsv", 4.0), 1: write_benchmark(tmp_path / "n1.tsv", 2.0)}
-    row = timing_row("digits_geometric", EXPERIMENT, train, [train], device="cpu", prepare_benchmark=prepare, timed_samples=timed)
+    row = timing_row(
+        "digits_geometric", EXPERIMENT, train, [train], device="cpu", prepare_benchmark=prepare, timed_samples=timed
+    )
     assert row["prepare_seconds"] == 3.5 and row["sampling_1_s"] == 2.0 and row["sampling_100_s"] == 4.0
     table = timing_table([row])
     assert list(table.columns[-3:]) == ["sampling_1_s", "sampling_100_s", "sampling_1000_s"]
     assert math.isnan(table.loc[0, "sampling_1000_s"])  # not timed here
     re_mnist = table[(table["source"] == RE_REPORT) & (table["dataset"] == "mnist")].iloc[0]  # [Re] Table 1
-    assert re_mnist[["prepare_seconds", "sampling_1_s", "sampling_100_s", "sampling_1000_s"]].tolist() == [28.7, 19.0, 112.0, 910.0]
+    assert re_mnist[["prepare_seconds", "sampling_1_s", "sampling_100_s", "sampling_1000_s"]].tolist() == [
+        28.7,
+        19.0,
+        112.0,
+        910.0,
+    ]
     md, _, tex = write_tables(table, tmp_path / "timing")
     assert md_cells(md.read_text()) == tex_cells(tex.read_text())
     assert md_cells(md.read_text())[1][-3:] == ["2.0", "4.0", "-"]

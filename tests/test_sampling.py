@@ -32,7 +32,9 @@ def test_mixture_density_is_normalised_and_score_is_its_gradient(noise):
     for sigma in (None, 0.5, 2.0):
         mass = gmm.log_prob(flat, sigma).exp().sum() * (grid[1] - grid[0]) ** 2
         assert float(mass) == pytest.approx(1.0, abs=1e-6)
-        x = (torch.randn(50, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 6).requires_grad_(True)
+        x = (torch.randn(50, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 6).requires_grad_(
+            True
+        )
         (autograd_score,) = torch.autograd.grad(gmm.log_prob(x, sigma).sum(), x)
         assert torch.allclose(gmm.perturbed_score(x.detach(), sigma), autograd_score, atol=1e-10)
     x = torch.tensor([[0.3, -1.0], [4.0, 6.0]], dtype=torch.float64)
@@ -112,7 +114,9 @@ def test_plain_langevin_is_annealed_langevin_with_one_level():
     sigmas = torch.tensor([0.5])
     x0 = uniform_init((64, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
     plain = langevin(gmm.score_fn(sigmas), x0, step_size=0.1, n_steps=30, generator=torch.Generator().manual_seed(1))
-    annealed = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=30, eps=0.1, generator=torch.Generator().manual_seed(1))
+    annealed = annealed_langevin(
+        gmm.score_fn(sigmas), x0, sigmas, n_steps_each=30, eps=0.1, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(plain, annealed)
 
 
@@ -120,12 +124,18 @@ def test_annealed_langevin_step_matches_the_update_rule_by_hand():
     gmm = GaussianMixture.paper()
     sigmas = torch.tensor([4.0, 2.0], dtype=torch.float64)
     x0 = torch.tensor([[1.0, -2.0], [6.0, 3.0]], dtype=torch.float64)
-    out = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=2, eps=0.1, generator=torch.Generator().manual_seed(5))
+    out = annealed_langevin(
+        gmm.score_fn(sigmas), x0, sigmas, n_steps_each=2, eps=0.1, generator=torch.Generator().manual_seed(5)
+    )
     gen, x = torch.Generator().manual_seed(5), x0.clone()
     for sigma in (4.0, 2.0):
         alpha = 0.1 * sigma**2 / 2.0**2
         for _ in range(2):
-            x = x + alpha / 2 * gmm.perturbed_score(x, sigma) + math.sqrt(alpha) * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            x = (
+                x
+                + alpha / 2 * gmm.perturbed_score(x, sigma)
+                + math.sqrt(alpha) * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            )
     assert torch.allclose(out, x, atol=1e-12)
     assert torch.equal(x0, torch.tensor([[1.0, -2.0], [6.0, 3.0]], dtype=torch.float64))  # input untouched
 
@@ -136,7 +146,9 @@ def test_denoise_adds_one_score_step_at_the_smallest_noise():
     x0 = uniform_init((32, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     kwargs = dict(n_steps_each=5, eps=0.05)
     plain = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, generator=torch.Generator().manual_seed(2), **kwargs)
-    denoised = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, denoise=True, generator=torch.Generator().manual_seed(2), **kwargs)
+    denoised = annealed_langevin(
+        gmm.score_fn(sigmas), x0, sigmas, denoise=True, generator=torch.Generator().manual_seed(2), **kwargs
+    )
     assert torch.allclose(denoised, plain + 0.25 * gmm.perturbed_score(plain, 0.5), atol=1e-12)
 
 
@@ -169,7 +181,15 @@ def test_annealed_langevin_is_deterministic_and_chunking_does_not_change_results
     x0 = uniform_init((10, 1, 8, 8), generator=torch.Generator().manual_seed(0))
 
     def run(seed, batch_size=None):
-        return annealed_langevin(model, x0, sigmas, n_steps_each=3, eps=2e-5, generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
+        return annealed_langevin(
+            model,
+            x0,
+            sigmas,
+            n_steps_each=3,
+            eps=2e-5,
+            generator=torch.Generator().manual_seed(seed),
+            batch_size=batch_size,
+        )
 
     whole = run(1)
     assert torch.equal(whole, run(1))
@@ -183,7 +203,15 @@ def test_chunked_mixture_sampling_is_bitwise_identical():
     sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 4})
     x0 = uniform_init((100, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
     runs = [
-        annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=10, eps=0.1, generator=torch.Generator().manual_seed(1), batch_size=b)
+        annealed_langevin(
+            gmm.score_fn(sigmas),
+            x0,
+            sigmas,
+            n_steps_each=10,
+            eps=0.1,
+            generator=torch.Generator().manual_seed(1),
+            batch_size=b,
+        )
         for b in (None, 7, 33)
     ]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
@@ -192,7 +220,9 @@ def test_chunked_mixture_sampling_is_bitwise_identical():
 def test_snapshots_record_the_chain(image_setup):
     model, sigmas = image_setup
     x0 = uniform_init((5, 1, 8, 8), generator=torch.Generator().manual_seed(0))
-    samples, snapshots = annealed_langevin(model, x0, sigmas, n_steps_each=6, eps=2e-5, snapshot_every=6, generator=torch.Generator().manual_seed(3))
+    samples, snapshots = annealed_langevin(
+        model, x0, sigmas, n_steps_each=6, eps=2e-5, snapshot_every=6, generator=torch.Generator().manual_seed(3)
+    )
     assert snapshots.shape == (1 + len(sigmas), 5, 1, 8, 8)
     assert torch.equal(snapshots[0], x0) and torch.equal(snapshots[-1], samples)
     assert not torch.equal(snapshots[1], snapshots[2])
@@ -202,7 +232,9 @@ def test_snapshots_record_the_chain(image_setup):
 def test_the_iterate_is_never_clamped():
     x0 = uniform_init((4, 1, 8, 8), generator=torch.Generator().manual_seed(0))
     push_up = lambda x, levels: torch.full_like(x, 1e4)  # noqa: E731 - a score pointing out of [0, 1]
-    x = annealed_langevin(push_up, x0, torch.tensor([1.0, 0.1]), n_steps_each=2, eps=2e-5, generator=torch.Generator().manual_seed(0))
+    x = annealed_langevin(
+        push_up, x0, torch.tensor([1.0, 0.1]), n_steps_each=2, eps=2e-5, generator=torch.Generator().manual_seed(0)
+    )
     assert float(x.min()) > 1.0
 
 
@@ -214,7 +246,16 @@ def test_inpainting_keeps_observed_pixels_and_noises_them_per_level(image_setup)
     x_observed = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     mask = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     mask[..., :4] = True  # left half observed, as the official code
-    out, snapshots = inpaint(model, x_observed, mask, sigmas, n_steps_each=4, eps=2e-5, snapshot_every=4, generator=torch.Generator().manual_seed(1))
+    out, snapshots = inpaint(
+        model,
+        x_observed,
+        mask,
+        sigmas,
+        n_steps_each=4,
+        eps=2e-5,
+        snapshot_every=4,
+        generator=torch.Generator().manual_seed(1),
+    )
     assert torch.equal(out[..., :4], x_observed[..., :4])
     assert not torch.allclose(out[..., 4:], x_observed[..., 4:], atol=0.05)
     # During level i the observed pixels hold x_observed + sigma_i z: their spread is sigma_i.
@@ -222,7 +263,9 @@ def test_inpainting_keeps_observed_pixels_and_noises_them_per_level(image_setup)
         deviation = snapshots[level + 1][..., :4] - x_observed[..., :4]
         assert float(deviation.std()) == pytest.approx(sigma, rel=0.25)
     # A 0/1 float mask gives the same result.
-    again = inpaint(model, x_observed, mask.float(), sigmas, n_steps_each=4, eps=2e-5, generator=torch.Generator().manual_seed(1))
+    again = inpaint(
+        model, x_observed, mask.float(), sigmas, n_steps_each=4, eps=2e-5, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.equal(again, out)
 
 
@@ -234,7 +277,16 @@ def test_inpainting_the_mixture_follows_the_conditional():
     observed[:100, 0], observed[100:, 0] = 5.0, -5.0
     mask = torch.tensor([[True, False]])
     x0 = uniform_init((200, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
-    out = inpaint(gmm.score_fn(sigmas), observed, mask, sigmas, n_steps_each=100, eps=0.1, x_init=x0, generator=torch.Generator().manual_seed(1))
+    out = inpaint(
+        gmm.score_fn(sigmas),
+        observed,
+        mask,
+        sigmas,
+        n_steps_each=100,
+        eps=0.1,
+        x_init=x0,
+        generator=torch.Generator().manual_seed(1),
+    )
     assert torch.equal(out[:, 0], observed[:, 0])
     assert float(out[:100, 1].mean()) == pytest.approx(5.0, abs=0.4)
     assert float(out[100:, 1].mean()) == pytest.approx(-5.0, abs=0.4)
@@ -289,10 +341,21 @@ def test_annealed_langevin_with_the_paper_stated_levels_raises_naming_level_and_
     gmm = GaussianMixture.paper()
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10})
     x0 = uniform_init((64, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
-    with pytest.raises(NcsnError, match=r"sampling diverged: .* at noise level 0 \(sigma = 10\), step \d+ of that level .*64 of 64 chains"):
-        annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=torch.Generator().manual_seed(1))
+    with pytest.raises(
+        NcsnError,
+        match=r"sampling diverged: .* at noise level 0 \(sigma = 10\), step \d+ of that level .*64 of 64 chains",
+    ):
+        annealed_langevin(
+            gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=torch.Generator().manual_seed(1)
+        )
     kept = annealed_langevin(
-        gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=torch.Generator().manual_seed(1), allow_divergence=True
+        gmm.score_fn(sigmas),
+        x0,
+        sigmas,
+        n_steps_each=100,
+        eps=0.1,
+        generator=torch.Generator().manual_seed(1),
+        allow_divergence=True,
     )
     assert not torch.isfinite(kept).all(dim=1).any()
 
@@ -307,7 +370,9 @@ def test_divergence_names_the_first_non_finite_step_of_the_level():
 
     sigmas = torch.tensor([1.0, 0.5, 0.1])
     x0 = torch.zeros(4, 1, 2, 2)
-    with pytest.raises(NcsnError, match=r"noise level 1 \(sigma = 0\.5\), step 3 of that level \(step 8 overall.* 4 of 4 chains"):
+    with pytest.raises(
+        NcsnError, match=r"noise level 1 \(sigma = 0\.5\), step 3 of that level \(step 8 overall.* 4 of 4 chains"
+    ):
         annealed_langevin(score, x0, sigmas, n_steps_each=5, eps=1e-3, generator=torch.Generator().manual_seed(0))
     assert calls["n"] == 10  # stopped at the end of level 1, not run through level 2
 
@@ -319,7 +384,17 @@ def test_plain_langevin_and_inpainting_raise_on_divergence_too():
     x0 = torch.ones(3, 2)
     with pytest.raises(NcsnError, match=r"sampling diverged: .* noise level 0, step 2 of that level"):
         langevin(exploding, x0, step_size=1.0, n_steps=10, generator=torch.Generator().manual_seed(0))
-    assert torch.isfinite(langevin(lambda x, levels: -x, x0, step_size=0.1, n_steps=10, generator=torch.Generator().manual_seed(0))).all()
+    assert torch.isfinite(
+        langevin(lambda x, levels: -x, x0, step_size=0.1, n_steps=10, generator=torch.Generator().manual_seed(0))
+    ).all()
     mask = torch.tensor([[True, False]]).expand(3, 2)
     with pytest.raises(NcsnError, match=r"noise level 0 \(sigma = 1\), step 2 of that level"):
-        inpaint(exploding, x0, mask, torch.tensor([1.0, 0.1]), n_steps_each=3, eps=1.0, generator=torch.Generator().manual_seed(0))
+        inpaint(
+            exploding,
+            x0,
+            mask,
+            torch.tensor([1.0, 0.1]),
+            n_steps_each=3,
+            eps=1.0,
+            generator=torch.Generator().manual_seed(0),
+        )

@@ -16,7 +16,9 @@ def test_default_is_the_papers_geometric_schedule():
     assert sigmas.tolist() == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("begin,end,levels", [(1.0, 0.01, 10), (20.0, math.exp(0.1), 10), (50.0, 0.5, 7), (3.0, 1.0, 2)])
+@pytest.mark.parametrize(
+    "begin,end,levels", [(1.0, 0.01, 10), (20.0, math.exp(0.1), 10), (50.0, 0.5, 7), (3.0, 1.0, 2)]
+)
 def test_geometric_matches_closed_form(begin, end, levels):
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": begin, "sigma_end": end, "num_levels": levels})
     closed = [begin * (end / begin) ** (i / (levels - 1)) for i in range(levels)]

@@ -201,7 +201,12 @@ def test_check_config_fills_every_default_and_lists_all_problems_at_once():
     )
     assert (tiny["sampling"]["n_steps_each"], tiny["sampling"]["eps"]) == (100, 2e-5)
     assert tiny["schedule"] == {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}
-    assert filled["toy"]["gmm"] == {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0, "noise": "component_std"}
+    assert filled["toy"]["gmm"] == {
+        "weights": [0.2, 0.8],
+        "means": [[-5.0, -5.0], [5.0, 5.0]],
+        "std": 1.0,
+        "noise": "component_std",
+    }
     assert filled["toy"]["ssm_noise"]["log_every"] == 100 and filled["extractors"]["digits"]["epochs"] == 20
     assert BASE["experiments"]["tiny"].get("training") is None  # the input is left alone
     bad = copy.deepcopy(BASE)

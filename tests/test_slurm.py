@@ -98,16 +98,44 @@ def _training_speed(tmp: Path) -> float:
     data = tmp / "data"
     settings = _config(20, 20)
     subprocess.run(
-        [sys.executable, "-m", "ncsn", "prepare", "--name", DATASET, "--out-dir", data,
-         "--settings", json.dumps(settings["datasets"][DATASET])],
-        check=True, env=_env(), capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "ncsn",
+            "prepare",
+            "--name",
+            DATASET,
+            "--out-dir",
+            data,
+            "--settings",
+            json.dumps(settings["datasets"][DATASET]),
+        ],
+        check=True,
+        env=_env(),
+        capture_output=True,
     )
     exp = settings["experiments"][EXPERIMENT]
     train = {k: exp[k] for k in ("model", "schedule", "training")} | {"device": "cpu", "seed": 0}
     subprocess.run(
-        [sys.executable, "-m", "ncsn", "train", "--data", data / "train.npz", "--state-dir", tmp / "state",
-         "--out-dir", tmp / "run", "--settings", json.dumps(train), "--threads", "1"],
-        check=True, env=_env(), capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "ncsn",
+            "train",
+            "--data",
+            data / "train.npz",
+            "--state-dir",
+            tmp / "state",
+            "--out-dir",
+            tmp / "run",
+            "--settings",
+            json.dumps(train),
+            "--threads",
+            "1",
+        ],
+        check=True,
+        env=_env(),
+        capture_output=True,
     )
     return json.loads((tmp / "run" / "run.json").read_text())["it_per_s"]
 
@@ -139,7 +167,10 @@ TARGETS = [f"results/eval/{DATASET}/{EXPERIMENT}/metrics.json"]
 COMMON = ["--max-threads", "1"]
 SLURM_RESOURCES = [
     f"train:runtime={FIRST_ATTEMPT_MINUTES} if attempt == 1 else 60",
-    *(f"{rule}:mem_mb=2000" for rule in ("prepare", "train", "score", "heldout_loss", "sample", "evaluate", "ref_stats", "train_extractor")),
+    *(
+        f"{rule}:mem_mb=2000"
+        for rule in ("prepare", "train", "score", "heldout_loss", "sample", "evaluate", "ref_stats", "train_extractor")
+    ),
 ]
 # With device cpu no GPU limit stacks a group's score jobs in series: a per-submission memory
 # cap of one job does (mem_mb is a per-submission resource), so a group never asks for more
@@ -172,7 +203,9 @@ def _slurm_states(job_ids: list[str]) -> dict[str, str]:
     completion = ["-c"] if re.search(r"AccountingStorageType\s*=\s*accounting_storage/none", accounting) else []
     out = subprocess.run(
         ["sacct", *completion, "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return {jid: state.split()[0] for jid, state in (line.split("|") for line in out.splitlines() if line)}
 
@@ -203,7 +236,9 @@ def _without_timing(metrics: dict) -> dict:
     return {k: (_without_timing(v) if isinstance(v, dict) else v) for k, v in metrics.items() if not timing.search(k)}
 
 
-def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local_run(tmp_path: Path, partition: str) -> None:
+def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local_run(
+    tmp_path: Path, partition: str
+) -> None:
     rate = _training_speed(tmp_path / "calibration")
     snapshot_freq = max(1, math.ceil(TRAIN_SECONDS / SNAPSHOTS * rate))
     config = _config(SNAPSHOTS * snapshot_freq, snapshot_freq)
@@ -214,16 +249,37 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
         (runs[side] / "config.yaml").write_text(yaml.safe_dump(config))
 
     local_cmd = [
-        *SNAKEMAKE, *TARGETS, "--directory", runs["local"], "--configfile", runs["local"] / "config.yaml",
-        "--cores", "1", *COMMON,
+        *SNAKEMAKE,
+        *TARGETS,
+        "--directory",
+        runs["local"],
+        "--configfile",
+        runs["local"] / "config.yaml",
+        "--cores",
+        "1",
+        *COMMON,
     ]
     slurm_cmd = [
-        *SNAKEMAKE, *TARGETS, "--directory", runs["slurm"], "--configfile", runs["slurm"] / "config.yaml",
-        "--profile", REPO / "workflow/profiles/slurm", *COMMON,
-        "--default-resources", f"slurm_partition={partition}",
+        *SNAKEMAKE,
+        *TARGETS,
+        "--directory",
+        runs["slurm"],
+        "--configfile",
+        runs["slurm"] / "config.yaml",
+        "--profile",
+        REPO / "workflow/profiles/slurm",
+        *COMMON,
+        "--default-resources",
+        f"slurm_partition={partition}",
         # No slurmdbd on a test cluster: follow jobs with squeue instead of sacct.
-        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2", "--slurm-no-account",
-        "--set-resources", *SLURM_RESOURCES, *SLURM_GROUPING,
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-no-account",
+        "--set-resources",
+        *SLURM_RESOURCES,
+        *SLURM_GROUPING,
     ]
     # Both at once: the local run uses one core, the one-node cluster the others.
     local, slurm = _start(local_cmd, tmp_path / "local.log"), _start(slurm_cmd, tmp_path / "slurm.log")
@@ -241,8 +297,12 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
     # Every job of the local run also ran on the SLURM side: the localrules in the Snakemake
     # process, the score jobs in groups, every other one as a SLURM job of its own.
     local_jobs = sorted(re.findall(r"^localrule (\w+):", local_out, re.M))
-    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES, "localrules ran elsewhere, or more ran locally"
-    submissions = [(job, slurm_id, *LOG_KIND.search(log).groups()) for job, slurm_id, log in SUBMITTED.findall(main_out)]
+    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES, (
+        "localrules ran elsewhere, or more ran locally"
+    )
+    submissions = [
+        (job, slurm_id, *LOG_KIND.search(log).groups()) for job, slurm_id, log in SUBMITTED.findall(main_out)
+    ]
     singles = {job: name for job, _, kind, name in submissions if kind == "rule"}
     # a group's log folder is group_{group id}_{group id} (plugin 2.8.0): group_score_score
     groups = {job for job, _, kind, name in submissions if kind == "group" and name.split("_")[0] == "score"}
@@ -276,25 +336,35 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
     # Same seeds, same results: every checkpoint tensor, the samples and the metrics.
     checkpoints = sorted((runs["local"] / run_dir / "checkpoints").glob("ckpt_*.pt"))
     checkpoints.append(runs["local"] / "results/extractors/digits/model.pt")
-    assert [p.name for p in checkpoints[:-1]] == sorted(p.name for p in (runs["slurm"] / run_dir / "checkpoints").glob("ckpt_*.pt"))
+    assert [p.name for p in checkpoints[:-1]] == sorted(
+        p.name for p in (runs["slurm"] / run_dir / "checkpoints").glob("ckpt_*.pt")
+    )
     for path in checkpoints:
         ours, theirs = _checkpoint_tensors(path), _checkpoint_tensors(runs["slurm"] / path.relative_to(runs["local"]))
         assert ours.keys() == theirs.keys()
         for key in ours:
-            assert torch.equal(ours[key], theirs[key]), f"{path.name}: {key} differs between the local and the SLURM run"
+            assert torch.equal(ours[key], theirs[key]), (
+                f"{path.name}: {key} differs between the local and the SLURM run"
+            )
     for shard in sorted((runs["local"] / f"results/samples/{DATASET}/{EXPERIMENT}").glob("*.npz")):
         with np.load(shard) as ours, np.load(runs["slurm"] / shard.relative_to(runs["local"])) as theirs:
             assert ours.files == theirs.files
             for key in ours.files:
                 if ours[key].dtype.kind in "US":  # a JSON record, with timings
-                    assert _without_timing(json.loads(ours[key].item())) == _without_timing(json.loads(theirs[key].item()))
+                    assert _without_timing(json.loads(ours[key].item())) == _without_timing(
+                        json.loads(theirs[key].item())
+                    )
                 else:
                     np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{shard.name}: {key}")
     metrics = [_without_timing(json.loads((runs[side] / TARGETS[0]).read_text())) for side in ("local", "slurm")]
     assert metrics[0] == metrics[1]
     # the grouped score jobs scored every checkpoint as the local ones did, and select agrees
     for path in sorted((runs["local"] / f"results/scores/{DATASET}/{EXPERIMENT}").glob("*.json")):
-        ours, theirs = (_without_timing(json.loads(p.read_text())) for p in (path, runs["slurm"] / path.relative_to(runs["local"])))
+        ours, theirs = (
+            _without_timing(json.loads(p.read_text())) for p in (path, runs["slurm"] / path.relative_to(runs["local"]))
+        )
         assert ours == theirs, path.name
     selection = f"results/selection/{DATASET}/{EXPERIMENT}/selection.json"
-    assert _without_timing(json.loads((runs["local"] / selection).read_text())) == _without_timing(json.loads((runs["slurm"] / selection).read_text()))
+    assert _without_timing(json.loads((runs["local"] / selection).read_text())) == _without_timing(
+        json.loads((runs["slurm"] / selection).read_text())
+    )

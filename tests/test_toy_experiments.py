@@ -19,7 +19,8 @@ from ncsn.toy.ssm_noise import optimal_loss, running_mean, tail_spread
 GMM = {"weights": [0.2, 0.8], "means": [[-5.0, -5.0], [5.0, 5.0]], "std": 1.0}
 # the paper's Fig. 3 settings (App. B.1: levels 20 -> 1, as the official code) and the Sec. 4.3 text's levels
 LANGEVIN_MODES = {
-    "num_samples": 1280, "init_half_width": 8.0,
+    "num_samples": 1280,
+    "init_half_width": 8.0,
     "langevin": {"n_steps": 1000, "eps": 0.1},
     "annealed": {"n_steps_each": 100, "eps": 0.1},
     "schedules": {
@@ -65,7 +66,9 @@ def test_annealed_langevin_recovers_mode_weights(langevin_dir):
 
 def test_mode_fractions_counts_nearest_mode_and_divergence():
     means = torch.tensor([[-5.0, -5.0], [5.0, 5.0]])
-    points = torch.tensor([[-4.0, -6.0], [0.5, 0.2], [6.0, 4.0], [-0.1, -0.3], [float("nan"), 0.0], [float("inf"), 1.0]])
+    points = torch.tensor(
+        [[-4.0, -6.0], [0.5, 0.2], [6.0, 4.0], [-0.1, -0.3], [float("nan"), 0.0], [float("inf"), 1.0]]
+    )
     stats = mode_fractions(points, means)
     assert stats == {"num_samples": 6, "diverged": 2, "fractions": [0.5, 0.5]}
 
@@ -83,9 +86,19 @@ def test_region_errors_against_exact_scores():
 
 
 def test_scores_command_writes_figure(tmp_path):
-    settings = {"seed": 0, "gmm": GMM, "experiment": {
-        "model": {"arch": "mlp", "hidden": 32}, "iterations": 60, "batch_size": 64, "lr": 1e-3, "log_every": 20,
-        "grid": {"half_width": 8.0, "points": 11}, "near_radius": 2.5}}
+    settings = {
+        "seed": 0,
+        "gmm": GMM,
+        "experiment": {
+            "model": {"arch": "mlp", "hidden": 32},
+            "iterations": 60,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "log_every": 20,
+            "grid": {"half_width": 8.0, "points": 11},
+            "near_radius": 2.5,
+        },
+    }
     run_cli("toy", "scores", "--settings", json.dumps(settings), "--out-dir", tmp_path)
     assert_image_files(tmp_path / "fig2_scores.png", tmp_path / "fig2_scores.pdf")
     with np.load(tmp_path / "scores.npz") as arrays:
@@ -100,10 +113,29 @@ def test_ssm_noise_command_writes_both_curves(tmp_path):
     rng = np.random.default_rng(0)
     images = (rng.integers(0, 17, size=(64, 8, 8, 1)) * 16).astype(np.uint8)
     np.savez(tmp_path / "train.npz", images=images, labels=np.zeros(64, dtype=np.int64))
-    settings = {"seed": 0, "device": "cpu", "experiment": {
-        "dataset": "digits", "model": {"arch": "ssm_autoencoder", "ngf": 4}, "iterations": 4, "batch_size": 16, "lr": 1e-3,
-        "noise_variance": 1e-4, "log_every": 2}}
-    run_cli("toy", "ssm-noise", "--data", tmp_path / "train.npz", "--settings", json.dumps(settings), "--out-dir", tmp_path / "out")
+    settings = {
+        "seed": 0,
+        "device": "cpu",
+        "experiment": {
+            "dataset": "digits",
+            "model": {"arch": "ssm_autoencoder", "ngf": 4},
+            "iterations": 4,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "noise_variance": 1e-4,
+            "log_every": 2,
+        },
+    }
+    run_cli(
+        "toy",
+        "ssm-noise",
+        "--data",
+        tmp_path / "train.npz",
+        "--settings",
+        json.dumps(settings),
+        "--out-dir",
+        tmp_path / "out",
+    )
     loss = pd.read_csv(tmp_path / "out" / "loss.csv")
     assert sorted(loss["data"].unique()) == ["clean data", "perturbed, N(0, 0.0001)"]
     assert list(loss["iteration"][:2]) == [2, 4] and np.isfinite(loss["loss"]).all()
@@ -122,7 +154,7 @@ def fig1_like_curves(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
     settling = -1.6e4 * (1 - np.exp(-t / 60)) * (1 + 0.2 * rng.standard_normal(n))
     fluctuating = -5e4 * (1 - np.exp(-t / 60)) * (1 + 0.5 * rng.standard_normal(n))
     for start in (130, 190, 270, 350):  # spikes and slow recoveries, as on clean digits
-        fluctuating[start:start + 40] = np.linspace(2e4, fluctuating[start + 40], 40)
+        fluctuating[start : start + 40] = np.linspace(2e4, fluctuating[start + 40], 40)
     return settling, fluctuating
 
 
@@ -146,7 +178,10 @@ def test_toy_command_errors(tmp_path, capsys):
     assert "'experiment'" in capsys.readouterr().err
     assert main(["toy", "ssm-noise", "--settings", '{"experiment": {}}', "--out-dir", str(tmp_path)]) == 2
     assert "'dataset' is a required property" in capsys.readouterr().err
-    assert main(["toy", "ssm-noise", "--settings", '{"experiment": {"dataset": "digits"}}', "--out-dir", str(tmp_path)]) == 2
+    assert (
+        main(["toy", "ssm-noise", "--settings", '{"experiment": {"dataset": "digits"}}', "--out-dir", str(tmp_path)])
+        == 2
+    )
     assert "--data" in capsys.readouterr().err
     assert main(["toy", "scores", "--settings", '{"experiment": {"log_evry": 5}}', "--out-dir", str(tmp_path)]) == 2
     assert "toy.scores.log_evry: unknown key; did you mean `log_every`?" in capsys.readouterr().err
@@ -157,9 +192,17 @@ def test_eps_sweep_counts_divergence_per_level_and_finds_working_eps(tmp_path):
     # [Re] Fig. 11 under the Sec. 4.3 levels 10 -> 0.1. With component std sigma_i the linear part of a
     # step multiplies x - mean by 1 - alpha_i / (2 sigma_i^2) = 1 - 50 eps: beyond 1 in size for
     # eps > 0.04, so eps 0.1 overflows float32 within the first level's 100 steps (4^100 > 3e38).
-    settings = {"seed": 0, "gmm": GMM, "experiment": {
-        "num_samples": 400, "init_half_width": 8.0, "n_steps_each": 100, "eps": [0.1, 0.001, 1e-6],
-        "schedule": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10}}}
+    settings = {
+        "seed": 0,
+        "gmm": GMM,
+        "experiment": {
+            "num_samples": 400,
+            "init_half_width": 8.0,
+            "n_steps_each": 100,
+            "eps": [0.1, 0.001, 1e-6],
+            "schedule": {"kind": "geometric", "sigma_begin": 10.0, "sigma_end": 0.1, "num_levels": 10},
+        },
+    }
     run_cli("toy", "eps-sweep", "--settings", json.dumps(settings), "--out-dir", tmp_path)
     rows = {r["eps"]: r for r in json.loads((tmp_path / "divergence.json").read_text())}
     assert rows[0.1]["diverged"] == 400 and rows[0.1]["diverged_per_level"] == [400] + [0] * 9
@@ -175,10 +218,12 @@ def test_eps_sweep_counts_divergence_per_level_and_finds_working_eps(tmp_path):
 
 def test_divergence_by_level_counts_each_chain_once():
     nan = float("nan")
-    snapshots = torch.tensor([
-        [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]],  # start
-        [[nan, 0.0], [1.0, 1.0], [2.0, 2.0]],  # after level 0: chain 0 diverged
-        [[nan, nan], [1.0, float("inf")], [2.0, 2.0]],  # after level 1: chain 1
-        [[nan, nan], [nan, nan], [2.0, 2.0]],
-    ])
+    snapshots = torch.tensor(
+        [
+            [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]],  # start
+            [[nan, 0.0], [1.0, 1.0], [2.0, 2.0]],  # after level 0: chain 0 diverged
+            [[nan, nan], [1.0, float("inf")], [2.0, 2.0]],  # after level 1: chain 1
+            [[nan, nan], [nan, nan], [2.0, 2.0]],
+        ]
+    )
     assert divergence_by_level(snapshots) == [1, 1, 0]

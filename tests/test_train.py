@@ -31,7 +31,9 @@ def assert_identical(a, b, where: str = "checkpoint") -> None:
     """Every tensor bit-identical, every other value equal (NaN == NaN), recursively."""
     if isinstance(a, torch.Tensor):
         assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
-        assert torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())), where
+        assert torch.equal(a, b) or (
+            a.is_floating_point() and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+        ), where
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for key in a:
@@ -64,7 +66,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):
         for key in RESUMABLE:
             assert_identical(straight[key], resumed[key], key)
         # loss log identical except the measured speed (last column)
-        assert_identical([row[:-1] for row in straight["loss_log"]], [row[:-1] for row in resumed["loss_log"]], "loss_log")
+        assert_identical(
+            [row[:-1] for row in straight["loss_log"]], [row[:-1] for row in resumed["loss_log"]], "loss_log"
+        )
     # and training really moved the weights and the EMA away from each other and from the start
     final = load_checkpoint(tmp_path / "straight" / "state" / "ckpt_6.pt")
     first = load_checkpoint(tmp_path / "straight" / "state" / "ckpt_2.pt")
@@ -114,7 +118,9 @@ def test_diverging_run_stops_with_the_iteration_and_keeps_the_last_good_checkpoi
     assert "training.lr (now 1e+30)" in message
     assert [it for it, _ in list_checkpoints(good.parent)] == [2]
     assert hashlib.sha256(good.read_bytes()).hexdigest() == digest
-    assert sorted(p.name for p in (tmp_path / "run" / "out" / "checkpoints").iterdir()) == ["ckpt_2.pt"]  # only the first run's
+    assert sorted(p.name for p in (tmp_path / "run" / "out" / "checkpoints").iterdir()) == [
+        "ckpt_2.pt"
+    ]  # only the first run's
 
 
 def test_load_score_model_rebuilds_the_network_with_or_without_ema(digits, tmp_path):
@@ -151,7 +157,10 @@ def test_load_score_model_rebuilds_the_network_with_or_without_ema(digits, tmp_p
 
 def test_bad_settings_fail_before_training(digits, tmp_path):
     cases = [
-        ({"training": {"iterations": 2, "learning_rate": 1}}, "training.learning_rate: unknown key; did you mean `lr`?"),
+        (
+            {"training": {"iterations": 2, "learning_rate": 1}},
+            "training.learning_rate: unknown key; did you mean `lr`?",
+        ),
         ({"training": {"iterations": 0}}, "training.iterations: 0 is less than the minimum of 1"),
         ({"training": {"lr": -1.0}}, "training.lr: -1.0 is less than or equal to the minimum of 0"),
         ({"model": {"arch": "refinenet", "ngf": 8, "channels": 3}}, "model.channels is 3 but the data/schedule give 1"),
@@ -244,7 +253,9 @@ def test_compile_switch_trains_a_step_on_cpu_and_saves_plain_weights(digits, tmp
     model, _, info = load_score_model(tmp_path / "out" / "checkpoints" / "ckpt_1.pt", torch.device("cpu"))
     assert info["iteration"] == 1 and not any(k.startswith("_orig_mod") for k in model.state_dict())
     assert torch.isfinite(next(iter(model.parameters()))).all()
-    uncompiled = run(digits, tmp_path / "plain", {**settings, "training": {**settings["training"], "compile": False}}, [])
+    uncompiled = run(
+        digits, tmp_path / "plain", {**settings, "training": {**settings["training"], "compile": False}}, []
+    )
     plain, _, _ = load_score_model(tmp_path / "plain" / "out" / "checkpoints" / "ckpt_1.pt", torch.device("cpu"))
     for (name, a), b in zip(model.state_dict().items(), plain.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name  # the compiled step is the same step

@@ -24,7 +24,19 @@ def settings(iterations: int, **training) -> dict:
 
 
 def cli(digits: Path, root: Path, config: dict) -> list[str]:
-    return ["train", "--data", str(digits), "--state-dir", str(root / "state"), "--out-dir", str(root / "out"), "--threads", "1", "--settings", json.dumps(config)]
+    return [
+        "train",
+        "--data",
+        str(digits),
+        "--state-dir",
+        str(root / "state"),
+        "--out-dir",
+        str(root / "out"),
+        "--threads",
+        "1",
+        "--settings",
+        json.dumps(config),
+    ]
 
 
 def test_cli_trains_publishes_and_the_loss_decreases(digits, tmp_path, capsys):
@@ -46,7 +58,13 @@ def test_cli_trains_publishes_and_the_loss_decreases(digits, tmp_path, capsys):
     assert all(float(r["it_per_s"]) > 0 for r in rows)
     record = json.loads((out / "run.json").read_text())
     assert record["iterations"] == 40 and record["seed"] == 0 and record["device"]["type"] == "cpu"
-    assert record["settings"]["model"] == {"arch": "refinenet", "ngf": 8, "channels": 1, "image_size": 8, "num_classes": 10}
+    assert record["settings"]["model"] == {
+        "arch": "refinenet",
+        "ngf": 8,
+        "channels": 1,
+        "image_size": 8,
+        "num_classes": 10,
+    }
     assert record["settings"]["training"]["lr"] == 1e-3 and record["settings"]["training"]["beta1"] == 0.9
     assert record["checkpoints"] == ["ckpt_20.pt", "ckpt_40.pt"] and record["it_per_s"] > 0
     assert record["versions"]["torch"] == torch.__version__
@@ -82,7 +100,9 @@ def test_cli_trains_with_sliced_score_matching(digits, tmp_path, capsys):
 
 
 def test_cli_reports_bad_settings_without_a_traceback(digits, tmp_path, capsys):
-    assert main(cli(digits, tmp_path, {**settings(4), "device": "cuda" if not torch.cuda.is_available() else "tpu"})) == 2
+    assert (
+        main(cli(digits, tmp_path, {**settings(4), "device": "cuda" if not torch.cuda.is_available() else "tpu"})) == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("ncsn train: error: device") and "Traceback" not in err
 
@@ -91,7 +111,12 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_snapshot(digits, tmp_pa
     killed = tmp_path / "killed"
     config = settings(10_000, snapshot_freq=2, log_every=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "ncsn", *cli(digits, killed, config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ncsn", *cli(digits, killed, config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 240
         while not (killed / "state" / "ckpt_4.pt").exists():

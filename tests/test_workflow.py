@@ -122,7 +122,11 @@ def test_paper_config_plans_one_score_job_per_checkpoint(tmp_path):
     targets = [f"results/figures/{d}/{d}_geometric/inpainting.png" for d in ("cifar10", "celeba", "mnist")]
     result = snakemake(tmp_path, config, "-n", "-p", "--", *targets)
     assert result.returncode == 0, result.stdout[-3000:]
-    used = dict(re.findall(r"figure inpainting --selection \S+/(\w+)_geometric/selection.json --data \S+/(\w+)\.npz", result.stdout))
+    used = dict(
+        re.findall(
+            r"figure inpainting --selection \S+/(\w+)_geometric/selection.json --data \S+/(\w+)\.npz", result.stdout
+        )
+    )
     assert used == {"cifar10": "train", "celeba": "test", "mnist": "train"}
 
 
@@ -146,13 +150,26 @@ def test_paper_config_plans_on_a_fresh_clone_and_lists_what_is_missing(tmp_path)
 
 
 def test_default_config_is_found_from_any_working_directory(tmp_path):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--quiet", "rules"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "-n",
+        "--quiet",
+        "rules",
+    ]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     default = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     counts = job_counts(result.stdout)
     assert counts["train"] == len(default["experiments"])
-    checkpoints = [-(-e["training"]["iterations"] // e["training"]["snapshot_freq"]) for e in default["experiments"].values()]
+    checkpoints = [
+        -(-e["training"]["iterations"] // e["training"]["snapshot_freq"]) for e in default["experiments"].values()
+    ]
     assert counts["score"] == sum(checkpoints)
 
 
@@ -215,13 +232,17 @@ BAD_CONFIGS = {
         ["experiments.tiny.dataset: 'mnist' is not a key of 'datasets'"],
     ),
     "missing data root": (
-        lambda c: c["datasets"].update(mnist={"source": "mnist", "root": "/nonexistent/mnist"})
-        or c.update(toy={"ssm_noise": {"dataset": "mnist"}}),
+        lambda c: (
+            c["datasets"].update(mnist={"source": "mnist", "root": "/nonexistent/mnist"})
+            or c.update(toy={"ssm_noise": {"dataset": "mnist"}})
+        ),
         ["datasets.mnist.root: folder '/nonexistent/mnist' does not exist", "download: true"],
     ),
     "missing inception weights": (
-        lambda c: c["extractors"].update(inception={"kind": "inception", "weights": "/nonexistent/w.pth"})
-        or c["experiments"]["tiny"].update(extractor="inception"),
+        lambda c: (
+            c["extractors"].update(inception={"kind": "inception", "weights": "/nonexistent/w.pth"})
+            or c["experiments"]["tiny"].update(extractor="inception")
+        ),
         ["extractors.inception.weights: file '/nonexistent/w.pth' does not exist"],
     ),
     "undefined toy data set": (
@@ -287,7 +308,9 @@ def test_tiny_run_produces_metrics_and_results_table(tiny_run):
     table = (workdir / TABLE).read_text()
     assert re.search(r"\| this run \| tiny \| digits \|", table), table
     row = pd.read_csv(workdir / "results/report/results.csv").iloc[0]  # KID and precision/recall in the table
-    assert row["kid_mean"] == pytest.approx(metrics["kid"]["mean"]) and row["precision"] == pytest.approx(metrics["precision"])
+    assert row["kid_mean"] == pytest.approx(metrics["kid"]["mean"]) and row["precision"] == pytest.approx(
+        metrics["precision"]
+    )
     assert pd.read_csv(workdir / "results/selection/digits/tiny/fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
     assert f"| {metrics['recognisable']:.2f} | {metrics['recognisable_real']:.2f} |" in table
     selection = json.loads((workdir / "results/selection/digits/tiny/selection.json").read_text())
@@ -360,10 +383,22 @@ def _train_process(parent: psutil.Process) -> psutil.Process | None:
 def test_killed_training_resumes_from_its_last_snapshot(tiny_run):
     workdir, _, _ = tiny_run
     longer = copy.deepcopy(TINY)
-    longer["experiments"] = {"long": {**TINY["experiments"]["tiny"], "training": {"iterations": 60, "snapshot_freq": 5, "batch_size": 32}}}
+    longer["experiments"] = {
+        "long": {**TINY["experiments"]["tiny"], "training": {"iterations": 60, "snapshot_freq": 5, "batch_size": 32}}
+    }
     config = write_config(workdir / "long.yaml", longer)
     run_json = workdir / "results/runs/digits/long/run.json"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+    ]
     cmd += ["--cores", "1", "--", str(run_json.relative_to(workdir))]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

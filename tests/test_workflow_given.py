@@ -14,12 +14,12 @@ import json
 import pandas as pd
 import pytest
 import torch
+from test_workflow import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 
 from benchmarks.official_refinenet import OfficialCondRefineNetDilated
 from ncsn.checkpoint import save_checkpoint
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
-from test_workflow import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 
 pytestmark = pytest.mark.xdist_group("workflow")
 

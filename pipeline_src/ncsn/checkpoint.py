@@ -41,7 +41,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises RuntimeError, EOFError, pickle errors... for damaged files
-        raise NcsnError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is damaged or not a checkpoint") from err
+        raise NcsnError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is damaged or not a checkpoint"
+        ) from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise NcsnError(f"{path} is not an ncsn checkpoint (expected format {FORMAT!r})")
     return state
@@ -86,7 +88,9 @@ def drop_optimizer_states(directory: str | os.PathLike, keep: str | os.PathLike)
     return rewritten
 
 
-def latest_complete(directory: str | os.PathLike, max_iteration: int | None = None, log=None) -> tuple[dict[str, Any], Path] | None:
+def latest_complete(
+    directory: str | os.PathLike, max_iteration: int | None = None, log=None
+) -> tuple[dict[str, Any], Path] | None:
     """The newest checkpoint in ``directory`` (at most ``max_iteration``) that loads; damaged ones are skipped.
 
     A damaged file (e.g. truncated by a full disk or a crash of the file system) is reported
@@ -109,7 +113,9 @@ def latest_complete(directory: str | os.PathLike, max_iteration: int | None = No
     return None
 
 
-def load_score_model(path: str | os.PathLike, device: str | torch.device = "cpu", use_ema: bool | None = None) -> tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]:
+def load_score_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu", use_ema: bool | None = None
+) -> tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]:
     """Rebuild the trained score network of a checkpoint, in eval mode on ``device``.
 
     ``use_ema``: None -> the EMA weights when the checkpoint has them, else the raw weights;
@@ -123,7 +129,9 @@ def load_score_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     state = load_checkpoint(path)
     has_ema = state.get("ema") is not None
     if use_ema and not has_ema:
-        raise NcsnError(f"use_ema=True but checkpoint {path} holds no EMA weights; train with training.ema: true or pass use_ema=False")
+        raise NcsnError(
+            f"use_ema=True but checkpoint {path} holds no EMA weights; train with training.ema: true or pass use_ema=False"
+        )
     ema = has_ema if use_ema is None else bool(use_ema)
     model = build_model(state["model_spec"])
     model.load_state_dict(state["ema"] if ema else state["model"])

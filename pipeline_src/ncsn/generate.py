@@ -85,8 +85,14 @@ def run_sampler(
     steps = opts["n_steps_each"]
     if opts["method"] == "annealed":
         return samplers.annealed_langevin(
-            model, x, sigmas, n_steps_each=steps, eps=opts["eps"], denoise=opts["denoise"],
-            snapshot_every=steps if snapshots else None, generator=generator,
+            model,
+            x,
+            sigmas,
+            n_steps_each=steps,
+            eps=opts["eps"],
+            denoise=opts["denoise"],
+            snapshot_every=steps if snapshots else None,
+            generator=generator,
         )
     every = max(1, steps // 10) if snapshots else None
     return samplers.langevin(
@@ -175,7 +181,9 @@ def load_shard(path: str | os.PathLike, with_images: bool = True) -> tuple[np.nd
         with np.load(path, allow_pickle=False) as data:  # members load lazily: meta alone is cheap
             return (data["images"] if with_images else None), json.loads(str(data["meta"]))
     except (OSError, ValueError, KeyError) as err:
-        raise NcsnError(f"{path} is not a sample shard written by `ncsn sample` ({err}); delete it and sample again") from err
+        raise NcsnError(
+            f"{path} is not a sample shard written by `ncsn sample` ({err}); delete it and sample again"
+        ) from err
 
 
 def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -191,14 +199,24 @@ def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[s
     for path, info in zip(paths, infos):
         differing = [key for key in same if info.get(key) != first.get(key)]
         if differing:
-            raise NcsnError(f"shard {path} differs from {paths[0]} in {differing}: shards of different draws cannot be mixed")
+            raise NcsnError(
+                f"shard {path} differs from {paths[0]} in {differing}: shards of different draws cannot be mixed"
+            )
     found = sorted(info["shard"] for info in infos)
     if found != list(range(first["num_shards"])):
-        raise NcsnError(f"expected shards 0..{first['num_shards'] - 1} once each, got {found}; sample the missing shards")
+        raise NcsnError(
+            f"expected shards 0..{first['num_shards'] - 1} once each, got {found}; sample the missing shards"
+        )
     order = sorted(range(len(paths)), key=lambda i: infos[i]["shard"])
     bounds = [(infos[i]["start"], infos[i]["stop"]) for i in order]
-    if bounds[0][0] != 0 or bounds[-1][1] != first["num_samples"] or any(a[1] != b[0] for a, b in zip(bounds, bounds[1:])):
-        raise NcsnError(f"shards {[str(paths[i]) for i in order]} cover samples {bounds}, not 0..{first['num_samples']} without gaps")
+    if (
+        bounds[0][0] != 0
+        or bounds[-1][1] != first["num_samples"]
+        or any(a[1] != b[0] for a, b in zip(bounds, bounds[1:]))
+    ):
+        raise NcsnError(
+            f"shards {[str(paths[i]) for i in order]} cover samples {bounds}, not 0..{first['num_samples']} without gaps"
+        )
     images = None
     for i in order:
         shard_images, info = load_shard(paths[i])

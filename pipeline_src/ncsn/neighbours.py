@@ -29,7 +29,9 @@ def nearest_neighbours(
     so that memory stays at ``chunk x len(reference)`` distances.
     """
     if queries.ndim != 2 or reference.ndim != 2 or queries.shape[1] != reference.shape[1]:
-        raise NcsnError(f"queries {tuple(queries.shape)} and reference {tuple(reference.shape)} must be 2-D with equal width")
+        raise NcsnError(
+            f"queries {tuple(queries.shape)} and reference {tuple(reference.shape)} must be 2-D with equal width"
+        )
     if not 1 <= k <= len(reference):
         raise NcsnError(f"k = {k} must be between 1 and the number of reference vectors ({len(reference)})")
     reference = reference.to(queries.dtype)

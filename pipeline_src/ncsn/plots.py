@@ -139,18 +139,34 @@ def plot_loss_curves(
     palette = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))
     raw_style = {"alpha": 0.45, "linewidth": 0.7} if smooth else {}
     grid = sns.relplot(
-        data=curves, x="iteration", y="loss", hue=hue, col=col, kind="line", height=3.0, aspect=1.3,
-        facet_kws={"sharey": sharey}, errorbar=None, marker="o" if sparse else None,
-        hue_order=hue_order, palette=palette, **raw_style,
+        data=curves,
+        x="iteration",
+        y="loss",
+        hue=hue,
+        col=col,
+        kind="line",
+        height=3.0,
+        aspect=1.3,
+        facet_kws={"sharey": sharey},
+        errorbar=None,
+        marker="o" if sparse else None,
+        hue_order=hue_order,
+        palette=palette,
+        **raw_style,
     )
     if smooth:
-        for panel, ax in (grid.axes_dict.items() if col else [(None, grid.ax)]):
+        for panel, ax in grid.axes_dict.items() if col else [(None, grid.ax)]:
             shown = curves if col is None else curves[curves[col] == panel]
             for name, group in shown.groupby(hue, sort=False):
                 mean = group.sort_values("iteration")
                 mean = mean["loss"].rolling(int(smooth), min_periods=1).mean().set_axis(mean["iteration"])
-                (line,) = ax.plot(mean.index, mean.to_numpy(), color=palette[name], linewidth=1.8,
-                                  label=f"running mean ({int(smooth)} values)")
+                (line,) = ax.plot(
+                    mean.index,
+                    mean.to_numpy(),
+                    color=palette[name],
+                    linewidth=1.8,
+                    label=f"running mean ({int(smooth)} values)",
+                )
             ax.legend(handles=[line], loc="best", fontsize="small")
     if logy:
         largest = float(np.nanmax(np.abs(curves["loss"].to_numpy(dtype=float))))
@@ -209,7 +225,9 @@ def plot_point_sets(
     return save_figure(fig, png)
 
 
-def plot_fid_vs_checkpoint(table: pd.DataFrame, png: str | os.PathLike, selected: Mapping[str, int] | None = None) -> list[Path]:
+def plot_fid_vs_checkpoint(
+    table: pd.DataFrame, png: str | os.PathLike, selected: Mapping[str, int] | None = None
+) -> list[Path]:
     """[Re] Fig. 13: FID on the selection sample count per checkpoint, one line per experiment; with a
     ``heldout_loss`` column, the held-out DSM loss beside it (dashed, right axis)."""
     for column in ("experiment", "iteration", "fid"):
@@ -220,8 +238,14 @@ def plot_fid_vs_checkpoint(table: pd.DataFrame, png: str | os.PathLike, selected
     if "heldout_loss" in table.columns and table["heldout_loss"].notna().any():
         loss_ax = ax.twinx()
         sns.lineplot(
-            data=table.dropna(subset=["heldout_loss"]), x="iteration", y="heldout_loss", hue="experiment",
-            marker="x", linestyle="--", ax=loss_ax, legend=False,
+            data=table.dropna(subset=["heldout_loss"]),
+            x="iteration",
+            y="heldout_loss",
+            hue="experiment",
+            marker="x",
+            linestyle="--",
+            ax=loss_ax,
+            legend=False,
         )
         loss_ax.set_ylabel("held-out DSM loss (dashed)")
     for name, iteration in (selected or {}).items():
@@ -249,10 +273,14 @@ def plot_sweep_heatmap(table: pd.DataFrame, png: str | os.PathLike, title: str =
     return save_figure(fig, png)
 
 
-def plot_sweep_samples(grids: Mapping[tuple[float, int], np.ndarray], table: pd.DataFrame, png: str | os.PathLike) -> list[Path]:
+def plot_sweep_samples(
+    grids: Mapping[tuple[float, int], np.ndarray], table: pd.DataFrame, png: str | os.PathLike
+) -> list[Path]:
     """One sample grid per (eps, T) cell, titled with its FID ([Re] Fig. 8); ``table`` has columns eps, T, fid."""
     eps_values, t_values = sorted(table["eps"].unique()), sorted(table["T"].unique())
-    fig, axes = plt.subplots(len(eps_values), len(t_values), figsize=(2.2 * len(t_values), 2.3 * len(eps_values)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(eps_values), len(t_values), figsize=(2.2 * len(t_values), 2.3 * len(eps_values)), squeeze=False
+    )
     for i, eps in enumerate(eps_values):
         for j, steps in enumerate(t_values):
             ax = axes[i][j]

@@ -25,27 +25,78 @@ RE_REPORT = "[Re] report (2020)"
 QUOTED = "quoted in NCSN paper Table 1"
 
 RESULT_COLUMNS = [
-    "source", "experiment", "dataset", "schedule", "architecture", "extractor",
-    "selected_checkpoint", "selection_samples", "fid_selection",
-    "final_samples", "is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid",
-    "kid_mean", "kid_std", "precision", "recall",
-    "recognisable", "recognisable_real",
+    "source",
+    "experiment",
+    "dataset",
+    "schedule",
+    "architecture",
+    "extractor",
+    "selected_checkpoint",
+    "selection_samples",
+    "fid_selection",
+    "final_samples",
+    "is_mean",
+    "is_std",
+    "fid_torch_fidelity",
+    "fid_clean_fid",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "recognisable",
+    "recognisable_real",
 ]
 TIMING_COLUMNS = [
-    "source", "experiment", "dataset", "device", "prepare_seconds", "train_iterations", "train_it_per_s",
-    "sample_count", "seconds_per_1000_samples",
+    "source",
+    "experiment",
+    "dataset",
+    "device",
+    "prepare_seconds",
+    "train_iterations",
+    "train_it_per_s",
+    "sample_count",
+    "seconds_per_1000_samples",
 ]  # then one ``sampling_{n}_s`` column per timed sample count (:func:`sampling_column`)
 
 # Reference numbers typed in from the papers (NCSN Table 1; [Re] Sec. 5 and Table 1).
 REFERENCE_RESULTS: list[dict[str, Any]] = [
-    {"source": NCSN_PAPER, "dataset": "cifar10", "schedule": "geometric", "architecture": "refinenet",
-     "extractor": "inception", "final_samples": 50000, "is_mean": 8.87, "is_std": 0.12, "fid_torch_fidelity": 25.32},
-    {"source": RE_REPORT, "dataset": "cifar10", "schedule": "geometric", "architecture": "refinenet",
-     "extractor": "inception", "selected_checkpoint": 120000, "selection_samples": 1000, "final_samples": 50000,
-     "is_mean": 6.5, "is_std": 0.118, "fid_torch_fidelity": 33.0},
-    {"source": RE_REPORT, "dataset": "celeba", "schedule": "geometric", "architecture": "refinenet",
-     "extractor": "inception", "selected_checkpoint": 30000, "selection_samples": 1000, "final_samples": 50000,
-     "is_mean": 3.4, "is_std": 0.0395, "fid_torch_fidelity": 81.5},
+    {
+        "source": NCSN_PAPER,
+        "dataset": "cifar10",
+        "schedule": "geometric",
+        "architecture": "refinenet",
+        "extractor": "inception",
+        "final_samples": 50000,
+        "is_mean": 8.87,
+        "is_std": 0.12,
+        "fid_torch_fidelity": 25.32,
+    },
+    {
+        "source": RE_REPORT,
+        "dataset": "cifar10",
+        "schedule": "geometric",
+        "architecture": "refinenet",
+        "extractor": "inception",
+        "selected_checkpoint": 120000,
+        "selection_samples": 1000,
+        "final_samples": 50000,
+        "is_mean": 6.5,
+        "is_std": 0.118,
+        "fid_torch_fidelity": 33.0,
+    },
+    {
+        "source": RE_REPORT,
+        "dataset": "celeba",
+        "schedule": "geometric",
+        "architecture": "refinenet",
+        "extractor": "inception",
+        "selected_checkpoint": 30000,
+        "selection_samples": 1000,
+        "final_samples": 50000,
+        "is_mean": 3.4,
+        "is_std": 0.0395,
+        "fid_torch_fidelity": 81.5,
+    },
 ]
 # The other models of NCSN paper Table 1 (CIFAR-10), as the paper quotes them from their own papers.
 _QUOTED_ROWS = [  # (model [reference number in the NCSN paper], conditional, IS mean, IS std, FID)
@@ -61,24 +112,72 @@ _QUOTED_ROWS = [  # (model [reference number in the NCSN paper], conditional, IS
     ("BigGAN [6]", True, 9.22, None, 14.73),
 ]
 QUOTED_RESULTS: list[dict[str, Any]] = [
-    {"source": QUOTED, "experiment": f"{model}, {'conditional' if conditional else 'unconditional'}", "dataset": "cifar10",
-     "is_mean": is_mean, "is_std": is_std, "fid_torch_fidelity": fid}
+    {
+        "source": QUOTED,
+        "experiment": f"{model}, {'conditional' if conditional else 'unconditional'}",
+        "dataset": "cifar10",
+        "is_mean": is_mean,
+        "is_std": is_std,
+        "fid_torch_fidelity": fid,
+    }
     for model, conditional, is_mean, is_std, fid in _QUOTED_ROWS
 ]
 REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the download
-    {"source": RE_REPORT, "dataset": "mnist", "device": "P100", "prepare_seconds": 28.7, "train_it_per_s": 2.35,
-     "sample_count": 1000, "seconds_per_1000_samples": 910.0, "sampling_1_s": 19.0, "sampling_100_s": 112.0, "sampling_1000_s": 910.0},
-    {"source": RE_REPORT, "dataset": "cifar10", "device": "V100", "prepare_seconds": 50.4, "train_it_per_s": 1.73,
-     "sample_count": 1000, "seconds_per_1000_samples": 1398.0, "sampling_1_s": 23.0, "sampling_100_s": 158.0, "sampling_1000_s": 1398.0},
-    {"source": RE_REPORT, "dataset": "celeba", "device": "V100", "prepare_seconds": 715.4, "train_it_per_s": 1.73,
-     "sample_count": 1000, "seconds_per_1000_samples": 1398.0, "sampling_1_s": 23.0, "sampling_100_s": 158.0, "sampling_1000_s": 1398.0},
+    {
+        "source": RE_REPORT,
+        "dataset": "mnist",
+        "device": "P100",
+        "prepare_seconds": 28.7,
+        "train_it_per_s": 2.35,
+        "sample_count": 1000,
+        "seconds_per_1000_samples": 910.0,
+        "sampling_1_s": 19.0,
+        "sampling_100_s": 112.0,
+        "sampling_1000_s": 910.0,
+    },
+    {
+        "source": RE_REPORT,
+        "dataset": "cifar10",
+        "device": "V100",
+        "prepare_seconds": 50.4,
+        "train_it_per_s": 1.73,
+        "sample_count": 1000,
+        "seconds_per_1000_samples": 1398.0,
+        "sampling_1_s": 23.0,
+        "sampling_100_s": 158.0,
+        "sampling_1000_s": 1398.0,
+    },
+    {
+        "source": RE_REPORT,
+        "dataset": "celeba",
+        "device": "V100",
+        "prepare_seconds": 715.4,
+        "train_it_per_s": 1.73,
+        "sample_count": 1000,
+        "seconds_per_1000_samples": 1398.0,
+        "sampling_1_s": 23.0,
+        "sampling_100_s": 158.0,
+        "sampling_1000_s": 1398.0,
+    },
 ]
 
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
-DECIMALS = {"fid_selection": 2, "is_mean": 2, "is_std": 3, "fid_torch_fidelity": 2, "fid_clean_fid": 2,
-            "kid_mean": 4, "kid_std": 4, "precision": 3, "recall": 3,
-            "recognisable": 2, "recognisable_real": 2,
-            "train_it_per_s": 2, "seconds_per_1000_samples": 1, "prepare_seconds": 1}
+DECIMALS = {
+    "fid_selection": 2,
+    "is_mean": 2,
+    "is_std": 3,
+    "fid_torch_fidelity": 2,
+    "fid_clean_fid": 2,
+    "kid_mean": 4,
+    "kid_std": 4,
+    "precision": 3,
+    "recall": 3,
+    "recognisable": 2,
+    "recognisable_real": 2,
+    "train_it_per_s": 2,
+    "seconds_per_1000_samples": 1,
+    "prepare_seconds": 1,
+}
 SECONDS_DECIMALS = 1  # every sampling_{n}_s column
 
 
@@ -88,7 +187,9 @@ def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
     return data[key]
 
 
-def result_row(name: str, experiment: Mapping[str, Any], selection: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+def result_row(
+    name: str, experiment: Mapping[str, Any], selection: Mapping[str, Any], metrics: Mapping[str, Any]
+) -> dict[str, Any]:
     """Our row for one experiment from its config block, ``selection.json`` (``ncsn select``) and
     ``metrics.json`` (``ncsn evaluate``)."""
     what = f"metrics.json of {name!r}"
@@ -160,10 +261,15 @@ def timing_row(
         train_s = benchmark_seconds(train_benchmark)
         it_per_s = iterations / train_s if train_s > 0 else math.nan
     row = {
-        "source": OURS, "experiment": name, "dataset": experiment["dataset"], "device": device,
+        "source": OURS,
+        "experiment": name,
+        "dataset": experiment["dataset"],
+        "device": device,
         "prepare_seconds": benchmark_seconds(prepare_benchmark) if prepare_benchmark is not None else None,
-        "train_iterations": iterations, "train_it_per_s": it_per_s,
-        "sample_count": samples, "seconds_per_1000_samples": sample_s / samples * 1000.0,
+        "train_iterations": iterations,
+        "train_it_per_s": it_per_s,
+        "sample_count": samples,
+        "seconds_per_1000_samples": sample_s / samples * 1000.0,
     }
     for count, path in sorted((timed_samples or {}).items()):
         row[sampling_column(count)] = benchmark_seconds(path)
@@ -181,7 +287,9 @@ def timing_table(rows: Iterable[Mapping[str, Any]], with_references: bool = True
     """Our timing rows followed by the [Re] report's Table 1, in :data:`TIMING_COLUMNS` order and
     then one ``sampling_{n}_s`` column per image count any row has, smallest first."""
     rows = list(rows) + (REFERENCE_TIMING if with_references else [])
-    counts = sorted({int(key[len("sampling_") : -len("_s")]) for row in rows for key in row if key.startswith("sampling_")})
+    counts = sorted(
+        {int(key[len("sampling_") : -len("_s")]) for row in rows for key in row if key.startswith("sampling_")}
+    )
     return pd.DataFrame(rows, columns=TIMING_COLUMNS + [sampling_column(n) for n in counts])
 
 
@@ -206,8 +314,18 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -216,8 +334,12 @@ def tex_escape(text: str) -> str:
 
 def to_latex(table: pd.DataFrame) -> str:
     """A booktabs ``tabular`` (no float wrapper, so papers can \\input it)."""
-    lines = [r"\begin{tabular}{" + "l" * len(table.columns) + "}", r"\toprule",
-             " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{tabular}{" + "l" * len(table.columns) + "}",
+        r"\toprule",
+        " & ".join(tex_escape(c) for c in table.columns) + r" \\",
+        r"\midrule",
+    ]
     lines += [" & ".join(tex_escape(c) for c in cells) + r" \\" for cells in formatted(table)]
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

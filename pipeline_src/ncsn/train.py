@@ -36,15 +36,23 @@ from ncsn.schedules import make_sigmas
 from ncsn.settings import check_block, defaults, top_level_default
 
 # Defaults of every block and key: ncsn.settings (schema.yaml). `flip` is the data set's.
-TOP_LEVEL_DEFAULTS: dict[str, Any] = {"device": top_level_default("device"), "seed": top_level_default("seed"), "flip": defaults("dataset")["flip"]}
+TOP_LEVEL_DEFAULTS: dict[str, Any] = {
+    "device": top_level_default("device"),
+    "seed": top_level_default("seed"),
+    "flip": defaults("dataset")["flip"],
+}
 SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
 # training.algo -> per-example loss (score_fn, x, sigmas, levels, generator)
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "dsm": lambda score, x, sigmas, levels, gen: dsm_loss(score, x, sigmas, levels=levels, generator=gen, reduction="none"),
-    "ssm": lambda score, x, sigmas, levels, gen: annealed_ssm_loss(score, x, sigmas, levels, generator=gen, reduction="none"),
+    "dsm": lambda score, x, sigmas, levels, gen: dsm_loss(
+        score, x, sigmas, levels=levels, generator=gen, reduction="none"
+    ),
+    "ssm": lambda score, x, sigmas, levels, gen: annealed_ssm_loss(
+        score, x, sigmas, levels, generator=gen, reduction="none"
+    ),
 }
 
 
@@ -76,13 +84,19 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
 
     _, height, width, channels = image_shape
     if height != width:
-        raise NcsnError(f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)")
+        raise NcsnError(
+            f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)"
+        )
     model = {**defaults("model"), **(settings.get("model") or {})}
     if model.get("arch") not in CONDITIONAL:
-        raise NcsnError(f"model.arch is {model.get('arch')!r}; training with denoising score matching needs a noise-conditional network: {', '.join(sorted(CONDITIONAL))}")
+        raise NcsnError(
+            f"model.arch is {model.get('arch')!r}; training with denoising score matching needs a noise-conditional network: {', '.join(sorted(CONDITIONAL))}"
+        )
     for key, value in zip(FILLED_MODEL_KEYS, (channels, height, num_levels)):
         if key in model and model[key] != value:
-            raise NcsnError(f"model.{key} is {model[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in")
+            raise NcsnError(
+                f"model.{key} is {model[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in"
+            )
         model[key] = value
 
     resolved = {key: settings.get(key, default) for key, default in TOP_LEVEL_DEFAULTS.items()}
@@ -100,7 +114,9 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
 
 def stream_seeds(*entropy: int) -> tuple[int, int]:
     """Two independent 63-bit seeds (batches, noise) derived from ``entropy`` (numpy's SeedSequence)."""
-    return tuple(int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(list(entropy)).spawn(2))
+    return tuple(
+        int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(list(entropy)).spawn(2)
+    )
 
 
 # Devices with a fused (one kernel per parameter) Adam; elsewhere torch's default loop is used.
@@ -124,7 +140,9 @@ def make_adam(model: torch.nn.Module, cfg: dict[str, Any], device: torch.device)
 class Trainer:
     """One training session: model, optimiser, EMA, generators and the loss-log window."""
 
-    def __init__(self, settings: dict[str, Any], images: np.ndarray, sigmas: torch.Tensor, device: torch.device) -> None:
+    def __init__(
+        self, settings: dict[str, Any], images: np.ndarray, sigmas: torch.Tensor, device: torch.device
+    ) -> None:
         cfg = self.cfg = settings["training"]
         self.settings, self.device = settings, device
         self.sigmas = sigmas.to(device)
@@ -133,11 +151,18 @@ class Trainer:
         torch.manual_seed(settings["seed"])  # model initialisation
         self.model = devices.to_channels_last(build_model(settings["model"]).to(device), cfg["channels_last"])
         self.num_parameters = count_parameters(self.model)
-        self.forward = torch.compile(self.model, backend=compile_backend(cfg["compile"])) if cfg["compile"] else self.model
+        self.forward = (
+            torch.compile(self.model, backend=compile_backend(cfg["compile"])) if cfg["compile"] else self.model
+        )
         self.optimizer = make_adam(self.model, cfg, device)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()} if cfg["ema"] else None
         self.batcher = DeviceBatcher(
-            images, cfg["batch_size"], device, flip=settings["flip"], generator=torch.Generator(device=device).manual_seed(batch_seed), dequantize=cfg["dequantize"]
+            images,
+            cfg["batch_size"],
+            device,
+            flip=settings["flip"],
+            generator=torch.Generator(device=device).manual_seed(batch_seed),
+            dequantize=cfg["dequantize"],
         )
         self.noise = torch.Generator(device=device).manual_seed(noise_seed)
         num_levels = self.sigmas.numel()
@@ -199,7 +224,11 @@ class Trainer:
         """Raise if any loss since the start was NaN/Inf; nothing non-finite is ever saved."""
         bad = int(self.first_bad)
         if bad >= 0:
-            where = f"the last good checkpoint {last_good} is left untouched" if last_good else "no checkpoint had been written yet"
+            where = (
+                f"the last good checkpoint {last_good} is left untouched"
+                if last_good
+                else "no checkpoint had been written yet"
+            )
             raise NcsnError(
                 f"training diverged: the loss became NaN or Inf at iteration {bad}; {where}. "
                 f"Lower training.lr (now {self.cfg['lr']}) or set training.grad_clip, then run again "
@@ -237,10 +266,17 @@ class Trainer:
                 "is missing or damaged); Adam's moments restart from zero: the run continues, but not bit-identical to an uninterrupted one"
             )
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
-            group.update(lr=self.cfg["lr"], betas=(self.cfg["beta1"], self.cfg["beta2"]), eps=self.cfg["adam_eps"], weight_decay=self.cfg["weight_decay"])
+            group.update(
+                lr=self.cfg["lr"],
+                betas=(self.cfg["beta1"], self.cfg["beta2"]),
+                eps=self.cfg["adam_eps"],
+                weight_decay=self.cfg["weight_decay"],
+            )
         if self.ema is not None:
             if state["ema"] is None:
-                raise NcsnError("training.ema is on but the snapshot to resume from has no EMA weights; start a fresh state dir or set training.ema: false")
+                raise NcsnError(
+                    "training.ema is on but the snapshot to resume from has no EMA weights; start a fresh state dir or set training.ema: false"
+                )
             for name, value in state["ema"].items():
                 self.ema[name].copy_(value)
         rng = state["rng"]
@@ -290,9 +326,13 @@ def train(
     cfg = settings["training"]
     device = devices.select_device(settings["device"])
     if cfg["amp"] and device.type == "cpu":
-        log("note: training.amp (bf16 autocast) on CPU was measured several times slower than fp32 for CondRefineNet (benchmarks/bench_train.py)")
+        log(
+            "note: training.amp (bf16 autocast) on CPU was measured several times slower than fp32 for CondRefineNet (benchmarks/bench_train.py)"
+        )
     if compile_backend(cfg["compile"]) == "inductor" and device.type == "cpu":
-        log("note: training.compile on CPU spends many minutes compiling CondRefineNet before the first step; it is meant for CUDA")
+        log(
+            "note: training.compile on CPU spends many minutes compiling CondRefineNet before the first step; it is meant for CUDA"
+        )
     if cfg["batch_size"] > len(images):
         log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
     state_dir, out_dir = Path(state_dir), Path(out_dir)
@@ -312,7 +352,9 @@ def train(
         last_good = found[1]
         log(f"resuming from {found[1]} (iteration {trainer.iteration} of {cfg['iterations']})")
     else:
-        log(f"starting a new run in {state_dir} ({trainer.num_parameters:,} parameters, device {device}, {threads_used} CPU threads)")
+        log(
+            f"starting a new run in {state_dir} ({trainer.num_parameters:,} parameters, device {device}, {threads_used} CPU threads)"
+        )
     session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
@@ -391,7 +433,13 @@ def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, 
         "it_per_s": trained / seconds if seconds > 0 else None,
         "sessions": sessions,
         "checkpoints": [path.name for _, path in snapshots],
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__, "ncsn": ncsn.__version__, "cuda": torch.version.cuda},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "ncsn": ncsn.__version__,
+            "cuda": torch.version.cuda,
+        },
     }
     write_json(out_dir / "run.json", record)
     return record

@@ -11,13 +11,22 @@ from ncsn.commands.score import add_extractor_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", nargs="+", required=True, help="all K shard files of one draw (`ncsn sample`)")
     add_extractor_arguments(parser)
-    parser.add_argument("--ref-data", default=None, help="the training split the reference statistics describe (recorded; must match them)")
+    parser.add_argument(
+        "--ref-data",
+        default=None,
+        help="the training split the reference statistics describe (recorded; must match them)",
+    )
     add_settings_argument(
-        parser, 'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
+        parser,
+        'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
         "num_samples/shards, when given, must match the shards",
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
-    parser.add_argument("--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)"
+    )
 
 
 def summary_line(metrics: dict) -> str:
@@ -51,13 +60,19 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
     setup_threads(args.threads)
     device = select_device(top_level(args.settings, "device"))
-    extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
+    extractor, reference, ref_meta = extractor_for_reference(
+        args.refstats, args.extractor, device, args.extractor_settings
+    )
     if args.ref_data and Path(args.ref_data).resolve() != Path(ref_meta["data"]).resolve():
-        raise NcsnError(f"{args.refstats} describe {ref_meta['data']}, not --ref-data {args.ref_data}; run ref-stats for it")
+        raise NcsnError(
+            f"{args.refstats} describe {ref_meta['data']}, not --ref-data {args.ref_data}; run ref-stats for it"
+        )
     _, first = load_shard(args.samples[0], with_images=False)
     for key, found in (("num_samples", first["num_samples"]), ("shards", first["num_shards"])):
         if key in evaluation and evaluation[key] != found:
-            raise NcsnError(f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings")
+            raise NcsnError(
+                f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings"
+            )
     images, shards = load_shards(args.samples)
     stats = image_statistics(images, extractor, is_splits=is_splits)
     metrics = {

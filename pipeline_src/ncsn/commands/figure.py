@@ -37,10 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS)
     add_settings_argument(parser, "JSON settings of the figure (see the module help)")
     parser.add_argument("--samples", nargs="+", type=Path, default=[], help="sample shards (samples)")
-    parser.add_argument("--selection", type=Path, help="selection.json naming the checkpoint (intermediate, inpainting)")
+    parser.add_argument(
+        "--selection", type=Path, help="selection.json naming the checkpoint (intermediate, inpainting)"
+    )
     parser.add_argument("--data", type=Path, help="prepared split whose images are occluded (inpainting)")
-    parser.add_argument("--input", type=named_path, action="append", default=[], metavar="NAME=PATH",
-                        help="loss.csv / fid_vs_checkpoint.csv per experiment, or EPS,T=score.json (sweep)")
+    parser.add_argument(
+        "--input",
+        type=named_path,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="loss.csv / fid_vs_checkpoint.csv per experiment, or EPS,T=score.json (sweep)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write (plots also get a PDF beside it)")
 
 
@@ -95,7 +103,9 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
     model, sigmas, info, opts, device, seed = load_selected_model(args)
     spec = info["model_spec"]
     generator = torch.Generator(device=device).manual_seed(seed)
-    x = sampling.uniform_init((num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device)
+    x = sampling.uniform_init(
+        (num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device
+    )
     _, snaps = run_sampler(model, x, sigmas, opts, generator, snapshots=True)
     frames = [s.numpy() for s in snaps]
     tiles = stack_snapshots(frames, num_chains)
@@ -155,8 +165,16 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
     for name, path in args.input:
         eps, steps = parse_cell_label(name)
         score = read_json(path)
-        rows.append({"eps": eps, "T": steps, "fid": score["fid"], "fid_cleanfid": score.get("fid_cleanfid"),
-                     "is_mean": score.get("inception_score", {}).get("mean"), "num_samples": score.get("num_samples")})
+        rows.append(
+            {
+                "eps": eps,
+                "T": steps,
+                "fid": score["fid"],
+                "fid_cleanfid": score.get("fid_cleanfid"),
+                "is_mean": score.get("inception_score", {}).get("mean"),
+                "num_samples": score.get("num_samples"),
+            }
+        )
         samples = path.parent / "samples.npz"
         if samples.is_file():
             images, _ = load_shard(samples)
@@ -174,8 +192,12 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     runner = {
-        "samples": figure_samples, "intermediate": figure_intermediate, "inpainting": figure_inpainting,
-        "loss": figure_loss, "fid-checkpoints": figure_fid_checkpoints, "sweep": figure_sweep,
+        "samples": figure_samples,
+        "intermediate": figure_intermediate,
+        "inpainting": figure_inpainting,
+        "loss": figure_loss,
+        "fid-checkpoints": figure_fid_checkpoints,
+        "sweep": figure_sweep,
     }[args.kind]
     for path in runner(args):
         print(path)

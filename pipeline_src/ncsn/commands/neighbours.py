@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def extractor_features(extractor, images: np.ndarray) -> torch.Tensor:
     """FID-layer features of uint8 NHWC images, batch by batch, as float64 (N, D)."""
-    parts = [extractor.torch_fidelity_features(images[i : i + extractor.batch_size])[0] for i in range(0, len(images), extractor.batch_size)]
+    parts = [
+        extractor.torch_fidelity_features(images[i : i + extractor.batch_size])[0]
+        for i in range(0, len(images), extractor.batch_size)
+    ]
     return torch.cat(parts).double().flatten(1)
 
 
@@ -53,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     samples, _ = load_shards(args.samples)
     train, _ = load_split(args.train)
     if samples.shape[1:] != train.shape[1:]:
-        raise NcsnError(f"samples have image shape {samples.shape[1:]} but {args.train} holds {train.shape[1:]}: not the same data set")
+        raise NcsnError(
+            f"samples have image shape {samples.shape[1:]} but {args.train} holds {train.shape[1:]}: not the same data set"
+        )
     if k > len(train):
         raise NcsnError(f"k = {k} exceeds the {len(train)} training images")
     queries = samples[: min(num_queries, len(samples))]
@@ -61,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(top_level(args.settings, "device"))
     extractor, _, _ = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     result: dict[str, np.ndarray] = {"query_indices": np.arange(len(queries))}
-    summary: dict[str, object] = {"num_queries": len(queries), "k": k, "train_images": len(train), "extractor": extractor.identity["kind"]}
+    summary: dict[str, object] = {
+        "num_queries": len(queries),
+        "k": k,
+        "train_images": len(train),
+        "extractor": extractor.identity["kind"],
+    }
     spaces = {
         "pixel": (pixel_vectors(queries), pixel_vectors(train)),
         "feature": (extractor_features(extractor, queries), extractor_features(extractor, train)),
@@ -72,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         dist, idx = nearest_neighbours(q, ref, k)
         result[f"{space}_indices"], result[f"{space}_distances"] = idx.numpy(), dist.numpy()
         summary[f"{space}_nearest_distance"] = {"min": float(dist[:, 0].min()), "mean": float(dist[:, 0].mean())}
-        written.append(save_rows_with_separator(queries, train[idx.numpy()], out / f"{space}.png", scale=grid_scale(train.shape[1])))
+        written.append(
+            save_rows_with_separator(
+                queries, train[idx.numpy()], out / f"{space}.png", scale=grid_scale(train.shape[1])
+            )
+        )
     save_npz(out / "neighbours.npz", **result)
     write_json(out / "summary.json", summary)
     for path in [out / "neighbours.npz", out / "summary.json", *written]:

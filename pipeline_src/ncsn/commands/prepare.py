@@ -9,8 +9,10 @@ from ncsn.cli import add_settings_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="data set name (the key under the config's datasets:)")
-    add_settings_argument(parser, "the data set's settings block as JSON, e.g. '{\"source\": \"digits\"}'")
-    parser.add_argument("--out-dir", required=True, help="folder for train.npz, test.npz and meta.json (results/data/NAME)")
+    add_settings_argument(parser, 'the data set\'s settings block as JSON, e.g. \'{"source": "digits"}\'')
+    parser.add_argument(
+        "--out-dir", required=True, help="folder for train.npz, test.npz and meta.json (results/data/NAME)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,5 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     meta = prepare(args.name, args.settings, args.out_dir)
     counts, shape = meta["counts"], "x".join(map(str, meta["shape"]))
-    print(f"{args.name}: {counts['train']} train + {counts['test']} test images of {shape} -> {args.out_dir} (sha256 {meta['content_sha256'][:12]})")
+    print(
+        f"{args.name}: {counts['train']} train + {counts['test']} test images of {shape} -> {args.out_dir} (sha256 {meta['content_sha256'][:12]})"
+    )
     return 0

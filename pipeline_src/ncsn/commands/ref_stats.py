@@ -11,13 +11,25 @@ from ncsn.settings import top_level
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="prepared training split (results/data/DATASET/train.npz)")
     parser.add_argument(
-        "--extractor", "--extractor-model", dest="extractor", default=None,
+        "--extractor",
+        "--extractor-model",
+        dest="extractor",
+        default=None,
         help="digits: model.pt of train-extractor; inception: torch-fidelity weights (overrides extractor.weights)",
     )
-    parser.add_argument("--extractor-settings", type=parse_json_settings, default=None, help="extractor block (JSON); default: settings.extractor")
+    parser.add_argument(
+        "--extractor-settings",
+        type=parse_json_settings,
+        default=None,
+        help="extractor block (JSON); default: settings.extractor",
+    )
     add_settings_argument(parser, 'JSON {"extractor": {"kind": "digits|inception", ...}, "device": "auto"}')
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
-    parser.add_argument("--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     block = args.extractor_settings or args.settings.get("extractor")
     if not block:
-        raise NcsnError("ref-stats needs the extractor block: --settings '{\"extractor\": {\"kind\": ...}}' or --extractor-settings")
+        raise NcsnError(
+            'ref-stats needs the extractor block: --settings \'{"extractor": {"kind": ...}}\' or --extractor-settings'
+        )
     check_extractor(block, args.extractor)  # missing weights stop here, before the data are read
     setup_threads(args.threads)
     extractor = build_extractor(block, args.extractor, select_device(top_level(args.settings, "device")))
@@ -38,5 +52,7 @@ def run(args: argparse.Namespace) -> int:
     stats, meta = compute_reference(images, extractor, args.data)
     save_reference(args.out, stats, meta)
     score = meta["inception_score"]
-    print(f"reference statistics of {len(images)} images ({extractor.kind}); IS of the data {score['mean']:.3f} ± {score['std']:.3f} -> {args.out}")
+    print(
+        f"reference statistics of {len(images)} images ({extractor.kind}); IS of the data {score['mean']:.3f} ± {score['std']:.3f} -> {args.out}"
+    )
     return 0

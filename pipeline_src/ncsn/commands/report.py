@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark", "--prepare-benchmark"):
         parser.add_argument(option, type=named_path, action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--timed-sample-benchmark", type=named_path, action="append", default=[], metavar="NAME:N=PATH")
-    parser.add_argument("--out-dir", type=Path, required=True, help="writes results.{md,csv,tex} and timing.{md,csv,tex}")
+    parser.add_argument(
+        "--out-dir", type=Path, required=True, help="writes results.{md,csv,tex} and timing.{md,csv,tex}"
+    )
 
 
 def grouped(pairs: list[tuple[str, Path]]) -> dict[str, list[Path]]:
@@ -56,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     experiments = args.settings.get("experiments")
     if not experiments:
         raise NcsnError("--settings needs a non-empty 'experiments' object (the config's experiments block)")
-    files = {key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")}
+    files = {
+        key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")
+    }
     for key, by_name in files.items():
         needed = {x for x, e in experiments.items() if key != "train_benchmark" or "checkpoint" not in e}
         missing = sorted(needed - set(by_name))
@@ -65,16 +69,28 @@ def run(args: argparse.Namespace) -> int:
         for paths in by_name.values():
             for path in paths:
                 if not path.is_file():
-                    raise NcsnError(f"--{key.replace('_', '-')} file {path} does not exist; run the workflow step that writes it")
+                    raise NcsnError(
+                        f"--{key.replace('_', '-')} file {path} does not exist; run the workflow step that writes it"
+                    )
     prepare = dict(args.prepare_benchmark)
     timed = timed_samples(args.timed_sample_benchmark)
     results, timing = [], []
     for name, exp in experiments.items():
-        results.append(result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0])))
+        results.append(
+            result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0]))
+        )
         train_benchmark = files["train_benchmark"][name][0] if name in files["train_benchmark"] else None
-        timing.append(timing_row(name, exp, train_benchmark, files["sample_benchmark"][name],
-                                 device=str(args.settings.get("device", "unknown")), prepare_benchmark=prepare.get(name),
-                                 timed_samples=timed.get(name)))
+        timing.append(
+            timing_row(
+                name,
+                exp,
+                train_benchmark,
+                files["sample_benchmark"][name],
+                device=str(args.settings.get("device", "unknown")),
+                prepare_benchmark=prepare.get(name),
+                timed_samples=timed.get(name),
+            )
+        )
     written = write_tables(results_table(results), args.out_dir / "results")
     written += write_tables(timing_table(timing), args.out_dir / "timing")
     for path in written:

@@ -12,7 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
     source.add_argument("--selection", help="selection.json of `ncsn select` (its chosen checkpoint)")
-    parser.add_argument("--num-samples", type=int, required=True, help="samples of the whole draw (all shards together)")
+    parser.add_argument(
+        "--num-samples", type=int, required=True, help="samples of the whole draw (all shards together)"
+    )
     parser.add_argument("--shard", type=int, default=0, help="this shard's index k in 0..K-1")
     parser.add_argument("--shards", "--num-shards", dest="shards", type=int, default=1, help="number of shards K")
     add_settings_argument(
@@ -20,8 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "eps": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
-    parser.add_argument("--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)"
+    )
 
 
 def checkpoint_of(args: argparse.Namespace) -> str:
@@ -47,11 +53,20 @@ def run(args: argparse.Namespace) -> int:
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
     setup_threads(args.threads)
     path = checkpoint_of(args)
-    model, sigmas, info = load_score_model(path, select_device(top_level(args.settings, "device")), use_ema=opts["use_ema"])
+    model, sigmas, info = load_score_model(
+        path, select_device(top_level(args.settings, "device")), use_ema=opts["use_ema"]
+    )
     spec = info["model_spec"]
     images, meta = generate(
-        model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts,
-        args.num_samples, top_level(args.settings, "seed"), args.shard, args.shards, log=print,
+        model,
+        sigmas,
+        (spec["channels"], spec["image_size"], spec["image_size"]),
+        opts,
+        args.num_samples,
+        top_level(args.settings, "seed"),
+        args.shard,
+        args.shards,
+        log=print,
     )
     meta.update(checkpoint=str(path), iteration=info["iteration"], ema=info["ema"])
     save_shard(args.out, images, meta)

@@ -11,12 +11,19 @@ from ncsn.settings import top_level
 def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
     """The extractor/reference options shared by score and evaluate."""
     parser.add_argument(
-        "--extractor", "--extractor-model", dest="extractor", default=None,
+        "--extractor",
+        "--extractor-model",
+        dest="extractor",
+        default=None,
         help="digits: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
     )
-    parser.add_argument("--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`")
     parser.add_argument(
-        "--extractor-settings", type=parse_json_settings, default=None,
+        "--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`"
+    )
+    parser.add_argument(
+        "--extractor-settings",
+        type=parse_json_settings,
+        default=None,
         help="extractor block (JSON); default: the settings the reference statistics record",
     )
 
@@ -26,8 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_extractor_arguments(parser)
     parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
     add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
-    parser.add_argument("--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)"
+    )
     parser.add_argument("--samples-out", default=None, help="also keep the samples as a shard .npz here")
 
 
@@ -47,12 +58,21 @@ def run(args: argparse.Namespace) -> int:
     shard_blocks(args.num_samples, opts["batch_size"], 0, 1)
     setup_threads(args.threads)
     device = select_device(top_level(args.settings, "device"))
-    extractor, reference, ref_meta = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
+    extractor, reference, ref_meta = extractor_for_reference(
+        args.refstats, args.extractor, device, args.extractor_settings
+    )
     model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
     spec = info["model_spec"]
     seed = top_level(args.settings, "seed")
     images, sample_info = generate(
-        model, sigmas, (spec["channels"], spec["image_size"], spec["image_size"]), opts, args.num_samples, seed, log=print, stream="selection"
+        model,
+        sigmas,
+        (spec["channels"], spec["image_size"], spec["image_size"]),
+        opts,
+        args.num_samples,
+        seed,
+        log=print,
+        stream="selection",
     )
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
@@ -70,5 +90,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(args.out, score)
-    print(f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}")
+    print(
+        f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}"
+    )
     return 0

@@ -8,13 +8,33 @@ from ncsn.cli import add_settings_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scores", nargs="*", default=[], help="score JSON files of `ncsn score`, one per scored checkpoint")
-    parser.add_argument("--losses", nargs="*", default=[], help="held-out loss JSON files of `ncsn heldout-loss`, one per checkpoint")
-    parser.add_argument("--candidates", default=None, help="loss_topk: only write the k checkpoints of lowest held-out loss to this JSON")
-    parser.add_argument("--run", default=None, help="run.json of the training run: its checkpoints, for criterion last without scores")
-    parser.add_argument("--checkpoint", default=None, help="a given checkpoint (no training): the selection names it (criterion given)")
-    parser.add_argument("--criterion", choices=("fid", "last", "loss_topk"), default=None, help="overrides settings.criterion (default fid)")
-    add_settings_argument(parser, 'JSON {"criterion": "fid|last|loss_topk", "num_samples": 1000, "k": 3} (the experiment\'s selection block)')
+    parser.add_argument(
+        "--scores", nargs="*", default=[], help="score JSON files of `ncsn score`, one per scored checkpoint"
+    )
+    parser.add_argument(
+        "--losses", nargs="*", default=[], help="held-out loss JSON files of `ncsn heldout-loss`, one per checkpoint"
+    )
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        help="loss_topk: only write the k checkpoints of lowest held-out loss to this JSON",
+    )
+    parser.add_argument(
+        "--run", default=None, help="run.json of the training run: its checkpoints, for criterion last without scores"
+    )
+    parser.add_argument(
+        "--checkpoint", default=None, help="a given checkpoint (no training): the selection names it (criterion given)"
+    )
+    parser.add_argument(
+        "--criterion",
+        choices=("fid", "last", "loss_topk"),
+        default=None,
+        help="overrides settings.criterion (default fid)",
+    )
+    add_settings_argument(
+        parser,
+        'JSON {"criterion": "fid|last|loss_topk", "num_samples": 1000, "k": 3} (the experiment\'s selection block)',
+    )
     parser.add_argument("--out", default=None, help="selection JSON to write (required unless --candidates)")
     parser.add_argument("--table", default=None, help="FID-vs-checkpoint CSV to write (required unless --checkpoint)")
 
@@ -60,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.run).is_file():
             raise NcsnError(f"run record {args.run} does not exist; train the experiment first")
         folder = Path(args.run).parent / "checkpoints"
-        scores = [{"checkpoint": str(folder / name), "iteration": iteration_from_name(name)} for name in read_json(args.run)["checkpoints"]]
+        scores = [
+            {"checkpoint": str(folder / name), "iteration": iteration_from_name(name)}
+            for name in read_json(args.run)["checkpoints"]
+        ]
     selection = select(scores, criterion, k)
     selection["scores"] = list(args.scores)
     write_json(args.out, selection)
@@ -68,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(table_csv(scores, selection))
     fid = f", FID {selection['fid']:.4g}" if selection.get("fid") is not None else ""
     rho = selection.get("loss_fid_spearman")
-    rho_text = f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
+    rho_text = (
+        f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
+    )
     print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)}{rho_text} -> {args.out}")
     return 0

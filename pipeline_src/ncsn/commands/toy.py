@@ -34,7 +34,9 @@ FIGURE = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=KINDS, help="ssm-noise: Fig. 1; scores: Fig. 2; langevin-modes: Fig. 3; eps-sweep: [Re] Fig. 11")
+    parser.add_argument(
+        "kind", choices=KINDS, help="ssm-noise: Fig. 1; scores: Fig. 2; langevin-modes: Fig. 3; eps-sweep: [Re] Fig. 11"
+    )
     add_settings_argument(parser, 'JSON {"seed", "device", "gmm", "experiment"}')
     parser.add_argument("--data", type=Path, help="train.npz of the image data set (ssm-noise only)")
     parser.add_argument("--out-dir", type=Path, required=True)
@@ -57,7 +59,9 @@ def mixture(settings: dict[str, Any]):
     from ncsn.toy.gmm import GaussianMixture
 
     block = settings_block(settings, "gmm", "gmm")
-    return GaussianMixture(weights=block["weights"], means=block["means"], std=float(block["std"]), noise=block["noise"])
+    return GaussianMixture(
+        weights=block["weights"], means=block["means"], std=float(block["std"]), noise=block["noise"]
+    )
 
 
 def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
@@ -67,16 +71,27 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     from ncsn.toy.ssm_noise import run
 
     if args.data is None or not args.data.is_file():
-        raise NcsnError(f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first")
+        raise NcsnError(
+            f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first"
+        )
     images, _ = load_split(args.data)
-    rows, summary = run(images, block, top_level(args.settings, "seed"), select_device(top_level(args.settings, "device")))
+    rows, summary = run(
+        images, block, top_level(args.settings, "seed"), select_device(top_level(args.settings, "device"))
+    )
     out = args.out_dir
     paths = [write_csv(rows, out / "loss.csv")]
     write_json(out / "summary.json", summary)
     paths.append(out / "summary.json")
-    paths += plot_loss_curves(pd.DataFrame(rows), out / FIGURE["ssm-noise"], hue="data", col="data",
-                              title="Sliced score matching loss: clean vs perturbed data (paper Fig. 1)",
-                              smooth=int(block["smooth_window"]), logy=True, sharey=True)
+    paths += plot_loss_curves(
+        pd.DataFrame(rows),
+        out / FIGURE["ssm-noise"],
+        hue="data",
+        col="data",
+        title="Sliced score matching loss: clean vs perturbed data (paper Fig. 1)",
+        smooth=int(block["smooth_window"]),
+        logy=True,
+        sharey=True,
+    )
     return paths
 
 
@@ -91,7 +106,8 @@ def run_scores(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
     write_json(out / "summary.json", result["summary"])
     paths = [out / "scores.npz", out / "summary.json", write_csv(result["loss_log"], out / "loss.csv")]
     paths += plot_score_fields(
-        result["grid"], result["density"],
+        result["grid"],
+        result["density"],
         {"exact scores": result["exact"], f"SSM-trained MLP ({block['iterations']} it.)": result["learned"]},
         out / FIGURE["scores"],
     )
@@ -105,12 +121,18 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
     points, rows = run(block, mixture(args.settings), gen)
     out = args.out_dir
-    save_npz(out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()})
+    save_npz(
+        out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()}
+    )
     write_json(out / "mode_fractions.json", rows)
     paths = [out / "samples.npz", out / "mode_fractions.json", write_csv(rows, out / "mode_fractions.csv")]
     limit = float(block["init_half_width"]) * 1.25
-    paths += plot_point_sets(points, out / FIGURE["langevin-modes"], limits=limit,
-                             title="Exact samples, Langevin and annealed Langevin with exact scores (paper Fig. 3)")
+    paths += plot_point_sets(
+        points,
+        out / FIGURE["langevin-modes"],
+        limits=limit,
+        title="Exact samples, Langevin and annealed Langevin with exact scores (paper Fig. 3)",
+    )
     return paths
 
 
@@ -124,8 +146,12 @@ def run_eps_sweep(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     write_json(out / "divergence.json", rows)
     paths = [out / "divergence.json", write_csv(rows, out / "divergence.csv")]
     schedule = f"sigmas {rows[0]['sigma_first']:g} -> {rows[0]['sigma_last']:g}"
-    paths += plot_point_sets(points, out / FIGURE["eps-sweep"], limits=float(block["init_half_width"]) * 1.25,
-                             title=f"Annealed Langevin with exact scores over eps, {schedule} ([Re] Fig. 11)")
+    paths += plot_point_sets(
+        points,
+        out / FIGURE["eps-sweep"],
+        limits=float(block["init_half_width"]) * 1.25,
+        title=f"Annealed Langevin with exact scores over eps, {schedule} ([Re] Fig. 11)",
+    )
     return paths
 
 

@@ -14,13 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="folder for resumable snapshots ckpt_{iteration}.pt (results/train_state/DATASET/EXPERIMENT); keep it between runs",
     )
-    parser.add_argument("--out-dir", required=True, help="where the finished run is published: checkpoints/, loss.csv, run.json")
+    parser.add_argument(
+        "--out-dir", required=True, help="where the finished run is published: checkpoints/, loss.csv, run.json"
+    )
     add_settings_argument(
         parser,
         'JSON {"model": {...}, "schedule": {...}, "training": {...}, "device": "auto|cpu|cuda", "seed": 0, "flip": false}; '
         "training keys default to the paper (Adam lr 1e-3, batch 128, 200000 iterations, snapshot every 5000)",
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,5 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads)
     speed = f"{record['it_per_s']:.3g} it/s" if record["it_per_s"] else "no new iterations"
-    print(f"trained {record['iterations']} iterations ({speed}); published {len(record['checkpoints'])} checkpoint(s) to {args.out_dir}")
+    print(
+        f"trained {record['iterations']} iterations ({speed}); published {len(record['checkpoints'])} checkpoint(s) to {args.out_dir}"
+    )
     return 0

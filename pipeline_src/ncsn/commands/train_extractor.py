@@ -9,7 +9,9 @@ from ncsn.cli import add_settings_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", required=True, help="prepared training split (results/data/digits/train.npz)")
-    parser.add_argument("--test", required=True, help="prepared test split; its accuracy is recorded and must exceed min_accuracy")
+    parser.add_argument(
+        "--test", required=True, help="prepared test split; its accuracy is recorded and must exceed min_accuracy"
+    )
     parser.add_argument("--out", required=True, help="model file to write (results/extractors/digits/model.pt)")
     parser.add_argument("--accuracy", "--report", dest="accuracy", required=True, help="accuracy report JSON to write")
     add_settings_argument(
@@ -29,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     block = dict(args.settings.get("extractor", args.settings))
     if block.get("kind", "digits") != "digits":
-        raise NcsnError(f"train-extractor trains the digits extractor only; kind {block.get('kind')!r} uses pretrained weights")
+        raise NcsnError(
+            f"train-extractor trains the digits extractor only; kind {block.get('kind')!r} uses pretrained weights"
+        )
     if "seed" not in block and "seed" in args.settings:
         block["seed"] = args.settings["seed"]
     train_settings(block)  # unknown keys fail before the data are read

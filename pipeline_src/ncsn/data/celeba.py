@@ -20,8 +20,14 @@ from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
 KEYS = {
-    "root": None, "download": False, "crop": 140, "image_size": 32, "channels": 3,
-    "test_fraction": 0.1, "split_seed": 0, "workers": None,
+    "root": None,
+    "download": False,
+    "crop": 140,
+    "image_size": 32,
+    "channels": 3,
+    "test_fraction": 0.1,
+    "split_seed": 0,
+    "workers": None,
 }
 IMAGE_DIR = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -87,7 +93,9 @@ def official_split(images: Path, partition: Path) -> tuple[list[Path], np.ndarra
         if not fields:
             continue
         if len(fields) != 2 or not fields[1].isdigit():
-            raise NcsnError(f"{partition} line {number} is not '<file name> <0|1|2>': {line!r}; restore the original file")
+            raise NcsnError(
+                f"{partition} line {number} is not '<file name> <0|1|2>': {line!r}; restore the original file"
+            )
         names.append(fields[0])
         codes.append(int(fields[1]))
     present = {p.name for p in images.iterdir()}
@@ -107,22 +115,38 @@ def load(settings: dict[str, Any]) -> Prepared:
         paths, codes = official_split(image_dir, partition)
         train, test = np.flatnonzero(codes == TRAIN), np.flatnonzero(codes == TEST)
         if len(train) == 0 or len(test) == 0:
-            raise NcsnError(f"{partition} assigns no image to the train (0) or test (2) partition; restore the original file")
-        split_step = f"official split from {PARTITION_FILE}: partition {TRAIN} = train, {TEST} = test (validation unused)"
+            raise NcsnError(
+                f"{partition} assigns no image to the train (0) or test (2) partition; restore the original file"
+            )
+        split_step = (
+            f"official split from {PARTITION_FILE}: partition {TRAIN} = train, {TEST} = test (validation unused)"
+        )
     else:
         paths = sorted(p for p in image_dir.iterdir() if is_image(p))
         if not paths:
             raise NcsnError(f"no images in {image_dir}: expected the aligned CelebA JPEGs (000001.jpg ...)")
-        train, test, _ = train_test_indices(np.full(len(paths), -1, np.int64), opts["test_fraction"], opts["split_seed"])
+        train, test, _ = train_test_indices(
+            np.full(len(paths), -1, np.int64), opts["test_fraction"], opts["split_seed"]
+        )
         split_step = f"train/test split: test_fraction={opts['test_fraction']}, split_seed={opts['split_seed']}"
     keep = np.concatenate([train, test])
-    images = read_images([paths[i] for i in keep], opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
+    images = read_images(
+        [paths[i] for i in keep],
+        opts["crop"],
+        opts["image_size"],
+        opts["channels"],
+        opts["resize_filter"],
+        opts["workers"],
+    )
     unlabelled = np.full(len(keep), -1, np.int64)
     n_train = len(train)
     return Prepared(
         train=(images[:n_train], unlabelled[:n_train]),
         test=(images[n_train:], unlabelled[n_train:]),
-        preprocessing=[*describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"]), split_step],
+        preprocessing=[
+            *describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"]),
+            split_step,
+        ],
         options=opts,
         info={"origin": str(image_dir), "layout": "torchvision" if partition is not None else "folder"},
     )

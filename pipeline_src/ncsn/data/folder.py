@@ -14,7 +14,15 @@ from ncsn.data.split import split_prepared, train_test_indices
 from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
-KEYS = {"root": None, "image_size": None, "channels": 3, "crop": "square", "test_fraction": 0.1, "split_seed": 0, "workers": None}
+KEYS = {
+    "root": None,
+    "image_size": None,
+    "channels": 3,
+    "crop": "square",
+    "test_fraction": 0.1,
+    "split_seed": 0,
+    "workers": None,
+}
 
 
 def require_root(source: str, opts: dict[str, Any], expected: str) -> Path:
@@ -23,7 +31,9 @@ def require_root(source: str, opts: dict[str, Any], expected: str) -> Path:
         raise NcsnError(f"data set source '{source}' needs 'root': the folder that holds {expected}")
     root = Path(opts["root"]).expanduser()
     if not root.is_dir():
-        raise NcsnError(f"data folder {root} (setting 'root') does not exist or is not a folder; it should hold {expected}")
+        raise NcsnError(
+            f"data folder {root} (setting 'root') does not exist or is not a folder; it should hold {expected}"
+        )
     return root
 
 
@@ -54,8 +64,12 @@ def load(settings: dict[str, Any]) -> Prepared:
     opts = check_keys("folder", settings, KEYS)
     root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
     paths, labels, classes = find_images(root)
-    split = train_test_indices(labels, opts["test_fraction"], opts["split_seed"])  # a bad split fails before any image is read
-    images = read_images(paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"])
+    split = train_test_indices(
+        labels, opts["test_fraction"], opts["split_seed"]
+    )  # a bad split fails before any image is read
+    images = read_images(
+        paths, opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"], opts["workers"]
+    )
     steps = describe(opts["crop"], opts["image_size"], opts["channels"], opts["resize_filter"])
     info = {"origin": str(root), "num_files": len(paths), "classes": classes, "num_classes": len(classes)}
     return split_prepared(images, labels, split, steps, opts, info)

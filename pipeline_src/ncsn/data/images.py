@@ -56,14 +56,18 @@ def check_sizes(paths: list[Path], crop: int | str | None, image_size: int | Non
         examples: dict[tuple[int, int], Path] = {}
         for path, size in zip(paths, sizes):
             examples.setdefault(size, path)
-        listing = "; ".join(f"{h}x{w} (height x width): {n} image(s), e.g. {examples[(h, w)]}" for (h, w), n in counts.most_common(4))
+        listing = "; ".join(
+            f"{h}x{w} (height x width): {n} image(s), e.g. {examples[(h, w)]}" for (h, w), n in counts.most_common(4)
+        )
         raise NcsnError(
             f"the images have different sizes after cropping ({listing}); set 'image_size' (e.g. 32) so that every "
             "image is resized to the same square size, and 'crop' ('square' or a side length) to keep proportions"
         )
 
 
-def read_image(path: Path, crop: int | str | None, image_size: int | None, channels: int, resize_filter: str) -> np.ndarray:
+def read_image(
+    path: Path, crop: int | str | None, image_size: int | None, channels: int, resize_filter: str
+) -> np.ndarray:
     """One image file as uint8 (H, W, C) after crop/resize/conversion; a broken file is an error naming it."""
     try:
         with Image.open(path) as image:
@@ -76,7 +80,12 @@ def read_image(path: Path, crop: int | str | None, image_size: int | None, chann
 
 
 def read_images(
-    paths: list[Path], crop: int | str | None, image_size: int | None, channels: int, resize_filter: str, workers: int | None
+    paths: list[Path],
+    crop: int | str | None,
+    image_size: int | None,
+    channels: int,
+    resize_filter: str,
+    workers: int | None,
 ) -> np.ndarray:
     """All ``paths`` as one uint8 (N, H, W, C) array, in order; sizes are checked from the headers first."""
     with ThreadPoolExecutor(max_workers=worker_count(workers)) as pool:

@@ -39,7 +39,9 @@ class DeviceBatcher:
     ) -> None:
         images = torch.as_tensor(images)
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[0] == 0:
-            raise NcsnError(f"DeviceBatcher needs a non-empty uint8 (N, H, W, C) array, got {images.dtype} {tuple(images.shape)}")
+            raise NcsnError(
+                f"DeviceBatcher needs a non-empty uint8 (N, H, W, C) array, got {images.dtype} {tuple(images.shape)}"
+            )
         if int(batch_size) < 1:
             raise NcsnError(f"batch_size must be a positive integer, got {batch_size}")
         self.device = torch.device(device)
@@ -47,7 +49,9 @@ class DeviceBatcher:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(seed)
         elif generator.device.type != self.device.type:
-            raise NcsnError(f"the batcher's generator lives on {generator.device} but the data on {self.device}; create it with torch.Generator(device={str(self.device)!r})")
+            raise NcsnError(
+                f"the batcher's generator lives on {generator.device} but the data on {self.device}; create it with torch.Generator(device={str(self.device)!r})"
+            )
         self.generator = generator
         self.images = images.permute(0, 3, 1, 2).contiguous().to(self.device)  # uint8 NCHW, uploaded once
         self.batch_size = int(batch_size)
@@ -100,7 +104,9 @@ class DeviceBatcher:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         order = torch.as_tensor(state["order"])
         if order.numel() != self.num_images:
-            raise NcsnError(f"batcher state is for {order.numel()} images but the data set has {self.num_images}; the data changed since the snapshot")
+            raise NcsnError(
+                f"batcher state is for {order.numel()} images but the data set has {self.num_images}; the data changed since the snapshot"
+            )
         self.generator.set_state(state["generator"])
         self.order = order.to(self.device)
         self.position = int(state["position"])

@@ -28,13 +28,20 @@ def check_keys(source: str, settings: dict[str, Any], keys: dict[str, Any]) -> d
         )
     opts = {**allowed, **settings, "source": source}
     problems = {
-        "image_size": (opts.get("image_size") is None or is_count(opts["image_size"]), "a positive integer (pixels) or null"),
-        "crop": (opts.get("crop") in (None, "square") or is_count(opts["crop"]), "a side length in pixels, 'square' or null"),
+        "image_size": (
+            opts.get("image_size") is None or is_count(opts["image_size"]),
+            "a positive integer (pixels) or null",
+        ),
+        "crop": (
+            opts.get("crop") in (None, "square") or is_count(opts["crop"]),
+            "a side length in pixels, 'square' or null",
+        ),
         "workers": (opts.get("workers") is None or is_count(opts["workers"]), "a positive integer or null (all CPUs)"),
         "channels": (opts.get("channels") in (1, 3), "1 (grey) or 3 (RGB)"),
         "split_seed": (is_count(opts.get("split_seed", 0), 0), "a non-negative integer"),
         "test_fraction": (
-            isinstance(opts.get("test_fraction", 0.5), (int, float)) and not isinstance(opts.get("test_fraction"), bool),
+            isinstance(opts.get("test_fraction", 0.5), (int, float))
+            and not isinstance(opts.get("test_fraction"), bool),
             "a number strictly between 0 and 1",
         ),
         "flip": (isinstance(opts["flip"], bool), "true or false"),

@@ -37,10 +37,14 @@ def check_arrays(images: np.ndarray, labels: np.ndarray, what: str) -> None:
     if images.dtype != np.uint8 or images.ndim != 4:
         raise NcsnError(f"{what}: images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
     if labels.dtype != np.int64 or labels.shape != (images.shape[0],):
-        raise NcsnError(f"{what}: labels must be int64 of shape ({images.shape[0]},), got {labels.dtype} {labels.shape}")
+        raise NcsnError(
+            f"{what}: labels must be int64 of shape ({images.shape[0]},), got {labels.dtype} {labels.shape}"
+        )
 
 
-def write_dataset(out_dir: str | os.PathLike, arrays: dict[str, tuple[np.ndarray, np.ndarray]], meta: dict[str, Any]) -> dict[str, Any]:
+def write_dataset(
+    out_dir: str | os.PathLike, arrays: dict[str, tuple[np.ndarray, np.ndarray]], meta: dict[str, Any]
+) -> dict[str, Any]:
     """Write both splits and ``meta.json`` into a temporary folder, then move them into ``out_dir``.
 
     ``meta.json`` moves last, so its presence marks a complete data set; nothing in ``out_dir``
@@ -77,7 +81,9 @@ def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             images, labels = data["images"], data["labels"]
     except (OSError, ValueError, KeyError) as err:
-        raise NcsnError(f"{path} is not a prepared data split with arrays 'images' and 'labels' ({err}); delete it and run prepare again") from err
+        raise NcsnError(
+            f"{path} is not a prepared data split with arrays 'images' and 'labels' ({err}); delete it and run prepare again"
+        ) from err
     check_arrays(images, labels, what=str(path))
     return images, labels
 
@@ -86,5 +92,7 @@ def load_meta(out_dir: str | os.PathLike) -> dict[str, Any]:
     """The ``meta.json`` of a prepared data set."""
     path = Path(out_dir) / META_FILE
     if not path.is_file():
-        raise NcsnError(f"{path} does not exist: {out_dir} is not a prepared data set; run `python -m ncsn prepare` for it")
+        raise NcsnError(
+            f"{path} does not exist: {out_dir} is not a prepared data set; run `python -m ncsn prepare` for it"
+        )
     return read_json(path)

@@ -23,7 +23,9 @@ CIFAR10_META = "batches.meta"
 
 def root_of(source: str, opts: dict[str, Any], expected: str) -> Path:
     if not opts.get("root"):
-        raise NcsnError(f"data set source '{source}' needs 'root': the folder that holds {expected} (or that torchvision downloads into with download: true)")
+        raise NcsnError(
+            f"data set source '{source}' needs 'root': the folder that holds {expected} (or that torchvision downloads into with download: true)"
+        )
     return Path(opts["root"]).expanduser()
 
 
@@ -31,7 +33,9 @@ def missing_files(folder: Path, names: list[str]) -> list[str]:
     return [name for name in names if not (folder / name).is_file()]
 
 
-def fetch(source: str, root: Path, folder: Path, missing: list[str], download: bool, get: Callable[[], Any], how: str) -> None:
+def fetch(
+    source: str, root: Path, folder: Path, missing: list[str], download: bool, get: Callable[[], Any], how: str
+) -> None:
     """Download with torchvision when allowed and files are missing; otherwise say what is missing and how to get it."""
     if not missing:
         return
@@ -59,17 +63,29 @@ def load_mnist(settings: dict[str, Any]) -> Prepared:
     raw = root / "MNIST" / "raw"
     legacy = all((root / "MNIST" / "processed" / name).is_file() for name in (MNIST.training_file, MNIST.test_file))
     gz = [name for name in names if (raw / f"{name}.gz").is_file() and not (raw / name).is_file()]
-    how = (f"decompress the .gz files there (`gunzip {raw}/*.gz`)." if gz else
-           "get the four idx files from http://yann.lecun.com/exdb/mnist/ (or a mirror such as "
-           "https://ossci-datasets.s3.amazonaws.com/mnist/) and decompress them there.")
-    fetch("MNIST", root, raw, [] if legacy else missing_files(raw, names), opts["download"],
-          lambda: MNIST(str(root), train=True, download=True), how)
+    how = (
+        f"decompress the .gz files there (`gunzip {raw}/*.gz`)."
+        if gz
+        else "get the four idx files from http://yann.lecun.com/exdb/mnist/ (or a mirror such as "
+        "https://ossci-datasets.s3.amazonaws.com/mnist/) and decompress them there."
+    )
+    fetch(
+        "MNIST",
+        root,
+        raw,
+        [] if legacy else missing_files(raw, names),
+        opts["download"],
+        lambda: MNIST(str(root), train=True, download=True),
+        how,
+    )
     splits = {}
     for split, train in (("train", True), ("test", False)):
         try:
             dataset = MNIST(str(root), train=train, download=False)
         except (RuntimeError, AssertionError, ValueError, OSError, EOFError) as err:
-            raise NcsnError(f"the MNIST files in {raw} are unreadable or corrupt ({type(err).__name__}: {err}); delete them and fetch them again") from err
+            raise NcsnError(
+                f"the MNIST files in {raw} are unreadable or corrupt ({type(err).__name__}: {err}); delete them and fetch them again"
+            ) from err
         images = dataset.data.numpy().astype(np.uint8)[..., None]
         splits[split] = (images, dataset.targets.numpy().astype(np.int64))
     return finish(splits, opts, origin=str(raw), classes=[str(k) for k in range(10)])
@@ -81,7 +97,9 @@ def read_cifar_batch(path: Path) -> dict[str, Any]:
         with open(path, "rb") as handle:
             return pickle.load(handle, encoding="latin1")
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError, IndexError) as err:
-        raise NcsnError(f"CIFAR-10 file {path} is unreadable or corrupt ({type(err).__name__}: {err}); delete the folder and fetch the data again") from err
+        raise NcsnError(
+            f"CIFAR-10 file {path} is unreadable or corrupt ({type(err).__name__}: {err}); delete the folder and fetch the data again"
+        ) from err
 
 
 def load_cifar10(settings: dict[str, Any]) -> Prepared:
@@ -100,8 +118,10 @@ def load_cifar10(settings: dict[str, Any]) -> Prepared:
 
         CIFAR10(str(root), train=True, download=True)
 
-    how = (f"download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and extract it in {root} "
-           f"(`tar xzf cifar-10-python.tar.gz -C {root}`).")
+    how = (
+        f"download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and extract it in {root} "
+        f"(`tar xzf cifar-10-python.tar.gz -C {root}`)."
+    )
     fetch("CIFAR-10", root, folder, missing_files(folder, names), opts["download"], get, how)
     splits = {}
     for split, files in (("train", CIFAR10_TRAIN), ("test", CIFAR10_TEST)):
@@ -112,9 +132,13 @@ def load_cifar10(settings: dict[str, Any]) -> Prepared:
                 data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
                 batch_labels = np.asarray(entry["labels"], dtype=np.int64)
             except (KeyError, ValueError, TypeError) as err:
-                raise NcsnError(f"CIFAR-10 file {folder / name} does not hold 'data' (N x 3072 uint8) and 'labels' ({err}); fetch the data again") from err
+                raise NcsnError(
+                    f"CIFAR-10 file {folder / name} does not hold 'data' (N x 3072 uint8) and 'labels' ({err}); fetch the data again"
+                ) from err
             if len(batch_labels) != len(data):
-                raise NcsnError(f"CIFAR-10 file {folder / name} holds {len(data)} images but {len(batch_labels)} labels; fetch the data again")
+                raise NcsnError(
+                    f"CIFAR-10 file {folder / name} holds {len(data)} images but {len(batch_labels)} labels; fetch the data again"
+                )
             images.append(data.transpose(0, 2, 3, 1))
             labels.append(batch_labels)
         splits[split] = (np.concatenate(images), np.concatenate(labels))
@@ -122,7 +146,9 @@ def load_cifar10(settings: dict[str, Any]) -> Prepared:
     return finish(splits, opts, origin=str(folder), classes=list(meta.get("label_names", [])))
 
 
-def finish(splits: dict[str, tuple[np.ndarray, np.ndarray]], opts: dict[str, Any], origin: str, classes: list[str]) -> Prepared:
+def finish(
+    splits: dict[str, tuple[np.ndarray, np.ndarray]], opts: dict[str, Any], origin: str, classes: list[str]
+) -> Prepared:
     """Apply the optional resize/channel conversion to both splits and describe the result."""
     converted, steps = {}, []
     for split, (images, labels) in splits.items():

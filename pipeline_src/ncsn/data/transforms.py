@@ -7,7 +7,13 @@ from PIL import Image
 
 from ncsn.errors import NcsnError
 
-FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS, "box": Image.BOX}
+FILTERS = {
+    "nearest": Image.NEAREST,
+    "bilinear": Image.BILINEAR,
+    "bicubic": Image.BICUBIC,
+    "lanczos": Image.LANCZOS,
+    "box": Image.BOX,
+}
 MODES = {1: "L", 3: "RGB"}
 
 
@@ -30,8 +36,7 @@ def crop_box(width: int, height: int, crop: int | str | None) -> tuple[int, int,
         raise NcsnError(f"setting 'crop' must be a side length in pixels, 'square' or null, got {crop!r}")
     if side > width or side > height:
         raise NcsnError(
-            f"a {side}x{side} centre crop does not fit in a {width}x{height} image; "
-            "lower 'crop' or use crop: square"
+            f"a {side}x{side} centre crop does not fit in a {width}x{height} image; lower 'crop' or use crop: square"
         )
     top = int(round((height - side) / 2.0))
     left = int(round((width - side) / 2.0))
@@ -73,7 +78,9 @@ def convert_array(
         return images, []
     mode = MODES[native_channels]
     converted = [
-        transform_image(Image.fromarray(img[..., 0] if native_channels == 1 else img, mode), None, size, channels, resize_filter)
+        transform_image(
+            Image.fromarray(img[..., 0] if native_channels == 1 else img, mode), None, size, channels, resize_filter
+        )
         for img in images
     ]
     out = np.stack(converted) if converted else np.zeros((0, size or height, size or width, channels), np.uint8)

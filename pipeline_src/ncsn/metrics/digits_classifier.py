@@ -26,7 +26,17 @@ IMAGE_SHAPE = (8, 8, 1)  # H, W, C of the digits the classifier reads
 RECOGNISABLE_PROBABILITY = 0.9  # an image is "recognisable" when some class gets at least this probability
 
 # Training settings of the config block ``extractors.<name>`` (defaults: ncsn.settings, block ``extractor``).
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "feature_dim", "num_classes", "seed", "min_accuracy")
+TRAIN_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "dropout",
+    "feature_dim",
+    "num_classes",
+    "seed",
+    "min_accuracy",
+)
 
 
 class DigitsNet(nn.Module):
@@ -35,9 +45,14 @@ class DigitsNet(nn.Module):
     def __init__(self, feature_dim: int = 64, num_classes: int = 10, dropout: float = 0.3):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 4x4
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 2x2
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 4x4
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 2x2
             nn.Flatten(),
             nn.Linear(64 * 2 * 2, feature_dim),
         )
@@ -94,7 +109,9 @@ def recognisable_share(model: DigitsNet, images: np.ndarray, batch_size: int = 5
     return count / len(images)
 
 
-def _fit(model: DigitsNet, x_all: torch.Tensor, y_all: torch.Tensor, opts: dict[str, Any], generator: torch.Generator) -> list[float]:
+def _fit(
+    model: DigitsNet, x_all: torch.Tensor, y_all: torch.Tensor, opts: dict[str, Any], generator: torch.Generator
+) -> list[float]:
     """Adam + cross-entropy for ``opts['epochs']`` epochs; returns the mean training loss per epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
     losses = []
@@ -181,11 +198,18 @@ def load_classifier(path: str | os.PathLike) -> tuple[DigitsNet, dict[str, Any]]
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a corrupt or foreign file
-        raise NcsnError(f"{path} is not a readable torch file ({err}); delete it and run train-extractor again") from err
+        raise NcsnError(
+            f"{path} is not a readable torch file ({err}); delete it and run train-extractor again"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("version") != FORMAT_VERSION:
-        raise NcsnError(f"{path} is not a digits extractor saved by train-extractor (format {FORMAT} v{FORMAT_VERSION})")
+        raise NcsnError(
+            f"{path} is not a digits extractor saved by train-extractor (format {FORMAT} v{FORMAT_VERSION})"
+        )
     model = DigitsNet(**payload["arch"])
     model.load_state_dict(payload["state_dict"])
     model.eval().requires_grad_(False)
-    return model, {"arch": payload["arch"], "test_accuracy": payload["test_accuracy"], "test_recognisable": payload.get("test_recognisable")}
-
+    return model, {
+        "arch": payload["arch"],
+        "test_accuracy": payload["test_accuracy"],
+        "test_recognisable": payload.get("test_recognisable"),
+    }

@@ -48,10 +48,14 @@ INCEPTION_KEYS = {"kind", "dataset", "weights", "cleanfid_weights", "eval_batch_
 class DigitsFeatureExtractor(FeatureExtractorBase):
     """torch-fidelity wrapper of the digits classifier: uint8 (B, 1 or 3, 8, 8) -> penultimate features, logits."""
 
-    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any):
+    def __init__(
+        self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any
+    ):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
-            raise NcsnError("the digits extractor needs feature_extractor_weights_path (the model.pt of train-extractor)")
+            raise NcsnError(
+                "the digits extractor needs feature_extractor_weights_path (the model.pt of train-extractor)"
+            )
         self.net, self.info = digits_classifier.load_classifier(feature_extractor_weights_path)
 
     @staticmethod
@@ -95,9 +99,13 @@ if TORCH_FIDELITY_DIGITS not in FEATURE_EXTRACTORS_REGISTRY:
 
 
 def _missing_inception_message(missing: list[tuple[str, Path, str, str]]) -> str:
-    lines = ["the inception extractor needs the standard Inception-v3 weights as local files (nothing is downloaded here):"]
+    lines = [
+        "the inception extractor needs the standard Inception-v3 weights as local files (nothing is downloaded here):"
+    ]
     for library, path, url, key in missing:
-        lines.append(f"  - {library}: expected file {path.name} at {path} (the library normally fetches it from {url}); set {key} to its path")
+        lines.append(
+            f"  - {library}: expected file {path.name} at {path} (the library normally fetches it from {url}); set {key} to its path"
+        )
     lines.append(
         f"Download both files where the network allows, copy them here, and set extractors.<name>.weights to "
         f"{TORCH_FIDELITY_INCEPTION_FILE}; extractors.<name>.cleanfid_weights defaults to {CLEANFID_INCEPTION_FILE} in the same folder. "
@@ -124,7 +132,9 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     if kind == "digits":
         digits_classifier.train_settings(settings)  # rejects unknown keys
         if model_path is None:
-            raise NcsnError("the digits extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)")
+            raise NcsnError(
+                "the digits extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)"
+            )
         if not Path(model_path).is_file():
             digits_classifier.load_classifier(model_path)  # raises the message saying how to make it
         resolved["model"] = str(model_path)
@@ -139,7 +149,9 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     if not cleanfid.is_file():
         missing.append(("clean-fid", cleanfid, CLEANFID_INCEPTION_URL, "extractors.<name>.cleanfid_weights"))
     elif cleanfid.name != CLEANFID_INCEPTION_FILE:
-        raise NcsnError(f"clean-fid loads its Inception from a file named exactly {CLEANFID_INCEPTION_FILE}; rename {cleanfid} accordingly")
+        raise NcsnError(
+            f"clean-fid loads its Inception from a file named exactly {CLEANFID_INCEPTION_FILE}; rename {cleanfid} accordingly"
+        )
     if missing:
         raise NcsnError(_missing_inception_message(missing))
     resolved.update(weights=str(weights), cleanfid_weights=str(cleanfid))
@@ -200,7 +212,11 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     if kind == "digits":
         path = opts["model"]
         tf = create_feature_extractor(
-            TORCH_FIDELITY_DIGITS, ["penultimate", "logits_unbiased"], cuda=False, feature_extractor_weights_path=path, verbose=False
+            TORCH_FIDELITY_DIGITS,
+            ["penultimate", "logits_unbiased"],
+            cuda=False,
+            feature_extractor_weights_path=path,
+            verbose=False,
         )
         clean_model: torch.nn.Module = CleanFidDigits(tf.net)
         resize: Callable[[np.ndarray], np.ndarray] = lambda image: image  # noqa: E731 - keep 8x8 (clean-fid custom_fn_resize)
@@ -218,11 +234,16 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     else:
         try:
             tf = create_feature_extractor(
-                TORCH_FIDELITY_INCEPTION, ["2048", "logits_unbiased"], cuda=False,
-                feature_extractor_weights_path=opts["weights"], verbose=False,
+                TORCH_FIDELITY_INCEPTION,
+                ["2048", "logits_unbiased"],
+                cuda=False,
+                feature_extractor_weights_path=opts["weights"],
+                verbose=False,
             )
         except Exception as err:  # torch.load / load_state_dict raise several types for a wrong file
-            raise NcsnError(f"{opts['weights']} is not torch-fidelity's {TORCH_FIDELITY_INCEPTION_FILE} ({err})") from err
+            raise NcsnError(
+                f"{opts['weights']} is not torch-fidelity's {TORCH_FIDELITY_INCEPTION_FILE} ({err})"
+            ) from err
         try:
             clean_model = InceptionV3W(str(Path(opts["cleanfid_weights"]).parent), download=False, resize_inside=False)
         except RuntimeError as err:

@@ -101,13 +101,19 @@ class Statistics:
         """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
         if not self.is_per_split:
             raise NcsnError("the Inception Score was not computed for this image set (is_splits=0)")
-        return {"mean": float(np.mean(self.is_per_split)), "std": float(np.std(self.is_per_split)), "splits": len(self.is_per_split)}
+        return {
+            "mean": float(np.mean(self.is_per_split)),
+            "std": float(np.std(self.is_per_split)),
+            "splits": len(self.is_per_split),
+        }
 
 
 def split_bounds(count: int, splits: int) -> list[int]:
     """Split boundaries ``i * N // splits`` (torch-fidelity's); one split over everything when ``splits`` is 0."""
     if splits < 0 or (splits and count < splits):
-        raise NcsnError(f"cannot cut {count} images into {splits} Inception Score splits; use more samples or fewer splits")
+        raise NcsnError(
+            f"cannot cut {count} images into {splits} Inception Score splits; use more samples or fewer splits"
+        )
     parts = splits or 1
     return [i * count // parts for i in range(parts + 1)]
 
@@ -163,7 +169,11 @@ def image_statistics(
 def fid_torch_fidelity(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
     """FID by torch-fidelity's statistics-to-metric function."""
     (mu1, sigma1), (mu2, sigma2) = stats, ref
-    return float(fid_statistics_to_metric({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, verbose=False)[KEY_METRIC_FID])
+    return float(
+        fid_statistics_to_metric({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, verbose=False)[
+            KEY_METRIC_FID
+        ]
+    )
 
 
 def fid_cleanfid(stats: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray]) -> float:
@@ -180,19 +190,34 @@ def kid(features: np.ndarray, ref_features: np.ndarray) -> dict[str, Any]:
     if size < 2:
         raise NcsnError(f"KID needs at least 2 images per set, got {len(features)} and {len(ref_features)}")
     out = kid_features_to_metric(
-        torch.from_numpy(features), torch.from_numpy(ref_features), kid_subsets=KID_SUBSETS,
-        kid_subset_size=size, rng_seed=SHUFFLE_SEED, verbose=False,
+        torch.from_numpy(features),
+        torch.from_numpy(ref_features),
+        kid_subsets=KID_SUBSETS,
+        kid_subset_size=size,
+        rng_seed=SHUFFLE_SEED,
+        verbose=False,
     )
-    return {"mean": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD], "subset_size": size, "subsets": KID_SUBSETS}
+    return {
+        "mean": out[KEY_METRIC_KID_MEAN],
+        "std": out[KEY_METRIC_KID_STD],
+        "subset_size": size,
+        "subsets": KID_SUBSETS,
+    }
 
 
 def precision_recall(features: np.ndarray, ref_features: np.ndarray) -> dict[str, float]:
     """Precision (generated in the real manifold) and recall (real in the generated one) by torch-fidelity."""
     if min(len(features), len(ref_features)) <= PRC_NEIGHBOURHOOD:
-        raise NcsnError(f"precision/recall need more than {PRC_NEIGHBOURHOOD} images per set, got {len(features)} and {len(ref_features)}")
+        raise NcsnError(
+            f"precision/recall need more than {PRC_NEIGHBOURHOOD} images per set, got {len(features)} and {len(ref_features)}"
+        )
     out = prc_features_to_metric(
-        torch.from_numpy(features), torch.from_numpy(ref_features), prc_neighborhood=PRC_NEIGHBOURHOOD,
-        prc_batch_size=TORCH_FIDELITY_DEFAULTS["prc_batch_size"], save_cpu_ram=True, verbose=False,
+        torch.from_numpy(features),
+        torch.from_numpy(ref_features),
+        prc_neighborhood=PRC_NEIGHBOURHOOD,
+        prc_batch_size=TORCH_FIDELITY_DEFAULTS["prc_batch_size"],
+        save_cpu_ram=True,
+        verbose=False,
     )
     return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
 

@@ -40,21 +40,27 @@ def compute_reference(images: np.ndarray, extractor: Extractor, data: str) -> tu
 def save_reference(path: str | os.PathLike, stats: Statistics, meta: dict[str, Any]) -> None:
     (mu, sigma), (mu_c, sigma_c) = stats.torch_fidelity, stats.cleanfid
     extra = {} if stats.features is None else {"features": stats.features}
-    save_npz(path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, meta=np.array(json.dumps(meta)), **extra)
+    save_npz(
+        path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, meta=np.array(json.dumps(meta)), **extra
+    )
 
 
 def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) -> tuple[Statistics, dict[str, Any]]:
     """Read reference statistics; with ``extractor``, check they were computed with the same one."""
     path = Path(path)
     if not path.is_file():
-        raise NcsnError(f"reference statistics {path} do not exist; compute them with `python -m ncsn ref-stats --data TRAIN.npz ... --out {path}`")
+        raise NcsnError(
+            f"reference statistics {path} do not exist; compute them with `python -m ncsn ref-stats --data TRAIN.npz ... --out {path}`"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ARRAYS}
             meta = json.loads(str(data["meta"]))
             features = data["features"] if "features" in data.files else None  # older files: no KID/PRC
     except (OSError, ValueError, KeyError) as err:
-        raise NcsnError(f"{path} is not a reference statistics file written by ref-stats ({err}); delete it and run ref-stats again") from err
+        raise NcsnError(
+            f"{path} is not a reference statistics file written by ref-stats ({err}); delete it and run ref-stats again"
+        ) from err
     if extractor is not None:
         theirs, ours = meta["extractor"], extractor.identity
         if (theirs["kind"], theirs["model_sha256"]) != (ours["kind"], ours["model_sha256"]):
@@ -63,7 +69,10 @@ def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) 
                 f"not the current {ours['kind']} ({ours['model']}, sha256 {ours['model_sha256'][:12]}); run ref-stats again"
             )
     stats = Statistics(
-        meta["num_images"], (arrays["mu"], arrays["sigma"]), (arrays["mu_cleanfid"], arrays["sigma_cleanfid"]), features=features
+        meta["num_images"],
+        (arrays["mu"], arrays["sigma"]),
+        (arrays["mu_cleanfid"], arrays["sigma_cleanfid"]),
+        features=features,
     )
     return stats, meta
 

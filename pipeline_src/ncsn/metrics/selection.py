@@ -77,7 +77,9 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
     if criterion not in CRITERIA:
         raise NcsnError(f"selection criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if not scores:
-        raise NcsnError("no checkpoint scores to select from; train first (and score the checkpoints for criterion fid)")
+        raise NcsnError(
+            "no checkpoint scores to select from; train first (and score the checkpoints for criterion fid)"
+        )
     iterations = [s["iteration"] for s in scores]
     if len(set(iterations)) != len(iterations):
         raise NcsnError(f"two scores name the same iteration: {sorted(iterations)}; pass each checkpoint once")

@@ -83,7 +83,9 @@ def _validate(spec: dict) -> dict:
         if isinstance(value, bool) or not isinstance(value, int) or value < MINIMUM[key]:
             raise NcsnError(f"model.{key} must be an integer >= {MINIMUM[key]}, got {value!r}")
     if arch == "refinenet" and full["image_size"] % 2:
-        raise NcsnError(f"model.image_size must be even for refinenet (it halves the resolution once), got {full['image_size']}")
+        raise NcsnError(
+            f"model.image_size must be even for refinenet (it halves the resolution once), got {full['image_size']}"
+        )
     if arch in CONDITIONAL and full["ngf"] < MIN_NORM_FEATURES:
         raise NcsnError(f"model.ngf must be >= {MIN_NORM_FEATURES} for {arch} (CondInstanceNorm++ needs 2+ channels)")
     return full

@@ -152,12 +152,8 @@ class CondRefineNet(nn.Module):
             [
                 nn.ModuleList([CondResBlock(ngf, ngf, num_classes), CondResBlock(ngf, ngf, num_classes)]),
                 nn.ModuleList([CondResBlock(ngf, w, num_classes, first=True), CondResBlock(w, w, num_classes)]),
-                nn.ModuleList(
-                    [CondResBlock(w, w, num_classes, 2, first=True), CondResBlock(w, w, num_classes, 2)]
-                ),
-                nn.ModuleList(
-                    [CondResBlock(w, w, num_classes, 4, first=True), CondResBlock(w, w, num_classes, 4)]
-                ),
+                nn.ModuleList([CondResBlock(w, w, num_classes, 2, first=True), CondResBlock(w, w, num_classes, 2)]),
+                nn.ModuleList([CondResBlock(w, w, num_classes, 4, first=True), CondResBlock(w, w, num_classes, 4)]),
             ]
         )
         self.refines = nn.ModuleList(

@@ -31,7 +31,9 @@ NormFactory = Callable[[int], nn.Module]  # features -> module called as norm(x,
 class ResBlock(nn.Module):
     """Pre-activation residual block; ``resample`` is None, "down" or "up" (its second conv)."""
 
-    def __init__(self, c_in: int, c_out: int, norm: NormFactory, dilation: int = 1, resample: str | None = None) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, norm: NormFactory, dilation: int = 1, resample: str | None = None
+    ) -> None:
         super().__init__()
         self.norm1, self.norm2 = norm(c_in), norm(c_out)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation)

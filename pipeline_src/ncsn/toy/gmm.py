@@ -10,7 +10,6 @@ import torch
 
 from ncsn.errors import NcsnError
 
-
 # What the mixture "at noise level sigma" is. component_std: the official and [Re] toy code's
 # (GMMDistAnneal), each component N(mean_k, sigma^2 I); convolved: the mixture convolved with
 # N(0, sigma^2 I), components N(mean_k, (std^2 + sigma^2) I) (the perturbed data of Sec. 4.1).
@@ -53,7 +52,9 @@ class GaussianMixture:
     def dim(self) -> int:
         return self.means.shape[1]
 
-    def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """Draw ``n`` exact samples, float32 of shape (n, D)."""
         device = torch.device(device)
         component = torch.multinomial(self.weights.to(device), n, replacement=True, generator=generator)

@@ -36,7 +36,9 @@ def mode_fractions(points: torch.Tensor, means: torch.Tensor) -> dict[str, Any]:
     }
 
 
-def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+def run(
+    settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     """Exact samples, plain Langevin and annealed Langevin for each configured schedule.
 
     ``settings``: ``num_samples``, ``init_half_width``, ``langevin: {n_steps, eps}``,
@@ -53,7 +55,11 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
     init = uniform_init((n, gmm.dim), -half_width, half_width, generator=generator)
     plain = settings["langevin"]
     points["Langevin"] = langevin(
-        lambda x, levels: gmm.score(x), init, step_size=float(plain["eps"]), n_steps=int(plain["n_steps"]), generator=generator,
+        lambda x, levels: gmm.score(x),
+        init,
+        step_size=float(plain["eps"]),
+        n_steps=int(plain["n_steps"]),
+        generator=generator,
         allow_divergence=True,  # diverged chains are counted per method below: that is the finding
     )
     annealed = settings["annealed"]
@@ -62,21 +68,39 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
         sigmas = make_sigmas(spec).double()
         sigma_values[label] = sigmas.tolist()
         points[f"annealed ({label})"] = annealed_langevin(
-            gmm.score_fn(sigmas), init, sigmas, n_steps_each=int(annealed["n_steps_each"]),
-            eps=float(annealed["eps"]), generator=generator, allow_divergence=True,
+            gmm.score_fn(sigmas),
+            init,
+            sigmas,
+            n_steps_each=int(annealed["n_steps_each"]),
+            eps=float(annealed["eps"]),
+            generator=generator,
+            allow_divergence=True,
         )
     rows = []
     means = gmm.means
     for method, xy in points.items():
         stats = mode_fractions(xy, means)
         schedule = method[len("annealed (") : -1] if method.startswith("annealed") else None
-        row = {"method": method, "schedule": schedule,
-               "sigma_first": sigma_values[schedule][0] if schedule else None,
-               "sigma_last": sigma_values[schedule][-1] if schedule else None,
-               "num_samples": stats["num_samples"], "diverged": stats["diverged"]}
+        row = {
+            "method": method,
+            "schedule": schedule,
+            "sigma_first": sigma_values[schedule][0] if schedule else None,
+            "sigma_last": sigma_values[schedule][-1] if schedule else None,
+            "num_samples": stats["num_samples"],
+            "diverged": stats["diverged"],
+        }
         for k, frac in enumerate(stats["fractions"]):
             row[f"mode_{k}_fraction"] = frac
         rows.append(row)
-    rows.append({"method": "true weights", "schedule": None, "sigma_first": None, "sigma_last": None, "num_samples": None,
-                 "diverged": None, **{f"mode_{k}_fraction": float(w) for k, w in enumerate(gmm.weights.tolist())}})
+    rows.append(
+        {
+            "method": "true weights",
+            "schedule": None,
+            "sigma_first": None,
+            "sigma_last": None,
+            "num_samples": None,
+            "diverged": None,
+            **{f"mode_{k}_fraction": float(w) for k, w in enumerate(gmm.weights.tolist())},
+        }
+    )
     return {k: v.numpy() for k, v in points.items()}, rows

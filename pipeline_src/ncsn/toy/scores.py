@@ -18,7 +18,9 @@ from ncsn.toy.ssm_fit import fit_ssm
 DENSITY_POINTS = 201  # resolution of the density image under the score arrows
 
 
-def train_mlp(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator) -> tuple[torch.nn.Module, list[dict[str, float]]]:
+def train_mlp(
+    settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Generator
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit the toy MLP (``settings.model``) to the mixture with SSM-VR, as the official toy code
     (``sliced_score_estimation_vr``; paper App. B.1 says "sliced score matching").
 
@@ -41,7 +43,9 @@ def score_grid(half_width: float, points: int) -> torch.Tensor:
     return torch.stack([xs, ys], dim=-1)
 
 
-def region_errors(grid: torch.Tensor, exact: torch.Tensor, learned: torch.Tensor, means: torch.Tensor, radius: float) -> dict[str, float]:
+def region_errors(
+    grid: torch.Tensor, exact: torch.Tensor, learned: torch.Tensor, means: torch.Tensor, radius: float
+) -> dict[str, float]:
     """Mean relative error ||s_theta - s|| / ||s|| on grid points within ``radius`` of a mode and beyond it."""
     flat = grid.reshape(-1, 2)
     near = torch.cdist(flat, means.to(flat)).min(dim=1).values <= radius
@@ -67,6 +71,10 @@ def run(settings: Mapping[str, Any], gmm: GaussianMixture, generator: torch.Gene
     density = gmm.log_prob(fine.reshape(-1, 2)).exp().reshape(fine.shape[:2])
     summary = region_errors(grid, exact, learned, gmm.means, float(settings["near_radius"]))
     return {
-        "grid": grid.numpy(), "density": density.numpy(), "exact": exact.numpy(), "learned": learned.numpy(),
-        "loss_log": log, "summary": {"iterations": int(settings["iterations"]), **summary},
+        "grid": grid.numpy(),
+        "density": density.numpy(),
+        "exact": exact.numpy(),
+        "learned": learned.numpy(),
+        "loss_log": log,
+        "summary": {"iterations": int(settings["iterations"]), **summary},
     }

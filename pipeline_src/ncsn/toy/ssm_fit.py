@@ -22,11 +22,17 @@ def fit_ssm(
     ``log_every`` iterations and at the last one.
     """
     optimiser = torch.optim.Adam(model.parameters(), lr=float(settings["lr"]))
-    every, reduce, particles = int(settings["log_every"]), bool(settings["variance_reduction"]), int(settings["n_particles"])
+    every, reduce, particles = (
+        int(settings["log_every"]),
+        bool(settings["variance_reduction"]),
+        int(settings["n_particles"]),
+    )
     iterations = int(settings["iterations"])
     log = []
     for it in range(1, iterations + 1):
-        loss = sliced_score_matching_loss(model, next_batch(), n_particles=particles, variance_reduction=reduce, generator=generator)
+        loss = sliced_score_matching_loss(
+            model, next_batch(), n_particles=particles, variance_reduction=reduce, generator=generator
+        )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

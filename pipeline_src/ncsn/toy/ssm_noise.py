@@ -37,7 +37,9 @@ def train_curve(
     """Train a fresh auto-encoder score net with SSM on ``data`` (+ ``noise_std`` Gaussian noise); the loss log."""
     iterations, batch = int(settings["iterations"]), int(settings["batch_size"])
     if iterations < 1 or not 1 <= batch <= len(data):
-        raise NcsnError(f"toy.ssm_noise: iterations ({iterations}) must be >= 1 and batch_size ({batch}) in 1..{len(data)}")
+        raise NcsnError(
+            f"toy.ssm_noise: iterations ({iterations}) must be >= 1 and batch_size ({batch}) in 1..{len(data)}"
+        )
     torch.manual_seed(seed)  # the same initial network for both runs
     spec = {"arch": "ssm_autoencoder", **settings["model"], "channels": data.shape[1], "image_size": data.shape[2]}
     model = build_model(spec).to(device).train()
@@ -69,14 +71,17 @@ def tail_spread(log: list[dict[str, float]], fraction: float = 0.25, window: int
     back (>= 1: by as much as it had fallen below 0), a converging one only wobbles.
     """
     values = np.array([row["loss"] for row in log], dtype=np.float64)
-    tail = values[-max(2, int(math.ceil(len(values) * fraction))):]
+    tail = values[-max(2, int(math.ceil(len(values) * fraction))) :]
     smooth = running_mean(values, window)
     lowest = np.minimum.accumulate(smooth)
     rebound = float(np.max(smooth - lowest) / max(abs(float(lowest[-1])), np.finfo(np.float64).tiny))
     return {
-        "tail_mean": float(tail.mean()), "tail_std": float(tail.std()),
+        "tail_mean": float(tail.mean()),
+        "tail_std": float(tail.std()),
         "relative_tail_std": float(tail.std() / max(abs(tail.mean()), np.finfo(np.float64).tiny)),
-        "rebound": rebound, "min": float(values.min()), "final": float(values[-1]),
+        "rebound": rebound,
+        "min": float(values.min()),
+        "final": float(values[-1]),
     }
 
 
@@ -97,7 +102,9 @@ def optimal_loss(data: torch.Tensor, noise_std: float, num_samples: int, generat
     return -0.5 * total / num_samples
 
 
-def run(images: np.ndarray, settings: Mapping[str, Any], seed: int, device: torch.device) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run(
+    images: np.ndarray, settings: Mapping[str, Any], seed: int, device: torch.device
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Both runs of Fig. 1: ``(rows of iteration, loss, data)``, summary per run.
 
     The perturbed run's summary also holds ``optimal_loss``, the bound its loss converges to at best.
