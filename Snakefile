@@ -88,7 +88,6 @@ if missing_weight_files(config):
             "echo 'put the Inception weight files where the config points' > {log:q}; exit 1"
 
 
-
 # Stage rule files in DAG order.
 include: "workflow/rules/common_stages.smk"
 include: "workflow/rules/data.smk"
