@@ -19,6 +19,7 @@ import yaml
 from cleanfid import fid as cleanfid
 from cleanfid.inception_torchscript import InceptionV3W
 from PIL import Image
+from test_workflow import snakemake_command
 
 from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
@@ -223,13 +224,7 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
     assert fixtures.returncode == 0, fixtures.stderr[-3000:]
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
+            *snakemake_command(tmp_path),
             "--cores",
             "2",
             "--max-threads",

@@ -57,10 +57,14 @@ def write_config(path: Path, config: dict) -> Path:
     return path
 
 
+def snakemake_command(workdir: Path) -> list[str]:
+    """``python -m snakemake`` on the project's Snakefile, working in ``workdir``."""
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+
+
 def snakemake(workdir: Path, configfile: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in ``workdir``; stdout and stderr together in ``.stdout``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-    cmd += ["--configfile", str(configfile), *args]
+    cmd = [*snakemake_command(workdir), "--configfile", str(configfile), *args]
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
 
@@ -151,18 +155,7 @@ def test_paper_config_plans_on_a_fresh_clone_and_lists_what_is_missing(tmp_path)
 
 
 def test_default_config_is_found_from_any_working_directory(tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(tmp_path),
-        "-n",
-        "--quiet",
-        "rules",
-    ]
+    cmd = [*snakemake_command(tmp_path), "-n", "--quiet", "rules"]
     result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     default = yaml.safe_load((ROOT / "config/config.yaml").read_text())
@@ -391,17 +384,7 @@ def test_killed_training_resumes_from_its_last_snapshot(tiny_run):
     }
     config = write_config(workdir / "long.yaml", longer)
     run_json = workdir / "results/runs/digits/long/run.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(config),
-    ]
+    cmd = [*snakemake_command(workdir), "--configfile", str(config)]
     cmd += ["--cores", "1", "--", str(run_json.relative_to(workdir))]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
