@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,30 +96,19 @@ def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, t
     assert "min_accuracy" in capsys.readouterr().err and not out.exists() and not (tmp_path / "a.json").exists()
 
 
+def score_checkpoint(root: Path, out: Path, samples_out: Path) -> int:
+    """``ncsn score`` of the pipeline's checkpoint on 20 samples, keeping the drawn images."""
+    common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
+    return main(
+        ["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20"]
+        + ["--settings", json.dumps(SAMPLING), "--out", str(out), "--samples-out", str(samples_out), "--threads", "1"]
+    )
+
+
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
-    assert (
-        main(
-            [
-                "score",
-                "--checkpoint",
-                str(root / "ckpt_20.pt"),
-                *common,
-                "--num-samples",
-                "20",
-                "--settings",
-                json.dumps(SAMPLING),
-                "--out",
-                str(root / "score.json"),
-                "--samples-out",
-                str(root / "selection_draw.npz"),
-                "--threads",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert score_checkpoint(root, root / "score.json", root / "selection_draw.npz") == 0
     score = json.loads((root / "score.json").read_text())
     assert (
         score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100
@@ -148,29 +138,8 @@ def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
 def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline):
     """Same checkpoint, seed and settings: sample (evaluation stream) and score (selection stream) draw different images."""
     root = pipeline
-    common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
     chosen = root / "chosen_by.npz"
-    assert (
-        main(
-            [
-                "score",
-                "--checkpoint",
-                str(root / "ckpt_20.pt"),
-                *common,
-                "--num-samples",
-                "20",
-                "--settings",
-                json.dumps(SAMPLING),
-                "--out",
-                str(root / "s.json"),
-                "--samples-out",
-                str(chosen),
-                "--threads",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert score_checkpoint(root, root / "s.json", chosen) == 0
     shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(shards):
         assert (
