@@ -138,6 +138,7 @@ def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
 def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline):
     """Same checkpoint, seed and settings: sample (evaluation stream) and score (selection stream) draw different images."""
     root = pipeline
+    common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
     chosen = root / "chosen_by.npz"
     assert score_checkpoint(root, root / "s.json", chosen) == 0
     shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
