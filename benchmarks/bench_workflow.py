@@ -5,7 +5,9 @@ folder: ``NCSN_RUN_DIR``, default the repository root, i.e. after ``make demo``)
 job's wall and CPU seconds, their sums per stage (the first folder under ``benchmarks/``), and the
 run's span: from the first job's start (file time minus its wall seconds) to the last job's end.
 The span is Snakemake's elapsed time less its start-up; the default's budget is 15 minutes on
-2 cores (issue 17). A run without benchmark files is skipped with a note, not measured.
+2 cores (issue 17). The training speed of each run (``run.json``'s it/s) is recorded beside it:
+on a shared VM it says how fast the machine was, so two runs' spans can be compared. A run
+without benchmark files is skipped with a note, not measured.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
+from ncsn.io import read_json
 
 BUDGET_S = 15 * 60  # the whole default workflow on 2 cores (make demo)
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +41,25 @@ def job_times(run_dir: str | os.PathLike) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["job", "stage", "wall_s", "cpu_s", "end"])
+
+
+def training_speed_rows(run_dir: str | os.PathLike) -> list[dict]:
+    """Training iterations per second of every published run (``results/runs/DATASET/EXPERIMENT/run.json``)."""
+    rows = []
+    for path in sorted((Path(run_dir) / "results" / "runs").glob("*/*/run.json")):
+        record = read_json(path)
+        if record.get("it_per_s"):
+            case = "train speed " + path.parent.relative_to(path.parents[2]).as_posix()
+            rows.append(
+                {
+                    "benchmark": "workflow",
+                    "case": case,
+                    "metric": "it_per_s",
+                    "value": record["it_per_s"],
+                    "unit": "it/s",
+                }
+            )
+    return rows
 
 
 def budget_rows(jobs: pd.DataFrame) -> list[dict]:
@@ -89,7 +112,7 @@ def run() -> list[dict]:
             file=sys.stderr,
         )
         return []
-    rows = budget_rows(jobs)
+    rows = budget_rows(jobs) + training_speed_rows(run_dir)
     for row in rows:
         row["run_dir"] = str(run_dir)
     return rows

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from benchmarks.bench_workflow import BUDGET_S, budget_rows, job_times, run
+from ncsn.io import write_json
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -25,6 +26,7 @@ def run_dir(tmp_path):
     write_benchmark(bench / "train/digits/b.tsv", 200.0, 195.0, 1000.0 + 200)
     write_benchmark(bench / "sample/digits/a/shard_0_of_1.tsv", 100.0, 98.5, 1000.0 + 400)
     write_benchmark(bench / "figures/digits/a/samples.tsv", 10.0, 9.0, 1000.0 + 390)
+    write_json(tmp_path / "results/runs/digits/a/run.json", {"iterations": 1500, "it_per_s": 5.0})
     return tmp_path
 
 
@@ -42,7 +44,9 @@ def test_rows_give_the_span_and_the_job_time_per_stage(run_dir, monkeypatch):
     )
     assert rows[("sample/digits/a/shard_0_of_1", "wall_s")]["cpu_s"] == pytest.approx(98.5)
     monkeypatch.setenv("NCSN_RUN_DIR", str(run_dir))
-    assert len(run()) == len(rows)
+    recorded = {(r["case"], r["metric"]): r for r in run()}
+    assert recorded[("train speed digits/a", "it_per_s")]["value"] == 5.0  # the machine's speed, from run.json
+    assert len(recorded) == len(rows) + 1
 
 
 def test_a_run_over_budget_says_so_and_no_run_gives_no_rows(run_dir, tmp_path, monkeypatch, capsys):

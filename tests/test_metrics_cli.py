@@ -96,13 +96,32 @@ def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, t
     assert "min_accuracy" in capsys.readouterr().err and not out.exists() and not (tmp_path / "a.json").exists()
 
 
-def score_checkpoint(root: Path, out: Path, samples_out: Path) -> int:
+def score_checkpoint(root: Path, out: Path, samples_out: Path, *extra: str, settings: dict = SAMPLING) -> int:
     """``ncsn score`` of the pipeline's checkpoint on 20 samples, keeping the drawn images."""
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
     return main(
         ["score", "--checkpoint", str(root / "ckpt_20.pt"), *common, "--num-samples", "20"]
-        + ["--settings", json.dumps(SAMPLING), "--out", str(out), "--samples-out", str(samples_out), "--threads", "1"]
+        + ["--settings", json.dumps(settings), "--out", str(out), "--samples-out", str(samples_out), "--threads", "1"]
+        + list(extra)
     )
+
+
+def test_score_reuses_an_earlier_score_only_of_the_same_draw(pipeline, tmp_path):
+    """--reuse copies a score (and its samples) drawn with the same settings, equal to drawing again; another eps draws anew."""
+    first, fresh, reused, other = (tmp_path / f"{name}.json" for name in ("first", "fresh", "reused", "other"))
+    assert score_checkpoint(pipeline, first, tmp_path / "first.npz") == 0
+    assert score_checkpoint(pipeline, fresh, tmp_path / "fresh.npz") == 0
+    assert score_checkpoint(pipeline, reused, tmp_path / "reused.npz", "--reuse", str(first)) == 0
+    first_score, fresh_score, reused_score = (json.loads(p.read_text()) for p in (first, fresh, reused))
+    assert first_score["samples"] == str(tmp_path / "first.npz") and "reused_from" not in fresh_score
+    assert reused_score["reused_from"] == str(first) and reused_score["samples"] == str(tmp_path / "reused.npz")
+    assert reused_score["fid"] == fresh_score["fid"] and reused_score["kid"] == fresh_score["kid"]
+    np.testing.assert_array_equal(np.load(tmp_path / "reused.npz")["images"], np.load(tmp_path / "fresh.npz")["images"])
+
+    another_eps = {**SAMPLING, "sampling": {**SAMPLING["sampling"], "eps": 1e-4}}
+    assert score_checkpoint(pipeline, other, tmp_path / "other.npz", "--reuse", str(first), settings=another_eps) == 0
+    other_score = json.loads(other.read_text())
+    assert "reused_from" not in other_score and other_score["fid"] != first_score["fid"]
 
 
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):

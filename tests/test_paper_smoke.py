@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pickle
 import subprocess
@@ -255,3 +256,12 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
     timing = pd.read_csv(tmp_path / "results/report/timing.csv")
     assert set(paper["experiments"]) <= set(timing["experiment"].dropna())
     assert (tmp_path / "results/figures/cifar10/cifar10_geometric/sweep.png").is_file()
+    # the sweep cell at the experiment's own eps and T is the chosen checkpoint's selection score, not drawn again
+    cells = tmp_path / "results/sweep/cifar10/cifar10_geometric"
+    own, other = (json.loads((cells / f"eps4e-05_T{T}/score.json").read_text()) for T in (2, 1))
+    chosen = json.loads((tmp_path / "results/selection/cifar10/cifar10_geometric/selection.json").read_text())
+    assert own["reused_from"] in chosen["scores"] and (own["iteration"], own["fid"]) == (
+        chosen["iteration"],
+        chosen["fid"],
+    )
+    assert "reused_from" not in other and (cells / "eps4e-05_T2/samples.npz").is_file()

@@ -193,6 +193,11 @@ def score_file(dataset: str, exp: str, iteration) -> str:
     return f"{RESULTS}/scores/{dataset}/{exp}/ckpt_{iteration}.json"
 
 
+def score_samples_file(dataset: str, exp: str, iteration) -> str:
+    """The samples a checkpoint's selection score was computed on (a shard .npz)."""
+    return f"{RESULTS}/scores/{dataset}/{exp}/ckpt_{iteration}_samples.npz"
+
+
 def heldout_file(dataset: str, exp: str, iteration) -> str:
     return f"{RESULTS}/heldout/{dataset}/{exp}/ckpt_{iteration}.json"
 
@@ -278,12 +283,13 @@ def heldout_files(config: dict, exp: str) -> list[str]:
 
 
 def score_files(config: dict, exp: str) -> list[str]:
-    """Per-checkpoint FID scores the selection needs: none for `last`, all for `fid`, and
-    for `loss_topk` those of the candidates the rank_checkpoints checkpoint job chose.
+    """Per-checkpoint FID scores the selection needs: none for `last` or a given checkpoint,
+    all for `fid`, and for `loss_topk` those of the candidates the rank_checkpoints checkpoint
+    job chose.
     """
     e = experiment(config, exp)
     criterion = e["selection"]["criterion"]
-    if criterion == "last":
+    if criterion == "last" or exp not in trained_experiments(config):
         return []
     iterations = checkpoint_iterations(e)
     if criterion == "loss_topk":

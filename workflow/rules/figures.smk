@@ -171,10 +171,13 @@ rule figure_fid_vs_checkpoint:
         "OMP_NUM_THREADS={threads} python -m ncsn figure fid-checkpoints {params.inputs} --out {output.png:q} > {log:q} 2>&1"
 
 
+# The cell at the experiment's own eps and T repeats the chosen checkpoint's selection score
+# when the sample counts agree: `ncsn score --reuse` copies that score and its samples.
 rule sweep_cell:
     input:
         unpack(fid_inputs),
         selection=selection_files("{dataset}", "{experiment}")["selection"],
+        reuse=lambda wc: score_files(config, wc.experiment),
     output:
         score=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/score.json",
         samples=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/samples.npz",
@@ -204,7 +207,8 @@ rule sweep_cell:
         "OMP_NUM_THREADS={threads} python -m ncsn score"
         ' --checkpoint "$(python -c \'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])\' {input.selection:q})"'
         " --extractor {input.extractor:q} --refstats {input.refstats:q} --num-samples {params.num_samples}"
-        " --settings {params.settings:q} --out {output.score:q} --samples-out {output.samples:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} --out {output.score:q} --samples-out {output.samples:q}"
+        " --reuse {input.reuse:q} > {log:q} 2>&1"
 
 
 rule figure_sweep:

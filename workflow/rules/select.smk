@@ -51,7 +51,8 @@ rule score:
         unpack(fid_inputs),
         run=f"{run_dir('{dataset}', '{experiment}')}/run.json",
     output:
-        score_file("{dataset}", "{experiment}", "{iteration}"),
+        score=score_file("{dataset}", "{experiment}", "{iteration}"),
+        samples=score_samples_file("{dataset}", "{experiment}", "{iteration}"),
     log:
         f"{LOGS}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.log",
     benchmark:
@@ -73,7 +74,7 @@ rule score:
         "OMP_NUM_THREADS={threads} python -m ncsn score --checkpoint {params.checkpoint:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
         " --num-samples {params.num_samples} --settings {params.settings:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --out {output.score:q} --samples-out {output.samples:q} > {log:q} 2>&1"
 
 
 rule select:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+from typing import Any
 
 from ncsn.cli import add_settings_argument, parse_json_settings
 from ncsn.settings import top_level
@@ -40,11 +43,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)"
     )
     parser.add_argument("--samples-out", default=None, help="also keep the samples as a shard .npz here")
+    parser.add_argument(
+        "--reuse",
+        nargs="*",
+        default=[],
+        metavar="SCORE_JSON",
+        help="earlier scores (written with --samples-out); one of the same checkpoint, sampler settings, seed, sample "
+        "count, extractor and reference is copied with its samples instead of drawing them again",
+    )
+
+
+def same_draw(score: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether an earlier score was computed on the draw ``wanted`` describes, with its samples still on disk."""
+    sampling = score.get("sampling", {})
+    samples = score.get("samples")
+    return (
+        score.get("checkpoint") == wanted["checkpoint"]
+        and score.get("num_samples") == wanted["num_samples"]
+        and {k: sampling.get(k) for k in ("sampling", "seed", "stream")}
+        == {k: wanted[k] for k in ("sampling", "seed", "stream")}
+        and score.get("extractor") == wanted["extractor"]
+        and score.get("reference", {}).get("path") == wanted["reference"]
+        and samples is not None
+        and Path(samples).is_file()
+    )
+
+
+def reuse_score(candidates: list[str], wanted: dict[str, Any], out: str, samples_out: str | None) -> bool:
+    """Copy the first candidate score of the same draw (and its samples) to ``out``; False when none matches."""
+    import shutil
+
+    from ncsn.io import atomic_path, read_json, write_json
+
+    for path in candidates:
+        score = read_json(path)
+        if not same_draw(score, wanted):
+            continue
+        if samples_out:
+            with atomic_path(samples_out) as tmp:
+                shutil.copyfile(score["samples"], tmp)
+            score["samples"] = str(samples_out)
+        write_json(out, {**score, "reused_from": str(path)})
+        print(
+            f"checkpoint {score['iteration']}: FID {score['fid']:.4g} on {score['num_samples']} samples, reused from {path} (same draw) -> {out}"
+        )
+        return True
+    return False
 
 
 def run(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
@@ -61,9 +109,20 @@ def run(args: argparse.Namespace) -> int:
     extractor, reference, ref_meta = extractor_for_reference(
         args.refstats, args.extractor, device, args.extractor_settings
     )
+    seed = top_level(args.settings, "seed")
+    wanted = {
+        "checkpoint": str(args.checkpoint),
+        "num_samples": args.num_samples,
+        "sampling": opts,
+        "seed": seed,
+        "stream": "selection",
+        "extractor": json.loads(json.dumps(extractor.identity)),  # as a score JSON holds it
+        "reference": str(Path(args.refstats)),
+    }
+    if reuse_score(args.reuse, wanted, args.out, args.samples_out):
+        return 0
     model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
     spec = info["model_spec"]
-    seed = top_level(args.settings, "seed")
     images, sample_info = generate(
         model,
         sigmas,
@@ -72,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         args.num_samples,
         seed,
         log=print,
-        stream="selection",
+        stream=wanted["stream"],
     )
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
@@ -87,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         "extractor": extractor.identity,
         "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},
         "sampling": {k: sample_info[k] for k in ("sampling", "seed", "stream", "device", "seconds", "samples_per_s")},
+        "samples": str(args.samples_out) if args.samples_out else None,
         "seconds": round(time.perf_counter() - began, 3),
     }
     write_json(args.out, score)
