@@ -11,7 +11,7 @@ import torch
 
 from ncsn.commands.estimate import load_config
 from ncsn.errors import NcsnError
-from ncsn.estimate import estimate, network_flops
+from ncsn.estimate import INCEPTION_GFLOP, estimate, network_flops
 from ncsn.models import build_model, count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +75,33 @@ def test_disk_keeps_weights_per_checkpoint_and_adam_once(paper_v100):
     checkpoints = exp["training"]["iterations"] // exp["training"]["snapshot_freq"]
     assert _stage(paper_v100, "cifar10_geometric", "train").disk_bytes == (checkpoints + 2) * params * 4
     assert _stage(paper_v100, "cifar10", "prepare").disk_bytes == 60000 * 32 * 32 * 3
-    assert {s.stage for s in paper_v100.stages if s.experiment == "mnist_geometric"} == {"train", "sample", "evaluate"}
+    # MNIST takes its last checkpoint: no FID per checkpoint; it is one of [Re] Table 1's timed experiments
+    stages = {s.stage for s in paper_v100.stages if s.experiment == "mnist_geometric"}
+    assert stages == {"train", "heldout", "sample", "evaluate", "timing"}
+    # the selection scores keep their samples: 40 checkpoints x 1000 CIFAR-10 images
+    assert _stage(paper_v100, "cifar10_geometric", "score").disk_bytes == 40 * 1000 * 32 * 32 * 3
+
+
+def test_held_out_loss_timed_sampling_and_the_reused_sweep_cell_are_counted(paper_v100):
+    config = load_config(PAPER)
+    exp = config["experiments"]["cifar10_geometric"]
+    forward, _, _ = network_flops({**exp["model"], "channels": 3, "image_size": 32, "num_classes": 10})
+    heldout = exp["selection"]["heldout"]["num_images"]
+    assert _stage(paper_v100, "cifar10_geometric", "heldout").flop == 40 * 10 * heldout * forward
+    assert _stage(paper_v100, "cifar10_geometric", "timing").flop == (1 + 100 + 1000) * 10 * 100 * forward
+    # 3 eps x T in (10, 100, 1000) at 10 levels, less the cell at the experiment's own eps and T = 100,
+    # which copies the chosen checkpoint's selection score of as many samples; 8 cells extract features
+    m = config["figures"]["sweep"]["num_samples"]
+    assert m == exp["selection"]["num_samples"]
+    sweep = _stage(paper_v100, "cifar10_geometric", "sweep")
+    assert sweep.flop == pytest.approx(
+        m * (3 * 10 * (10 + 100 + 1000) - 10 * 100) * forward + m * 8 * INCEPTION_GFLOP * 1e9
+    )
+
+
+def test_a_given_checkpoint_is_neither_trained_nor_selected():
+    official = estimate(load_config(REPO / "config" / "paper_official.yaml"), "v100", data_root=Path("/nonexistent"))
+    assert {s.stage for s in official.stages} == {"prepare", "ref-stats", "sample", "evaluate"}
 
 
 def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ncsn.errors import NcsnError
+from ncsn.settings import sample_timing_jobs
 
 # Dense peak throughput in TFLOP/s (vendor data sheets, SXM parts; P100 PCIe). None: no such mode.
 GPU_PEAK_TFLOPS: dict[str, dict[str, float | None]] = {
@@ -163,35 +164,49 @@ def estimate(
         image_bytes = size * size * channels
         training, sampling = exp["training"], exp["sampling"]
         steps = sampler_steps(sampling, num_levels)
-        checkpoints = checkpoint_count(training)
+        # a given checkpoint (`checkpoint:` block) is neither trained nor selected
+        checkpoints = checkpoint_count(training) if "checkpoint" not in exp else 0
         weights = params * BYTES_PER_FLOAT * (2 if training.get("ema") else 1)
         add = result.stages.append
         if exp["dataset"] not in {s.experiment for s in result.stages if s.stage == "prepare"}:
             add(Stage(exp["dataset"], "prepare", 0.0, (n_train + n_test) * image_bytes, "data set, uint8"))
-        add(
-            Stage(
-                name,
-                "train",
-                training["iterations"] * training["batch_size"] * train_step,
-                checkpoints * weights + 2 * params * BYTES_PER_FLOAT,
-                f"{sustained / (training['batch_size'] * train_step):.2f} it/s at batch {training['batch_size']}; "
-                f"{params / 1e6:.1f} M parameters, {train_step / 1e9:.1f} GFLOP per sample and step; "
-                f"{checkpoints} checkpoints, Adam's moments in the newest only",
+        if checkpoints:
+            add(
+                Stage(
+                    name,
+                    "train",
+                    training["iterations"] * training["batch_size"] * train_step,
+                    checkpoints * weights + 2 * params * BYTES_PER_FLOAT,
+                    f"{sustained / (training['batch_size'] * train_step):.2f} it/s at batch {training['batch_size']}; "
+                    f"{params / 1e6:.1f} M parameters, {train_step / 1e9:.1f} GFLOP per sample and step; "
+                    f"{checkpoints} checkpoints, Adam's moments in the newest only",
+                )
             )
-        )
         if (exp["dataset"], exp["extractor"]) not in stats_done:
             stats_done.add((exp["dataset"], exp["extractor"]))
             add(Stage(exp["dataset"], "ref-stats", 2 * n_train * feature, 0.0, "torch-fidelity and clean-fid features"))
         selection = exp["selection"]
-        if selection["criterion"] == "fid":
-            n = checkpoints * selection["num_samples"]
+        heldout = selection["heldout"]
+        if checkpoints:
+            add(
+                Stage(
+                    name,
+                    "heldout",
+                    checkpoints * num_levels * heldout["num_images"] * forward,
+                    0.0,
+                    f"{checkpoints} checkpoints x {num_levels} levels x {heldout['num_images']} test images",
+                )
+            )
+        scored = scored_checkpoints(selection, checkpoints)
+        if scored:
+            n = scored * selection["num_samples"]
             add(
                 Stage(
                     name,
                     "score",
                     n * (steps * forward + feature),
-                    0.0,
-                    f"{checkpoints} checkpoints x {selection['num_samples']} samples x {steps} steps",
+                    n * image_bytes,
+                    f"{scored} checkpoints x {selection['num_samples']} samples x {steps} steps (samples kept)",
                 )
             )
         n = exp["evaluation"]["num_samples"]
@@ -211,16 +226,40 @@ def estimate(
             cells = len(sweep["eps"])
             evaluations = sum(sampler_steps({**sampling, "n_steps_each": t}, num_levels) for t in sweep["n_steps_each"])
             m = sweep["num_samples"]
+            # the cell at the experiment's own eps and T copies the chosen checkpoint's selection score
+            reused = scored and m == selection["num_samples"]
             add(
                 Stage(
                     name,
                     "sweep",
-                    cells * m * (evaluations * forward + feature),
+                    m * (cells * evaluations - reused * steps) * forward
+                    + m * (cells * len(sweep["n_steps_each"]) - reused) * feature,
                     cells * len(sweep["n_steps_each"]) * m * image_bytes,
-                    f"{cells} step sizes x T in {sweep['n_steps_each']} x {m} samples",
+                    f"{cells} step sizes x T in {sweep['n_steps_each']} x {m} samples"
+                    + ("; the experiment's own cell reuses its selection score" if reused else ""),
+                )
+            )
+        timed = [count for timed_name, count in sample_timing_jobs(config) if timed_name == name]
+        if timed:
+            add(
+                Stage(
+                    name,
+                    "timing",
+                    sum(timed) * steps * forward,
+                    sum(timed) * image_bytes,
+                    f"[Re] Table 1's timed sampling of {', '.join(map(str, timed))} images",
                 )
             )
     return result
+
+
+def scored_checkpoints(selection: dict[str, Any], checkpoints: int) -> int:
+    """Checkpoints whose FID the selection computes: all (fid), the k of lowest held-out loss (loss_topk) or none (last)."""
+    if selection["criterion"] == "fid":
+        return checkpoints
+    if selection["criterion"] == "loss_topk":
+        return min(selection["k"], checkpoints)
+    return 0
 
 
 def format_estimate(result: Estimate) -> str:
@@ -255,6 +294,7 @@ def format_estimate(result: Estimate) -> str:
         "(minutes), the CPU time of FID statistics, job start-up and queueing.",
         "- Disk: checkpoints hold weights (and EMA weights when on) in fp32; Adam's moments stay in the newest "
         "snapshot only; published checkpoints are hard links of the snapshots (a copy, doubling the checkpoint "
-        "disk, only when results/ spans two file systems); samples uint8. Logs and scores are negligible.",
+        "disk, only when results/ spans two file systems); samples uint8, the selection scores' samples included. "
+        "Logs and score files are negligible.",
     ]
     return "\n".join(lines)

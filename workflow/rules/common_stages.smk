@@ -3,6 +3,7 @@
 # `report_targets` that common.smk's all_targets() names. Functions only, so the rule
 # files hold rules only.
 
+import ncsn.settings
 import ncsn.sweep
 
 # ---------------------------------------------------------------- toy
@@ -170,16 +171,7 @@ TIMING = f"{RESULTS}/timing"
 
 def timed_sampling(config: dict) -> list[tuple[str, int]]:
     """(experiment, image count) of the timed sampling jobs ([Re] Table 1), from report.sample_timing."""
-    block = config.get("report", {}).get("sample_timing")
-    if block is None:
-        return []
-    names = block.get("experiments") or experiment_names(config)
-    unknown = sorted(set(names) - set(config["experiments"]))
-    if unknown:
-        raise WorkflowError(
-            f"report.sample_timing.experiments names unknown experiment(s) {unknown}"
-        )
-    return [(x, int(n)) for x in names for n in block["counts"]]
+    return ncsn.settings.sample_timing_jobs(config)
 
 
 def timed_sample_benchmark(dataset: str, exp: str, images) -> str:

@@ -355,7 +355,20 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     eps_sweep = toy.get("eps_sweep")
     if eps_sweep:
         problems += schedule_problems(eps_sweep["schedule"], "toy.eps_sweep.schedule")
+    timed = (config.get("report", {}).get("sample_timing") or {}).get("experiments") or []
+    for name in timed:
+        problems += _reference(config, "report.sample_timing.experiments", name, "experiments")
     return problems
+
+
+def sample_timing_jobs(config: dict[str, Any]) -> list[tuple[str, int]]:
+    """(experiment, image count) of [Re] Table 1's timed sampling jobs: none without
+    ``report.sample_timing``, every experiment when it names none."""
+    block = config.get("report", {}).get("sample_timing")
+    if block is None:
+        return []
+    names = block.get("experiments") or list(config["experiments"])
+    return [(name, int(count)) for name in names for count in block["counts"]]
 
 
 def sweep_problems(sweep: dict[str, Any], exp: dict[str, Any] | None) -> list[str]:
