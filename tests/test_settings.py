@@ -180,6 +180,10 @@ CROSS = {
         lambda c: c["figures"]["sweep"].update(experiment="nope"),
         "figures.sweep.experiment: 'nope' is not a key",
     ),
+    "timed sampling of an unknown experiment": (
+        lambda c: c.setdefault("report", {}).update(sample_timing={"experiments": ["nope"]}),
+        "report.sample_timing.experiments: 'nope' is not a key",
+    ),
 }
 
 
