@@ -31,6 +31,24 @@ def test_relative_links_point_at_files_that_exist(doc):
     assert not broken, f"{doc.name} links to missing files: {broken}"
 
 
+def test_docs_named_in_configs_code_and_workflow_exist():
+    """Comments and messages that send a reader to docs/*.md name files that are there."""
+    sources = [
+        *(ROOT / "config").glob("*.yaml"),
+        ROOT / "Snakefile",
+        *(ROOT / "workflow").rglob("*.smk"),
+        *(ROOT / "pipeline_src").rglob("*.py"),
+        *(ROOT / "pipeline_src").rglob("*.yaml"),
+        *(ROOT / "benchmarks").rglob("*.py"),
+    ]
+    named = {
+        (src.relative_to(ROOT), ref) for src in sources for ref in re.findall(r"docs/[\w/.-]+\.md", src.read_text())
+    }
+    assert named, "no docs/*.md reference found: the pattern is wrong"
+    missing = sorted((str(src), ref) for src, ref in named if not (ROOT / ref).is_file())
+    assert not missing, missing
+
+
 def test_citation_and_licence_agree_with_the_package():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
