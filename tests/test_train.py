@@ -77,6 +77,29 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):
     assert not torch.equal(final["model"][name], final["ema"][name])
 
 
+def test_the_ema_follows_its_formula_step_by_step(digits):
+    """ema <- rate * ema + (1 - rate) * weights after every optimiser step, against a float64 recurrence."""
+    from ncsn.data import load_split
+    from ncsn.schedules import make_sigmas
+    from ncsn.train import Trainer, resolve_settings
+
+    images, _ = load_split(digits)
+    sigmas = make_sigmas(None)
+    settings = resolve_settings(tiny(4, ema=True, ema_rate=0.9), images.shape, sigmas.numel())
+    torch.set_num_threads(1)
+    trainer = Trainer(settings, images, sigmas, torch.device("cpu"))
+    expected = {name: value.detach().double().clone() for name, value in trainer.model.named_parameters()}
+    assert expected.keys() <= trainer.ema.keys()
+    for _ in range(4):
+        trainer.step()
+        for name, value in trainer.model.named_parameters():
+            expected[name] = 0.9 * expected[name] + 0.1 * value.detach().double()
+    for name, value in expected.items():
+        torch.testing.assert_close(trainer.ema[name].double(), value, rtol=1e-6, atol=1e-6, msg=name)
+    moved = next(name for name, value in expected.items() if value.numel() > 100)
+    assert not torch.equal(trainer.ema[moved], trainer.model.state_dict()[moved])  # not a copy of the weights
+
+
 def test_interrupted_writes_are_never_picked_up(digits, tmp_path):
     state = tmp_path / "run" / "state"
     run(digits, tmp_path / "run", tiny(2))
