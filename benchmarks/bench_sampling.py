@@ -42,16 +42,14 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> t
     CPU time is the contention-proof figure on a shared machine (on the CPU the benchmark runs
     torch on one thread, so it equals the wall time of an idle core).
     """
-    from ncsn.models import build_model
+    from ncsn.models import build_model, image_shape
     from ncsn.sampling import annealed_langevin, uniform_init
     from ncsn.schedules import make_sigmas
 
     model = build_model(spec).to(device).eval()
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}).to(device)
     generator = torch.Generator(device=device).manual_seed(0)
-    x = uniform_init(
-        (batch, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device
-    )
+    x = uniform_init((batch, *image_shape(spec)), generator=generator, device=device)
     annealed_langevin(model, x, sigmas[:1], n_steps_each=1, generator=generator)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()

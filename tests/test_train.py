@@ -13,7 +13,7 @@ import torch
 from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, load_score_model, save_checkpoint
 from ncsn.device import select_device
 from ncsn.errors import NcsnError
-from ncsn.models import build_model
+from ncsn.models import build_model, image_shape
 from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.train import make_adam, train
 
@@ -167,7 +167,7 @@ def test_load_score_model_rebuilds_the_network_with_or_without_ema(digits, tmp_p
     model, sigmas, info = load_score_model(path, "cpu")
     spec = info["model_spec"]
     generator = torch.Generator().manual_seed(0)
-    x0 = uniform_init((4, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator)
+    x0 = uniform_init((4, *image_shape(spec)), generator=generator)
     samples = annealed_langevin(model, x0, sigmas, n_steps_each=2, generator=generator)
     assert samples.shape == (4, 1, 8, 8) and torch.isfinite(samples).all() and not torch.equal(samples, x0)
 

@@ -85,12 +85,12 @@ def _count(spec_items: tuple, batch: int) -> tuple[float, float, int]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ncsn.models import build_model, count_parameters
+    from ncsn.models import build_model, count_parameters, image_shape
 
     spec = dict(spec_items)
     with torch.device("meta"):
         model = build_model(spec)
-    x = torch.zeros(batch, spec["channels"], spec["image_size"], spec["image_size"], device="meta")
+    x = torch.zeros(batch, *image_shape(spec), device="meta")
     levels = torch.zeros(batch, dtype=torch.long, device="meta")
     with FlopCounterMode(display=False) as counter:
         with torch.no_grad():

@@ -97,15 +97,14 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
 
     from ncsn import sampling
     from ncsn.generate import run_sampler
+    from ncsn.models import image_shape
     from ncsn.plots import grid_scale, save_image_grid, stack_snapshots
 
     num_chains = figure_settings(args, "intermediate")["num_chains"]
     model, sigmas, info, opts, device, seed = load_selected_model(args)
     spec = info["model_spec"]
     generator = torch.Generator(device=device).manual_seed(seed)
-    x = sampling.uniform_init(
-        (num_chains, spec["channels"], spec["image_size"], spec["image_size"]), generator=generator, device=device
-    )
+    x = sampling.uniform_init((num_chains, *image_shape(spec)), generator=generator, device=device)
     _, snaps = run_sampler(model, x, sigmas, opts, generator, snapshots=True)
     frames = [s.numpy() for s in snaps]
     tiles = stack_snapshots(frames, num_chains)

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.models import image_shape
 
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     images, meta = generate(
         model,
         sigmas,
-        (spec["channels"], spec["image_size"], spec["image_size"]),
+        image_shape(spec),
         opts,
         args.num_samples,
         top_level(args.settings, "seed"),

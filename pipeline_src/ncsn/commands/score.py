@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.io import write_json
     from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
+    from ncsn.models import image_shape
 
     began = time.perf_counter()
     opts = sampling_settings(args.settings.get("sampling"))
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     images, sample_info = generate(
         model,
         sigmas,
-        (spec["channels"], spec["image_size"], spec["image_size"]),
+        image_shape(spec),
         opts,
         args.num_samples,
         seed,

@@ -97,6 +97,11 @@ def build_model(spec: dict) -> nn.Module:
     return ARCHS[full["arch"]][2](full)
 
 
+def image_shape(spec: dict) -> tuple[int, int, int]:
+    """(C, H, W) of the images a model spec's network takes (square, ``channels`` x ``image_size``)."""
+    return (spec["channels"], spec["image_size"], spec["image_size"])
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
