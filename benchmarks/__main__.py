@@ -2,7 +2,8 @@
 
 Each ``benchmarks/bench_<name>.py`` defines ``run() -> list[dict]``: one row per measurement,
 with at least ``benchmark``, ``case``, ``metric``, ``value`` and ``unit``. Rows are written to
-``benchmarks/results/<name>.json`` and all rows of this run to ``benchmarks/results/all.csv``.
+``benchmarks/results/<name>.json``; ``benchmarks/results/all.csv`` is then rebuilt from every
+benchmark's latest JSON, so running some benchmarks keeps the others' rows.
 
     python -m benchmarks            # every benchmark
     python -m benchmarks core train # only these
@@ -50,7 +51,6 @@ def main(names: list[str]) -> int:
         print(f"unknown benchmark(s) {unknown}; available: {available()}", file=sys.stderr)
         return 2
     RESULTS.mkdir(exist_ok=True)
-    all_rows = []
     for name in names:
         started = time.time()
         rows = importlib.import_module(f"benchmarks.bench_{name}").run()
@@ -58,13 +58,22 @@ def main(names: list[str]) -> int:
         (RESULTS / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
         for row in rows:
             print(f"{name:10s} {row['case']:40s} {row['metric']:28s} {row['value']:>12.4g} {row['unit']}")
-        all_rows += rows
-    fields = sorted({key for row in all_rows for key in row})
-    with open(RESULTS / "all.csv", "w", newline="") as handle:
+    write_all_csv(RESULTS)
+    return 0
+
+
+def write_all_csv(results: Path) -> None:
+    """``all.csv``: the rows of every benchmark's latest ``<name>.json`` in ``results``, in name order."""
+    rows = []
+    for name in available():
+        path = results / f"{name}.json"
+        if path.is_file():
+            rows += json.loads(path.read_text())["rows"]
+    fields = sorted({key for row in rows for key in row})
+    with open(results / "all.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(all_rows)
-    return 0
+        writer.writerows(rows)
 
 
 if __name__ == "__main__":

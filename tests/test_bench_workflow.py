@@ -56,3 +56,20 @@ def test_a_run_over_budget_says_so_and_no_run_gives_no_rows(run_dir, tmp_path, m
     monkeypatch.setenv("NCSN_RUN_DIR", str(tmp_path / "nothing"))
     assert run() == []
     assert "make demo" in capsys.readouterr().err
+
+
+def test_all_csv_keeps_the_rows_of_benchmarks_not_run_this_time(tmp_path):
+    """all.csv is every benchmark's latest JSON together, not only the benchmarks of the last call."""
+    import csv
+    import json
+
+    from benchmarks.__main__ import write_all_csv
+
+    for name, value in (("core", 1.5), ("workflow", 669.0)):
+        row = {"benchmark": name, "case": "c", "metric": "m", "value": value, "unit": "s"}
+        (tmp_path / f"{name}.json").write_text(json.dumps({"rows": [row]}))
+    (tmp_path / "gpu.json").write_text(json.dumps({"rows": [{"benchmark": "gpu"}]}))  # not a bench_*.py: left out
+    write_all_csv(tmp_path)
+    with open(tmp_path / "all.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["benchmark"], float(r["value"])) for r in rows] == [("core", 1.5), ("workflow", 669.0)]
