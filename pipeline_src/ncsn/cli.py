@@ -81,6 +81,13 @@ def add_settings_argument(
     parser.add_argument("--settings", type=parse_json_settings, default={}, help=help_text)
 
 
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """The shared ``--threads N`` option of the commands that run torch on the CPU."""
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ncsn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ncsn {__version__}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, add_threads_argument
 from ncsn.commands.score import add_extractor_arguments
 
 
@@ -21,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
         "num_samples/shards, when given, must match the shards",
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="metrics JSON to write (results/eval/DATASET/EXPERIMENT/metrics.json)"
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from ncsn.cli import add_threads_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -48,9 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=None, help="extractor batch size (default: 128 inception, 1000 digits)"
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", default=None, help="metrics JSON to write (optional; the numbers are printed either way)"
     )

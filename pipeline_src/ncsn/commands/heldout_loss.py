@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, add_threads_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,9 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         'JSON {"heldout": {"num_images": 256, "batch_size": 256, "seed": 0}, "sampling": {"use_ema": null}, "device": "auto"}',
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="JSON to write (results/heldout/DATASET/EXPERIMENT/ckpt_{iteration}.json)"
     )

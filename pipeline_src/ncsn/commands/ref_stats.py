@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument, parse_json_settings
+from ncsn.cli import add_settings_argument, add_threads_argument, parse_json_settings
 from ncsn.settings import top_level
 
 
@@ -24,9 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="extractor block (JSON); default: settings.extractor",
     )
     add_settings_argument(parser, 'JSON {"extractor": {"kind": "digits|inception", ...}, "device": "auto"}')
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)"
     )

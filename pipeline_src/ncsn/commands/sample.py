@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, add_threads_argument
 from ncsn.settings import top_level
 
 
@@ -22,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "eps": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)"
     )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ncsn.cli import add_settings_argument, parse_json_settings
+from ncsn.cli import add_settings_argument, add_threads_argument, parse_json_settings
 from ncsn.settings import top_level
 
 
@@ -36,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_extractor_arguments(parser)
     parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
     add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)"
     )

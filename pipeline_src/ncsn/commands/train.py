@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument
+from ncsn.cli import add_settings_argument, add_threads_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'JSON {"model": {...}, "schedule": {...}, "training": {...}, "device": "auto|cpu|cuda", "seed": 0, "flip": false}; '
         "training keys default to the paper (Adam lr 1e-3, batch 128, 200000 iterations, snapshot every 5000)",
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
+    add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
