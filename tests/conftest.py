@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,3 +17,18 @@ def digits(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("digits")
     prepare("digits", {"source": "digits"}, out)
     return out / "train.npz"
+
+
+@pytest.fixture(scope="session")
+def sample_shard() -> Callable[..., int]:
+    """``ncsn sample`` of shard ``shard`` of ``shards`` from a checkpoint: a function returning the exit code."""
+    from ncsn.cli import main
+
+    def run(checkpoint, out, num_samples: int, settings: dict | str, shard: int = 0, shards: int = 1) -> int:
+        settings = settings if isinstance(settings, str) else json.dumps(settings)
+        return main(
+            ["sample", "--checkpoint", str(checkpoint), "--num-samples", str(num_samples)]
+            + ["--shard", str(shard), "--shards", str(shards), "--settings", settings, "--out", str(out)]
+        )
+
+    return run

@@ -99,30 +99,11 @@ def test_to_uint8_rounds_and_clamps():
     assert to_uint8(x).ravel().tolist() == [0, 0, 0, 1, 255, 255]
 
 
-def test_sample_command_shards_load_back_as_the_single_job(checkpoint, loaded, tmp_path):
+def test_sample_command_shards_load_back_as_the_single_job(checkpoint, loaded, tmp_path, sample_shard):
     settings = '{"sampling": {"n_steps_each": 1, "batch_size": 4}, "device": "cpu", "seed": 0}'
     paths = [str(tmp_path / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(paths):
-        assert (
-            main(
-                [
-                    "sample",
-                    "--checkpoint",
-                    str(checkpoint),
-                    "--num-samples",
-                    "10",
-                    "--shard",
-                    str(k),
-                    "--shards",
-                    "2",
-                    "--settings",
-                    settings,
-                    "--out",
-                    path,
-                ]
-            )
-            == 0
-        )
+        assert sample_shard(checkpoint, path, 10, settings, shard=k, shards=2) == 0
     images, infos = load_shards(paths[::-1])
     assert np.array_equal(images, draw(loaded, FAST, 10)[0])
     assert (
@@ -133,26 +114,7 @@ def test_sample_command_shards_load_back_as_the_single_job(checkpoint, loaded, t
     with pytest.raises(NcsnError, match="expected shards 0..1"):
         load_shards(paths[:1])
     other = str(tmp_path / "other.npz")
-    assert (
-        main(
-            [
-                "sample",
-                "--checkpoint",
-                str(checkpoint),
-                "--num-samples",
-                "10",
-                "--shard",
-                "1",
-                "--shards",
-                "2",
-                "--settings",
-                settings.replace('"seed": 0', '"seed": 5'),
-                "--out",
-                other,
-            ]
-        )
-        == 0
-    )
+    assert sample_shard(checkpoint, other, 10, settings.replace('"seed": 0', '"seed": 5'), shard=1, shards=2) == 0
     with pytest.raises(NcsnError, match="different draws"):
         load_shards([paths[0], other])
 

@@ -154,7 +154,7 @@ def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     assert json.loads(again.read_text())["kid"] == score["kid"]
 
 
-def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline):
+def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline, sample_shard):
     """Same checkpoint, seed and settings: sample (evaluation stream) and score (selection stream) draw different images."""
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
@@ -162,26 +162,7 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     assert score_checkpoint(root, root / "s.json", chosen) == 0
     shards = [str(root / f"shard_{k}_of_2.npz") for k in range(2)]
     for k, path in enumerate(shards):
-        assert (
-            main(
-                [
-                    "sample",
-                    "--checkpoint",
-                    str(root / "ckpt_20.pt"),
-                    "--num-samples",
-                    "20",
-                    "--shard",
-                    str(k),
-                    "--shards",
-                    "2",
-                    "--settings",
-                    json.dumps(SAMPLING),
-                    "--out",
-                    path,
-                ]
-            )
-            == 0
-        )
+        assert sample_shard(root / "ckpt_20.pt", path, 20, SAMPLING, shard=k, shards=2) == 0
     final = np.concatenate([np.load(p)["images"] for p in shards])
     selection = np.load(chosen)["images"]
     assert final.shape == selection.shape
@@ -229,25 +210,10 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     assert metrics["recognisable_real"] == json.loads((root / "accuracy.json").read_text())["test_recognisable"]
 
 
-def test_evaluate_refuses_shards_that_do_not_match_the_config(pipeline, capsys):
+def test_evaluate_refuses_shards_that_do_not_match_the_config(pipeline, capsys, sample_shard):
     root = pipeline
     shard = root / "one.npz"
-    assert (
-        main(
-            [
-                "sample",
-                "--checkpoint",
-                str(root / "ckpt_20.pt"),
-                "--num-samples",
-                "20",
-                "--settings",
-                json.dumps(SAMPLING),
-                "--out",
-                str(shard),
-            ]
-        )
-        == 0
-    )
+    assert sample_shard(root / "ckpt_20.pt", shard, 20, SAMPLING) == 0
     out = root / "bad_metrics.json"
     settings = json.dumps({"evaluation": {"num_samples": 50}, "device": "cpu"})
     assert (
