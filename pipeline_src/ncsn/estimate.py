@@ -223,19 +223,21 @@ def estimate(
         add(Stage(name, "evaluate", 2 * n * feature, 0.0, "IS and FID, two libraries"))
         sweep = config.get("figures", {}).get("sweep", {})
         if sweep.get("experiment") == name:
-            cells = len(sweep["eps"])
-            evaluations = sum(sampler_steps({**sampling, "n_steps_each": t}, num_levels) for t in sweep["n_steps_each"])
+            cells = len(sweep["eps"]) * len(sweep["n_steps_each"])
+            # network evaluations per sample summed over the grid
+            evaluations = len(sweep["eps"]) * sum(
+                sampler_steps({**sampling, "n_steps_each": t}, num_levels) for t in sweep["n_steps_each"]
+            )
             m = sweep["num_samples"]
             # the cell at the experiment's own eps and T copies the chosen checkpoint's selection score
-            reused = scored and m == selection["num_samples"]
+            reused = 1 if scored and m == selection["num_samples"] else 0
             add(
                 Stage(
                     name,
                     "sweep",
-                    m * (cells * evaluations - reused * steps) * forward
-                    + m * (cells * len(sweep["n_steps_each"]) - reused) * feature,
-                    cells * len(sweep["n_steps_each"]) * m * image_bytes,
-                    f"{cells} step sizes x T in {sweep['n_steps_each']} x {m} samples"
+                    m * ((evaluations - reused * steps) * forward + (cells - reused) * feature),
+                    cells * m * image_bytes,
+                    f"{len(sweep['eps'])} step sizes x T in {sweep['n_steps_each']} x {m} samples"
                     + ("; the experiment's own cell reuses its selection score" if reused else ""),
                 )
             )
