@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ncsn.errors import NcsnError
-from ncsn.settings import sample_timing_jobs
+from ncsn.settings import is_trained, sample_timing_jobs
 
 # Dense peak throughput in TFLOP/s (vendor data sheets, SXM parts; P100 PCIe). None: no such mode.
 GPU_PEAK_TFLOPS: dict[str, dict[str, float | None]] = {
@@ -165,7 +165,7 @@ def estimate(
         training, sampling = exp["training"], exp["sampling"]
         steps = sampler_steps(sampling, num_levels)
         # a given checkpoint (`checkpoint:` block) is neither trained nor selected
-        checkpoints = checkpoint_count(training) if "checkpoint" not in exp else 0
+        checkpoints = checkpoint_count(training) if is_trained(exp) else 0
         weights = params * BYTES_PER_FLOAT * (2 if training.get("ema") else 1)
         add = result.stages.append
         if exp["dataset"] not in {s.experiment for s in result.stages if s.stage == "prepare"}:

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import ncsn.settings
+
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
 # works without activating it): the Snakefile puts that Python first on PATH.
 NCSN = "python -m ncsn"
@@ -114,12 +116,14 @@ def experiment(config: dict, name: str) -> dict:
 
 def trained_experiments(config: dict) -> list[str]:
     """Experiments that train their model (no `checkpoint:` block)."""
-    return [x for x, e in config["experiments"].items() if "checkpoint" not in e]
+    return [x for x, e in config["experiments"].items() if ncsn.settings.is_trained(e)]
 
 
 def given_experiments(config: dict) -> list[str]:
     """Experiments that evaluate an existing checkpoint: no train, score or select jobs."""
-    return [x for x, e in config["experiments"].items() if "checkpoint" in e]
+    return [
+        x for x, e in config["experiments"].items() if not ncsn.settings.is_trained(e)
+    ]
 
 
 def name_pattern(names: list[str]) -> str:

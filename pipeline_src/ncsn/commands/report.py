@@ -24,6 +24,7 @@ from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.io import read_json
 from ncsn.report import result_row, results_table, timing_row, timing_table, write_tables
+from ncsn.settings import is_trained
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")
     }
     for key, by_name in files.items():
-        needed = {x for x, e in experiments.items() if key != "train_benchmark" or "checkpoint" not in e}
+        needed = {x for x, e in experiments.items() if key != "train_benchmark" or is_trained(e)}
         missing = sorted(needed - set(by_name))
         if missing:
             raise NcsnError(f"no --{key.replace('_', '-')} NAME=PATH given for experiment(s) {missing}")

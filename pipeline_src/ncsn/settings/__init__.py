@@ -361,6 +361,11 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def is_trained(exp: dict[str, Any]) -> bool:
+    """Whether an experiment trains its model: one with a ``checkpoint:`` block evaluates that checkpoint instead."""
+    return "checkpoint" not in exp
+
+
 def sample_timing_jobs(config: dict[str, Any]) -> list[tuple[str, int]]:
     """(experiment, image count) of [Re] Table 1's timed sampling jobs: none without
     ``report.sample_timing``, every experiment when it names none."""
