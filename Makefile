@@ -1,23 +1,26 @@
 # Two entry points for a fresh clone (Python 3.11 and the package registries only):
 #   make demo  - run the whole workflow on the embedded default (digits, CPU, no downloads)
 #   make test  - run the test suite
-# Both create .venv on first use and reinstall only when pyproject.toml changes.
+# Both create .venv on first use: the exact versions of requirements-lock.txt (what CI tests), then
+# the project itself with --no-deps; they reinstall only when the lock or pyproject.toml changes.
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK := requirements-lock.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= all
 
 .PHONY: venv demo test test-slurm bench gpu-check report-docs clean-venv paper-smoke
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 

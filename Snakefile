@@ -34,11 +34,9 @@ except SettingsError as err:
     raise WorkflowError(str(err)) from None
 
 
-# The jobs' software as one image (workflow/envs/Dockerfile), used with --sdm apptainer.
-container: config["container"]
-
-
-# `python` in every job is the one running Snakemake, where `ncsn` is installed.
+# `python` in every job is the one running Snakemake, where `ncsn` is installed (from
+# requirements-lock.txt): that environment is the jobs' software. There is no container image
+# (docs/development.md, "Software deployment", says why).
 shell.prefix(
     f"set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH; "
 )
@@ -57,20 +55,20 @@ wildcard_constraints:
 
 
 # Missing data or weights: a dry run (-n) lists them and plans; a real run stops in
-# `onstart`, which Snakemake calls before the first job and never on a dry run.
+# `onstart` (called before the first job, never on a dry run) on those its jobs need, and on
+# Inception files whose SHA-256 is not the published one.
 _missing = missing_local_files(config)
 if _missing:
     logger.warning(
         "These inputs are missing (a dry run plans anyway; a real run stops before "
-        "its first job):\n  - " + "\n  - ".join(_missing)
+        "its first job if one of its jobs needs them):\n  - " + "\n  - ".join(_missing)
     )
 
 
 onstart:
-    if _missing:
-        raise WorkflowError(
-            "Missing inputs, nothing was run:\n  - " + "\n  - ".join(_missing)
-        )
+    _problems = start_problems(config, workflow.dag.needrun_jobs())
+    if _problems:
+        raise WorkflowError(_problems)
 
 
 # Lets a dry run plan the jobs that read absent weight files; a real run never gets here.
@@ -91,6 +89,7 @@ if missing_weight_files(config):
 # Stage rule files in DAG order.
 include: "workflow/rules/common_stages.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/extractor.smk"
 include: "workflow/rules/given.smk"
 include: "workflow/rules/train.smk"

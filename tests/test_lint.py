@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,13 @@ def test_workflow_files_are_snakefmt_formatted():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_snakemake_lint_finds_nothing(tmp_path):
+# The jobs' software is the environment running Snakemake (installed from requirements-lock.txt);
+# there is deliberately no container or per-rule conda env (docs/development.md says why), so
+# this one lint is expected on every rule and every other lint fails the test.
+NO_CONTAINER_LINT = "Specify a conda environment or container for each rule."
+
+
+def test_snakemake_lint_finds_nothing_but_the_absent_container(tmp_path):
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "pipeline_src"), os.environ.get("PYTHONPATH")])),
@@ -39,4 +46,6 @@ def test_snakemake_lint_finds_nothing(tmp_path):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--lint"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     output = result.stdout + result.stderr
-    assert result.returncode == 0 and "Lints for" not in output and "Congratulations" in output, output
+    titles = set(re.findall(r"^    \* (.+?):$", output, flags=re.MULTILINE))
+    assert result.returncode in (0, 1) and "Lints for" in output, output  # the parser found the lints
+    assert titles == {NO_CONTAINER_LINT}, output

@@ -1,14 +1,18 @@
-"""The pins in pyproject.toml and environment.yml agree, and the CLI dispatcher behaves."""
+"""Ranges in the package metadata, exact versions in the lock (and environment.yml), and the CLI dispatcher."""
 
 import json
 import os
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from ncsn import cli
 from ncsn.errors import NcsnError
@@ -17,22 +21,60 @@ from ncsn.io import atomic_path, read_json, write_json
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pins_from_pyproject() -> dict[str, str]:
+def metadata_requirements() -> list[Requirement]:
+    """The ranges pip resolves from on `pip install .` (runtime and the test extra)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    lines = project["dependencies"] + project["optional-dependencies"]["test"]
-    return dict(line.split("==") for line in lines)
+    return [Requirement(line) for line in project["dependencies"] + project["optional-dependencies"]["test"]]
 
 
-def pins_from_environment() -> dict[str, str]:
+def lock_lines() -> list[str]:
+    lines = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def lock_pins() -> dict[str, str]:
+    """Canonical name -> the exact version `make venv` installs."""
+    pins = {}
+    for line in lock_lines():
+        req = Requirement(line)
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"lock line {line!r} is not an exact pin"
+        pins[canonicalize_name(req.name)] = spec.version
+    return pins
+
+
+def test_package_metadata_has_ranges_and_no_exact_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    for req in metadata_requirements():
+        assert req.specifier, f"{req.name} has no range"
+        assert not any(spec.operator in ("==", "===") for spec in req.specifier), f"{req} is an exact pin"
+
+
+def test_every_lock_entry_satisfies_the_package_ranges():
+    ranges = {canonicalize_name(req.name): req.specifier for req in metadata_requirements()}
+    pins = lock_pins()
+    assert sorted(pins) == sorted(ranges), "the lock and pyproject.toml name different packages"
+    outside = {name: (version, str(ranges[name])) for name, version in pins.items() if version not in ranges[name]}
+    assert not outside, f"lock versions outside the pyproject.toml ranges: {outside}"
+
+
+def test_environment_yml_lists_exactly_the_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_block = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
-    return dict(line.split("==") for line in pip_block)
+    assert pip_block == lock_lines()
+    assert "python=3.11" in env["dependencies"]
 
 
-def test_every_dependency_is_pinned_identically_for_pip_and_conda():
-    pyproject = pins_from_pyproject()
-    assert all(version for version in pyproject.values())
-    assert pyproject == pins_from_environment()
+def test_the_environment_running_the_tests_has_the_locked_versions():
+    """`make venv` installs from the lock: what CI tests is what the lock says (a +cpu/+cuXXX build counts)."""
+    found = {name: metadata.version(name) for name in lock_pins()}
+    wrong = {
+        name: (found[name], version)
+        for name, version in lock_pins().items()
+        if found[name] not in SpecifierSet(f"=={version}")
+    }
+    assert not wrong, f"installed (found, locked): {wrong}; run `make venv`"
 
 
 def test_every_listed_command_has_a_module():

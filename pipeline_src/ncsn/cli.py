@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-official": ("import_official", "convert an official NCSN checkpoint (ermongroup/ncsn) to ours"),
     "fidelity": ("fidelity", "IS, FID, KID, precision/recall of your own image folder or .npz against a reference"),
     "export": ("export", "write the samples of a shard or a whole run to a PNG folder"),
+    "fetch": ("fetch", "download a file (the Inception weights) and keep it only if its SHA-256 matches"),
     "fixtures": ("fixtures", "small real-format stand-ins of the paper's data and Inception files (smoke run)"),
 }
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import ncsn.settings
+from ncsn.metrics.inception_files import inception_paths  # light: no torch
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
 # works without activating it): the Snakefile puts that Python first on PATH.
@@ -37,36 +38,51 @@ def used_datasets_and_extractors(config: dict) -> tuple[set[str], set[str]]:
     return datasets, extractors
 
 
-def missing_local_files(config: dict) -> list[str]:
-    """Inputs the user supplies that are not there: Inception files, data roots without download.
-
-    A real run stops on them before any job; a dry run (-n) lists them and still plans.
+def inception_weight_files(config: dict) -> dict[str, dict]:
+    """Path -> where it is configured, its URL, published SHA-256 and download switch, of the
+    Inception files some job reads (torch-fidelity's `weights`, clean-fid's `cleanfid_weights`).
     """
-    from ncsn.metrics.inception_files import inception_paths  # light: no torch
-
-    missing = []
-    used_datasets, used_extractors = used_datasets_and_extractors(config)
+    _, used_extractors = used_datasets_and_extractors(config)
+    files = {}
     for name in sorted(used_extractors):
         ext = config["extractors"][name]
         if ext["kind"] != "inception":
             continue
-        weights, cleanfid = inception_paths(ext)
-        if not weights.is_file():
-            missing.append(
-                f"extractors.{name}.weights: file '{weights}' does not exist. "
-                "Put the Inception-v3 FID weights there "
-                "(weights-inception-2015-12-05-6726825d.pth, the file torch-fidelity "
-                "downloads from github.com/toshas/torch-fidelity/releases) or set "
-                f"extractors.{name}.weights to where the file is."
+        for key, path in zip(("weights", "cleanfid_weights"), inception_paths(ext)):
+            files[str(path)] = {
+                "key": f"extractors.{name}.{key}",
+                "url": ext["urls"][key],
+                "sha256": ext["sha256"][key],
+                "download": ext["download"],
+            }
+    return files
+
+
+WEIGHTS_HINT = {
+    "weights": "Put the Inception-v3 FID weights there (weights-inception-2015-12-05-6726825d.pth, the file "
+    "torch-fidelity downloads from github.com/toshas/torch-fidelity/releases)",
+    "cleanfid_weights": "Put clean-fid's TorchScript Inception there (inception-2015-12-05.pt, from "
+    "nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/)",
+}
+
+
+def local_inputs(config: dict) -> list[tuple[str, str]]:
+    """(problem, file whose job needs it) of every input the user supplies that is not there:
+    Inception files without `download`, data roots without download, given checkpoints.
+    """
+    problems = []
+    for path, spec in inception_weight_files(config).items():
+        if not spec["download"] and not Path(path).is_file():
+            key = spec["key"].rsplit(".", 1)[1]
+            problems.append(
+                (
+                    f"{spec['key']}: file '{path}' does not exist. {WEIGHTS_HINT[key]}, set "
+                    f"{spec['key']} to where the file is, or set "
+                    f"{spec['key'].rsplit('.', 1)[0]}.download: true where the network allows it.",
+                    path,
+                )
             )
-        if not cleanfid.is_file():
-            missing.append(
-                f"extractors.{name}.cleanfid_weights: file '{cleanfid}' does not exist. "
-                "Put clean-fid's TorchScript Inception there (inception-2015-12-05.pt, from "
-                "nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/) or set "
-                f"extractors.{name}.cleanfid_weights to where the file is (default: next to "
-                "the torch-fidelity weights)."
-            )
+    used_datasets, _ = used_datasets_and_extractors(config)
     for name in sorted(used_datasets):
         ds = config["datasets"][name]
         if (
@@ -74,32 +90,88 @@ def missing_local_files(config: dict) -> list[str]:
             and not ds.get("download", False)
             and not Path(ds["root"]).is_dir()
         ):
-            missing.append(
-                f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
-                f"{ds['source']} data there, point datasets.{name}.root to them, or set "
-                f"datasets.{name}.download: true where the network allows it."
+            problems.append(
+                (
+                    f"datasets.{name}.root: folder '{ds['root']}' does not exist. Put the "
+                    f"{ds['source']} data there, point datasets.{name}.root to them, or set "
+                    f"datasets.{name}.download: true where the network allows it.",
+                    data_files(name)["train"],
+                )
             )
     for name, exp in config["experiments"].items():
         given = exp.get("checkpoint")
         if given is not None and not Path(given["path"]).is_file():
-            missing.append(
-                f"experiments.{name}.checkpoint.path: file '{given['path']}' does not exist. "
-                "Point it to a checkpoint of ours (ckpt_N.pt) or, with format: official, to "
-                "an official NCSN checkpoint.pth (ermongroup/ncsn)."
+            problems.append(
+                (
+                    f"experiments.{name}.checkpoint.path: file '{given['path']}' does not exist. "
+                    "Point it to a checkpoint of ours (ckpt_N.pt) or, with format: official, to "
+                    "an official NCSN checkpoint.pth (ermongroup/ncsn).",
+                    given["path"],
+                )
             )
-    return missing
+    return problems
+
+
+def missing_local_files(config: dict, needed: set[str] | None = None) -> list[str]:
+    """Inputs the user supplies that are not there, of the jobs whose files are ``needed``
+    (all of the config when None).
+
+    A real run stops on them before any job (`onstart`, with the files of the jobs it will
+    run, so preparing one data set does not need the others); a dry run (-n) lists them and plans.
+    """
+    return [
+        problem
+        for problem, file in local_inputs(config)
+        if needed is None or file in needed
+    ]
+
+
+def weight_checksum_problems(config: dict, needed: set[str]) -> list[str]:
+    """Present Inception files among ``needed`` whose SHA-256 is not the configured one."""
+    from ncsn.verified_download import checksum_problem
+
+    return [
+        f"{spec['key']}: {problem}"
+        for path, spec in inception_weight_files(config).items()
+        if path in needed and Path(path).is_file()
+        for problem in [checksum_problem(path, spec["sha256"])]
+        if problem
+    ]
+
+
+def start_problems(config: dict, jobs) -> str:
+    """Why a real run must not start (empty when it may): inputs that the ``jobs`` it will run
+    need and that are missing, or Inception files among them that are not the published ones.
+    """
+    needed = {str(f) for job in jobs for f in [*job.input, *job.output]}
+    sections = [
+        ("Missing inputs, nothing was run:", missing_local_files(config, needed)),
+        (
+            "Wrong input files, nothing was run:",
+            weight_checksum_problems(config, needed),
+        ),
+    ]
+    return "\n".join(
+        f"{title}\n  - " + "\n  - ".join(items) for title, items in sections if items
+    )
 
 
 def missing_weight_files(config: dict) -> list[str]:
-    """Inception weight files that are rule inputs and absent (a dry run plans through them)."""
-    _, used_extractors = used_datasets_and_extractors(config)
+    """Absent Inception files the user places by hand (a dry run plans through them)."""
     return [
         path
-        for name in sorted(used_extractors)
-        if config["extractors"][name]["kind"] == "inception"
-        for path in [extractor_files(config, name)["extractor"]]
-        if not Path(path).is_file()
+        for path, spec in inception_weight_files(config).items()
+        if not spec["download"] and not Path(path).is_file()
     ]
+
+
+def weights_to_fetch(config: dict) -> dict[str, dict]:
+    """Absent Inception files with `download: true`: the `fetch_weights` job writes them."""
+    return {
+        path: spec
+        for path, spec in inception_weight_files(config).items()
+        if spec["download"] and not Path(path).is_file()
+    }
 
 
 # ---------------------------------------------------------------- small helpers
@@ -158,11 +230,12 @@ def data_files(dataset: str) -> dict[str, str]:
 
 
 def extractor_files(config: dict, name: str) -> dict[str, str]:
-    """What FID/IS need of an extractor: the workflow-trained model or the weights file."""
+    """What FID/IS need of an extractor: the workflow-trained model or the two Inception files."""
     ext = config["extractors"][name]
     if ext["kind"] == "digits":
         return {"extractor": f"{RESULTS}/extractors/{name}/model.pt"}
-    return {"extractor": ext["weights"]}
+    weights, cleanfid = inception_paths(ext)
+    return {"extractor": str(weights), "cleanfid_weights": str(cleanfid)}
 
 
 def refstats_file(dataset: str, extractor: str) -> str:
@@ -373,7 +446,7 @@ def fid_inputs(wildcards) -> dict:
     """Extractor and reference statistics an experiment's FID is computed against."""
     exp = experiment(config, wildcards.experiment)
     return {
-        "extractor": extractor_files(config, exp["extractor"])["extractor"],
+        **extractor_files(config, exp["extractor"]),
         "refstats": refstats_file(exp["dataset"], exp["extractor"]),
     }
 

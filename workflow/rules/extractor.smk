@@ -24,8 +24,8 @@ rule train_extractor:
 
 rule ref_stats:
     input:
+        unpack(lambda wc: extractor_files(config, wc.extractor)),
         train=data_files("{dataset}")["train"],
-        extractor=lambda wc: extractor_files(config, wc.extractor)["extractor"],
     output:
         refstats_file("{dataset}", "{extractor}"),
     log:
