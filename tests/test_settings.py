@@ -226,7 +226,19 @@ def test_check_config_fills_every_default_and_lists_all_problems_at_once():
 def test_inception_extractors_get_no_digits_defaults():
     config = copy.deepcopy(BASE)
     config["extractors"]["inc"] = {"kind": "inception", "weights": "w.pth"}
-    assert check_config(config)["extractors"]["inc"] == {"kind": "inception", "weights": "w.pth"}
+    filled = check_config(config)["extractors"]["inc"]
+    assert set(filled) == {"kind", "weights", "download", "urls", "sha256"}  # inception's own defaults only
+    assert filled["download"] is False and filled["sha256"]["weights"].startswith("6726825d")  # torch.hub's prefix
+
+
+def test_a_partial_sha256_block_keeps_the_published_hash_of_the_other_file():
+    config = copy.deepcopy(BASE)
+    config["extractors"]["inc"] = {"kind": "inception", "weights": "w.pth", "sha256": {"weights": None}}
+    filled = check_config(config)["extractors"]["inc"]["sha256"]
+    assert filled["weights"] is None and len(filled["cleanfid_weights"]) == 64
+    config["extractors"]["inc"]["sha256"] = {"weights": "6726825d"}
+    with pytest.raises(SettingsError, match="sha256.weights"):
+        check_config(config)
 
 
 def test_single_level_schedule_defaults_to_one_level():
@@ -308,4 +320,10 @@ def test_the_digits_extractor_trains_with_exactly_the_schemas_digits_keys():
     from ncsn.metrics.digits_classifier import TRAIN_KEYS
     from ncsn.settings import kind_keys
 
-    assert set(TRAIN_KEYS) == kind_keys("digits") and kind_keys("inception") == {"weights", "cleanfid_weights"}
+    assert set(TRAIN_KEYS) == kind_keys("digits") and kind_keys("inception") == {
+        "weights",
+        "cleanfid_weights",
+        "download",
+        "urls",
+        "sha256",
+    }
