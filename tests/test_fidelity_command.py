@@ -51,7 +51,7 @@ def setup(tmp_path_factory):
     return root, extractor, train, test
 
 
-def fidelity(root, input1, input2, out):
+def fidelity(root, input1, input2, out, *options: str):
     return main(
         [
             "fidelity",
@@ -67,6 +67,7 @@ def fidelity(root, input1, input2, out):
             str(out),
             "--threads",
             "1",
+            *options,
         ]
     )
 
@@ -84,19 +85,38 @@ def test_export_writes_every_sample_as_a_png_that_reads_back_identical(setup, tm
     assert len(list((tmp_path / "five").glob("*.png"))) == 5
 
 
-def test_png_folder_against_a_prepared_data_set_uses_all_its_images(setup, tmp_path):
+def test_png_folder_against_a_prepared_data_set_uses_its_training_split_as_the_workflow(setup, tmp_path):
+    """The default is the split the workflow's reference statistics use: the FID equals the one against ref-stats."""
     root, extractor, train, test = setup
     assert main(["export", "--samples", str(root / "shard_0_of_1.npz"), "--out", str(tmp_path / "png")]) == 0
     assert fidelity(root, tmp_path / "png", root / "data", tmp_path / "m.json") == 0
     got = json.loads((tmp_path / "m.json").read_text())
-    assert got["input2"]["num_images"] == len(train) + len(test) == 1797  # no train/test split of the reference
-    expected = compare(image_statistics(test, extractor), image_statistics(np.concatenate([train, test]), extractor))
+    assert got["input2"]["num_images"] == len(train) and got["input2"]["split"] == "train"
+    expected = compare(image_statistics(test, extractor), image_statistics(train, extractor))
     assert got["fid"] == pytest.approx(expected["fid"], rel=1e-9) and got["fid_cleanfid"] == pytest.approx(
         expected["fid_cleanfid"], rel=1e-9
     )
     assert got["kid"] == pytest.approx(expected["kid"]) and got["kid"]["subset_size"] == 359
     assert (got["precision"], got["recall"]) == pytest.approx((expected["precision"], expected["recall"]))
     assert got["inception_score"] == pytest.approx(image_statistics(test, extractor).inception_score())
+    assert fidelity(root, tmp_path / "png", root / "ref.npz", tmp_path / "ref.json") == 0
+    assert json.loads((tmp_path / "ref.json").read_text())["fid"] == pytest.approx(got["fid"], rel=1e-9)
+
+
+def test_the_split_option_picks_the_test_split_or_all_images(setup, tmp_path, capsys):
+    root, extractor, train, test = setup
+    shard = root / "shard_0_of_1.npz"
+    assert fidelity(root, shard, root / "data", tmp_path / "all.json", "--split", "all") == 0
+    got = json.loads((tmp_path / "all.json").read_text())
+    assert got["input2"]["num_images"] == len(train) + len(test) == 1797 and got["input2"]["split"] == "all"
+    expected = compare(image_statistics(test, extractor), image_statistics(np.concatenate([train, test]), extractor))
+    assert got["fid"] == pytest.approx(expected["fid"], rel=1e-9)
+    assert fidelity(root, shard, root / "data", tmp_path / "test.json", "--split", "test") == 0
+    same = json.loads((tmp_path / "test.json").read_text())
+    assert same["input2"]["num_images"] == len(test) and abs(same["fid"]) < 1e-6  # the same images
+    with pytest.raises(SystemExit):
+        fidelity(root, shard, root / "data", tmp_path / "x.json", "--split", "valid")
+    assert "invalid choice: 'valid'" in capsys.readouterr().err
 
 
 def test_npz_against_saved_statistics_and_a_bare_mu_sigma_file(setup, tmp_path, capsys):

@@ -337,6 +337,26 @@ def _upstream_mtimes(workdir: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
+def test_the_readme_own_images_example_gives_the_workflows_fid(tiny_run):
+    """README, "Scoring your own images": export the samples, score them against the prepared data set."""
+    workdir, _, _ = tiny_run
+    for command in (
+        "export --samples results/samples/digits/tiny --out own_png",
+        "fidelity --input1 own_png --input2 results/data/digits --extractor digits"
+        " --weights results/extractors/digits/model.pt --threads 1 --out own.json",
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "ncsn", *command.split()], cwd=workdir, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    own = json.loads((workdir / "own.json").read_text())
+    workflow = json.loads((workdir / METRICS).read_text())
+    assert own["num_samples"] == workflow["num_samples"] == 40
+    assert own["fid"] == pytest.approx(workflow["fid"], rel=1e-6)
+    assert own["fid_cleanfid"] == pytest.approx(workflow["fid_cleanfid"], rel=1e-6)
+
+
+@pytest.mark.slow
 def test_changing_evaluation_samples_reruns_evaluation_only(tiny_run):
     workdir, _, _ = tiny_run
     before = _upstream_mtimes(workdir)

@@ -4,8 +4,9 @@
         --extractor inception --weights weights/weights-inception-2015-12-05-6726825d.pth --out metrics.json
 
 input1: the generated images (PNG/JPEG folder or .npz); input2: the reference (folder, .npz,
-prepared data set folder — all of its images, no split — or saved statistics). Like
-torch-fidelity's ``fidelity`` command, but with both libraries' FID and local weights only.
+prepared data set folder — its training split by default, as the workflow's reference statistics
+and the results table — or saved statistics). Like torch-fidelity's ``fidelity`` command, but
+with both libraries' FID and local weights only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.cli import add_threads_argument
+from ncsn.data.store import REFERENCE_SPLIT, SPLITS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input2",
         required=True,
-        help="reference: a folder, an .npz with 'images', a prepared data set folder (all its images) or statistics (.npz with mu, sigma)",
+        help="reference: a folder, an .npz with 'images', a prepared data set folder (see --split) or statistics (.npz with mu, sigma)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=(*SPLITS, "all"),
+        default=REFERENCE_SPLIT,
+        help=f"which images of a prepared data set folder to use (default {REFERENCE_SPLIT}: the split the workflow's "
+        "reference statistics and the results table use; all = train and test)",
     )
     parser.add_argument(
         "--extractor",
@@ -64,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.io import write_json
     from ncsn.metrics.extractors import build_extractor, check_extractor
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
-    from ncsn.metrics.image_sets import is_statistics_file, load_images, load_statistics
+    from ncsn.metrics.image_sets import is_prepared_data_set, is_statistics_file, load_images, load_statistics
 
     began = time.perf_counter()
     settings = {"kind": args.extractor}
@@ -78,10 +87,11 @@ def run(args: argparse.Namespace) -> int:
     channels = 1 if args.extractor == "digits" else 3
 
     def scored(path: str):
-        images = load_images(path, channels)
+        images = load_images(path, channels, args.split)
         extractor.check_images(images, path)
         stats = image_statistics(images, extractor, is_splits=min(args.is_splits, len(images)))
-        return stats, {"path": path, "num_images": len(images), "inception_score": stats.inception_score()}
+        split = {"split": args.split} if is_prepared_data_set(path) else {}
+        return stats, {"path": path, **split, "num_images": len(images), "inception_score": stats.inception_score()}
 
     generated, input1 = scored(args.input1)
     if is_statistics_file(args.input2):

@@ -16,6 +16,9 @@ from ncsn.io import read_json, save_npz, write_json
 
 SPLITS = ("train", "test")
 META_FILE = "meta.json"
+# The split the workflow's reference statistics are computed on (the `ref_stats` rule reads
+# `train.npz`, the paper's 50k CIFAR-10 training images); `ncsn fidelity` defaults to it.
+REFERENCE_SPLIT = "train"
 
 
 def split_path(out_dir: str | os.PathLike, split: str) -> Path:

@@ -2,8 +2,9 @@
 
 An image set is a folder of PNG/JPEG files, an ``.npz`` with an ``images`` array (a sample shard
 of ``ncsn sample``, a prepared split, or the user's own uint8 NHWC array), or a prepared data set
-folder (``meta.json``, ``train.npz``, ``test.npz``: all its images, no split). A reference may also
-be a statistics file (``ncsn ref-stats``, or any ``.npz`` with ``mu`` and ``sigma``).
+folder (``meta.json``, ``train.npz``, ``test.npz``), read by default as the workflow's reference
+statistics read it: its training split (the paper's 50k CIFAR-10 training images). A reference may
+also be a statistics file (``ncsn ref-stats``, or any ``.npz`` with ``mu`` and ``sigma``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,32 @@ from typing import Any
 import numpy as np
 
 from ncsn.data.images import is_image, read_images
-from ncsn.data.store import META_FILE, SPLITS, load_split
+from ncsn.data.store import META_FILE, REFERENCE_SPLIT, SPLITS, load_split
 from ncsn.errors import NcsnError
 from ncsn.metrics.extractors import Extractor
 from ncsn.metrics.fidelity import Statistics
 from ncsn.metrics.refstats import load_reference
 
 KINDS_HELP = "a folder of PNG/JPEG images, an .npz with an 'images' array, or a prepared data set folder"
+PREPARED_SPLITS = (*SPLITS, "all")  # what `split` may name: one split, or both
 
 
-def load_images(path: str | os.PathLike, channels: int) -> np.ndarray:
-    """uint8 (N, H, W, C) of an image set; folders are read at their size with ``channels`` (1 grey, 3 RGB)."""
+def is_prepared_data_set(path: str | os.PathLike) -> bool:
+    """True for a folder ``ncsn prepare`` wrote (``meta.json`` beside ``train.npz`` and ``test.npz``)."""
+    return Path(path).is_dir() and (Path(path) / META_FILE).is_file()
+
+
+def load_images(path: str | os.PathLike, channels: int, split: str = REFERENCE_SPLIT) -> np.ndarray:
+    """uint8 (N, H, W, C) of an image set; folders are read at their size with ``channels`` (1 grey, 3 RGB).
+
+    ``split`` picks the images of a prepared data set folder: ``train``, ``test`` or ``all`` (both).
+    """
     path = Path(path)
-    if path.is_dir() and (path / META_FILE).is_file():
-        return np.concatenate([load_split(path / f"{split}.npz")[0] for split in SPLITS])
+    if is_prepared_data_set(path):
+        if split not in PREPARED_SPLITS:
+            raise NcsnError(f"split {split!r} of {path}: expected one of {', '.join(PREPARED_SPLITS)}")
+        chosen = SPLITS if split == "all" else (split,)
+        return np.concatenate([load_split(path / f"{name}.npz")[0] for name in chosen])
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if is_image(p))
         if not files:

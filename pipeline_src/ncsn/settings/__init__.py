@@ -12,6 +12,7 @@ import copy
 import difflib
 import functools
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -143,6 +144,30 @@ def _unknown_key_message(parts: list, key: str, allowed: list[str]) -> str:
     return f"{where}: unknown key; {suggestion}(allowed: {', '.join(allowed)})"
 
 
+NUMBER_TEXT = re.compile(r"[-+]?(\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)")
+
+
+def _number_hint(value: Any, expected: Any) -> str | None:
+    """How to write a number YAML read as a string (``4e-5``: YAML 1.1 needs ``4.0e-5``), or None."""
+    types = {expected} if isinstance(expected, str) else set(expected)
+    if not isinstance(value, str) or not types & {"number", "integer"}:
+        return None
+    match = NUMBER_TEXT.fullmatch(value.strip())
+    if not match:
+        return None
+    whole, fraction, sign, exponent = match.groups()
+    written = f"{value.strip()[0] if value.strip()[0] in '+-' else ''}{whole}.{fraction or '0'}e{sign or '+'}{exponent}"
+    if "number" not in types:
+        number = float(value)
+        if not number.is_integer():
+            return None
+        written = str(int(number))
+    return (
+        f"{value!r} is a string, not a number: YAML reads an exponent as a number only with a dot in the "
+        f"mantissa and a sign in the exponent; write {written}"
+    )
+
+
 def _schema_problems(config: Any, node: dict[str, Any], prefix: str = "") -> Iterator[str]:
     validator = Draft202012Validator(node)
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -151,6 +176,8 @@ def _schema_problems(config: Any, node: dict[str, Any], prefix: str = "") -> Ite
             allowed = list(error.schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(allowed)):
                 yield _unknown_key_message(parts, key, allowed)
+        elif error.validator == "type" and (hint := _number_hint(error.instance, error.validator_value)):
+            yield f"{_path(parts)}: {hint}"
         elif error.validator == "anyOf":
             yield f"{_path(parts)}: {error.instance!r} is not allowed; expected {error.schema.get('description', error.message)}"
         else:
