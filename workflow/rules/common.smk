@@ -455,9 +455,15 @@ def extractor_training_data(wildcards):
     return data_files(config["extractors"][wildcards.extractor]["dataset"])
 
 
+# Inception keys only the workflow reads (fetching and checking the files before the first job):
+# kept out of the jobs' settings, so a changed URL or hash reruns nothing.
+WEIGHTS_FETCH_KEYS = ("download", "urls", "sha256")
+
+
 def extractor_settings(name: str) -> dict:
+    ext = config["extractors"][name]
     return {
-        "extractor": config["extractors"][name],
+        "extractor": {k: v for k, v in ext.items() if k not in WEIGHTS_FETCH_KEYS},
         "device": config["device"],
         "seed": config["seed"],
     }
