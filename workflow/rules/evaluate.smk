@@ -29,7 +29,7 @@ rule sample:
 rule evaluate:
     input:
         unpack(fid_inputs),
-        ref_data=lambda wc: data_files(wc.dataset)["train"],
+        ref_data=lambda wc: data_files(wc.dataset)[REFERENCE_SPLIT],
         shards=lambda wc: shard_files(config, wc.experiment),
     output:
         metrics_file("{dataset}", "{experiment}"),

@@ -25,7 +25,7 @@ rule train_extractor:
 rule ref_stats:
     input:
         unpack(lambda wc: extractor_files(config, wc.extractor)),
-        train=data_files("{dataset}")["train"],
+        train=data_files("{dataset}")[REFERENCE_SPLIT],
     output:
         refstats_file("{dataset}", "{extractor}"),
     log:

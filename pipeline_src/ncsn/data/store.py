@@ -16,8 +16,8 @@ from ncsn.io import read_json, save_npz, write_json
 
 SPLITS = ("train", "test")
 META_FILE = "meta.json"
-# The split the workflow's reference statistics are computed on (the `ref_stats` rule reads
-# `train.npz`, the paper's 50k CIFAR-10 training images); `ncsn fidelity` defaults to it.
+# The split reference statistics are computed on: the workflow's `ref_stats` and `evaluate` rules
+# read it, and `ncsn fidelity` defaults to it (the paper's 50k CIFAR-10 training images).
 REFERENCE_SPLIT = "train"
 
 
