@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -64,6 +65,15 @@ def test_environment_yml_lists_exactly_the_lock():
     pip_block = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     assert pip_block == lock_lines()
     assert "python=3.11" in env["dependencies"]
+
+
+def test_the_readmes_cpu_torch_recipe_names_the_locked_versions():
+    """README: the CPU build installed first must be the version the lock pins, or `make` would replace it."""
+    recipe = re.search(
+        r"pip install (torch==\S+) (torchvision==\S+) --index-url \S+/whl/cpu", (ROOT / "README.md").read_text()
+    )
+    assert recipe, "README lost its CPU-only torch recipe"
+    assert set(recipe.groups()) <= set(lock_lines())
 
 
 def test_the_environment_running_the_tests_has_the_locked_versions():
