@@ -8,9 +8,7 @@ import re
 from pathlib import Path
 
 import ncsn.settings
-from ncsn.data.store import (
-    REFERENCE_SPLIT,
-)  # the split reference statistics are computed on
+from ncsn.data.store import REFERENCE_SPLIT
 from ncsn.metrics.inception_files import inception_paths  # light: no torch
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
