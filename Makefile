@@ -27,7 +27,7 @@ demo: venv
 # pytest exits 5 when it collects no test: an empty suite is not a failure.
 # In CI (CI=true, as root) the SLURM integration test then runs on a one-node cluster that
 # it starts and stops itself (tests/slurm/cluster.sh); elsewhere it is skipped unless a
-# cluster is up (see README, "Running on SLURM").
+# cluster is up (see docs/running.md, "The SLURM integration test").
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected: treated as success"; status=0; fi; \
