@@ -1,6 +1,6 @@
 # Two entry points for a fresh clone (Python 3.11 and the package registries only):
 #   make demo  - run the whole workflow on the embedded default (digits, CPU, no downloads)
-#   make test  - run the test suite
+#   make test  - run the test suite (make test-fast: without the end-to-end runs)
 # Both create .venv on first use and reinstall only when pyproject.toml changes.
 
 PYTHON ?= python3.11
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CORES ?= all
 
-.PHONY: venv demo test test-slurm bench gpu-check report-docs clean-venv paper-smoke
+.PHONY: venv demo test test-fast test-slurm bench gpu-check report-docs clean-venv paper-smoke
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ test: venv
 	[ $$status -eq 0 ] || exit $$status; \
 	if [ "$${CI:-}" = "true" ] && [ "$$(id -u)" = "0" ] && [ -z "$(PYTEST_ARGS)" ]; then \
 	  $(MAKE) --no-print-directory test-slurm; fi
+
+# The inner loop: the suite without the end-to-end tests (marked slow: real workflow runs, the
+# paper smoke run, SLURM); under 3 minutes on 2 cores.
+test-fast: venv
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 # The SLURM integration test on a one-node cluster on this machine (root; installs slurm-wlm).
 test-slurm: venv

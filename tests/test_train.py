@@ -264,6 +264,7 @@ def test_fused_adam_makes_the_official_adam_update():
         assert torch.allclose(a, b, rtol=0, atol=1e-6), name
 
 
+@pytest.mark.slow
 def test_compile_switch_trains_a_step_on_cpu_and_saves_plain_weights(digits, tmp_path):
     """training.compile wraps the network in torch.compile; the aot_eager backend traces the real
     graph (forward and backward) without inductor's C++ code generation, which takes minutes on a CPU."""
