@@ -1,6 +1,6 @@
 # Two entry points for a fresh clone (Python 3.11 and the package registries only):
 #   make demo  - run the whole workflow on the embedded default (digits, CPU, no downloads)
-#   make test  - run the test suite
+#   make test  - run the test suite (make test-fast: without the end-to-end runs)
 # Both create .venv on first use: the exact versions of requirements-lock.txt (what CI tests), then
 # the project itself with --no-deps; they reinstall only when the lock or pyproject.toml changes.
 
@@ -11,7 +11,7 @@ LOCK := requirements-lock.txt
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= all
 
-.PHONY: venv demo test test-slurm bench gpu-check report-docs clean-venv paper-smoke
+.PHONY: venv demo test test-fast test-slurm bench gpu-check report-docs clean-venv paper-smoke
 
 venv: $(STAMP)
 
@@ -30,13 +30,18 @@ demo: venv
 # pytest exits 5 when it collects no test: an empty suite is not a failure.
 # In CI (CI=true, as root) the SLURM integration test then runs on a one-node cluster that
 # it starts and stops itself (tests/slurm/cluster.sh); elsewhere it is skipped unless a
-# cluster is up (see README, "Running on SLURM").
+# cluster is up (see docs/running.md, "The SLURM integration test").
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected: treated as success"; status=0; fi; \
 	[ $$status -eq 0 ] || exit $$status; \
 	if [ "$${CI:-}" = "true" ] && [ "$$(id -u)" = "0" ] && [ -z "$(PYTEST_ARGS)" ]; then \
 	  $(MAKE) --no-print-directory test-slurm; fi
+
+# The inner loop: the suite without the end-to-end tests (marked slow: real workflow runs, the
+# paper smoke run, SLURM); under 3 minutes on 2 cores.
+test-fast: venv
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 # The SLURM integration test on a one-node cluster on this machine (root; installs slurm-wlm).
 test-slurm: venv

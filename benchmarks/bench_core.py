@@ -9,7 +9,7 @@ instance norm + five full-size ops), a 1x1 form of dilated convolutions that rea
 inference mode for sampling, channels_last memory format (faster convolutions and 5x5 average
 pooling on oneDNN).
 
-Side by side: ``benchmarks/official_refinenet.py`` re-implements the official
+Side by side: ``tests/reference/official_refinenet.py`` re-implements the official
 ``CondRefineNetDilated`` in the official code's unfused style (tests/test_official_parity.py
 checks it gives our outputs with our weights). It gets the same weights, Adam settings and DSM
 loss (torch's default Adam, as the official code; ours is the fused Adam of ``ncsn.train``), the
@@ -33,20 +33,35 @@ than it saves in a benchmark-sized run.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
+import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.official_refinenet import from_ours
 from ncsn.losses import dsm_loss
 from ncsn.models import build_model
 from ncsn.sampling import langevin
 from ncsn.schedules import make_sigmas
 from ncsn.settings import defaults
 from ncsn.train import make_adam
+
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "reference" / "official_refinenet.py"
+
+
+def official_reference() -> ModuleType:
+    """The official-style network, which lives beside the tests that check our network against it."""
+    if "official_refinenet" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("official_refinenet", REFERENCE)
+        sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules["official_refinenet"]
+
 
 # name -> network shape, batches, repetitions, and the official code's seconds per step on a
 # 2-core machine (issue 3; None where no reference was measured)
@@ -73,7 +88,7 @@ CASES = {
 VARIANTS = {"fp32": False, "fp32 channels_last": True}  # name -> channels_last
 AMP_CASES = ("digits 1x8x8 ngf32",)  # bf16 autocast train step timed here only (slow on AVX2 CPUs)
 STEP_LR = 2e-5  # paper's eps; the step cost does not depend on it
-OFFICIAL_STYLE = "official-style fp32"  # variant name of benchmarks/official_refinenet.py
+OFFICIAL_STYLE = "official-style fp32"  # variant name of tests/reference/official_refinenet.py
 GEMM_SIZE = 2048  # square fp32 matmul measuring the machine's GEMM throughput
 
 
@@ -119,7 +134,7 @@ def make_model(case: dict, channels_last: bool, official: bool = False) -> torch
     spec = {"arch": "refinenet", "num_classes": 10, **{k: case[k] for k in ("channels", "image_size", "ngf")}}
     model = build_model(spec)
     if official:
-        model = from_ours(model)
+        model = official_reference().from_ours(model)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 

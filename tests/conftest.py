@@ -10,6 +10,14 @@ import pytest
 
 from ncsn.data import prepare
 
+# Whether the running test is marked slow (end-to-end), for helpers that start real workflow runs.
+RUNNING = {"slow": False}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test (module-scoped ones included) is set up."""
+    RUNNING["slow"] = item.get_closest_marker("slow") is not None
+
 
 @pytest.fixture(scope="session")
 def digits(tmp_path_factory) -> Path:

@@ -36,6 +36,7 @@ def test_docs_named_in_configs_code_and_workflow_exist():
     sources = [
         *(ROOT / "config").glob("*.yaml"),
         ROOT / "Snakefile",
+        ROOT / "Makefile",
         *(ROOT / "workflow").rglob("*.smk"),
         *(ROOT / "pipeline_src").rglob("*.py"),
         *(ROOT / "pipeline_src").rglob("*.yaml"),

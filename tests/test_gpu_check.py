@@ -37,6 +37,7 @@ def test_cpu_without_tiny_is_refused():
     assert done.returncode == 2 and "--device cpu needs --tiny" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_tiny_cpu_dry_run_fills_every_part_of_the_result(tmp_path):
     out = tmp_path / "gpu.json"
     done = _check("--device", "cpu", "--tiny", "--out", str(out))

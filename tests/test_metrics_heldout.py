@@ -10,6 +10,7 @@ from ncsn.errors import NcsnError
 from ncsn.metrics.heldout import heldout_loss
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
+from ncsn.settings import SettingsError, check_block
 
 SIGMAS = make_sigmas({"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 4})
 
@@ -43,7 +44,7 @@ def test_equals_the_per_level_formula_with_one_fixed_noise(images):
 
 
 def test_is_deterministic_and_tells_checkpoints_apart(images):
-    settings = {"num_images": 30, "batch_size": 16}
+    settings = check_block("selection.heldout", {"num_images": 30, "batch_size": 16})
     first = heldout_loss(model(0), SIGMAS, images, settings)
     assert heldout_loss(model(0), SIGMAS, images, settings) == first
     assert heldout_loss(model(1), SIGMAS, images, settings)["heldout_loss"] != first["heldout_loss"]
@@ -54,6 +55,10 @@ def test_is_deterministic_and_tells_checkpoints_apart(images):
 
 def test_bad_settings_are_clear_errors(images):
     with pytest.raises(NcsnError, match="fewer than num_images"):
-        heldout_loss(model(0), SIGMAS, images, {"num_images": 100})
-    with pytest.raises(NcsnError, match="unknown held-out"):
-        heldout_loss(model(0), SIGMAS, images, {"images": 10})
+        heldout_loss(model(0), SIGMAS, images, check_block("selection.heldout", {"num_images": 100}))
+    with pytest.raises(SettingsError, match="heldout.images: unknown key; did you mean `num_images`"):
+        check_block("selection.heldout", {"images": 10}, "heldout")
+
+
+def test_the_schema_fills_the_block_the_command_passes_on():
+    assert check_block("selection.heldout", None) == {"num_images": 256, "batch_size": 256, "seed": 0}

@@ -1,7 +1,7 @@
 """``import-official``: a checkpoint saved the way ermongroup/ncsn saves it becomes one of ours with equal scores.
 
 The official-format file is written from the independent official-style module
-(benchmarks/official_refinenet.py, official parameter names) wrapped in ``DataParallel``, as the
+(tests/reference/official_refinenet.py, official parameter names) wrapped in ``DataParallel``, as the
 official runner does, with random weights: the imported model must give the reference module's
 scores to 1e-5 of their largest magnitude.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reference.official_refinenet import OfficialCondRefineNetDilated
 
-from benchmarks.official_refinenet import OfficialCondRefineNetDilated
 from ncsn.checkpoint import load_score_model
 from ncsn.cli import main
 from ncsn.schedules import make_sigmas

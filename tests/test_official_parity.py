@@ -1,5 +1,5 @@
 """Our CondRefineNet against an independent, unfused implementation of the official
-``CondRefineNetDilated`` (benchmarks/official_refinenet.py) holding the same weights.
+``CondRefineNetDilated`` (tests/reference/official_refinenet.py) holding the same weights.
 
 Tolerance: outputs and input gradients agree to 1e-5 of their largest magnitude (observed
 ~1e-6: float32 rounding of the fused CondInstanceNorm++ and of the 1x1 form of dilated
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reference.official_refinenet import OfficialCondRefineNetDilated, from_ours, load_from_ours
 from test_models import randomise_norms
 
-from benchmarks.official_refinenet import OfficialCondRefineNetDilated, from_ours, load_from_ours
 from ncsn.models import build_model, count_parameters
 
 REL_TOL = 1e-5

@@ -122,6 +122,7 @@ class Uint8Images(torch.utils.data.Dataset):
         return self.images[i]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")  # inside clean-fid
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # few images: singular covariances
 def test_our_inception_metrics_equal_both_libraries_called_directly(weights, extractor, tmp_path):

@@ -63,7 +63,7 @@ def _slurm_partition() -> str | None:
 CLUSTER = REPO / "tests/slurm/cluster.sh"
 # Opt-in: let the test bring a one-node cluster up (and down again) itself, e.g. in CI.
 AUTOSTART = os.environ.get("NCSN_SLURM_AUTOSTART") == "1"
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -109,6 +109,7 @@ def test_scores_command_writes_figure(tmp_path):
     assert list(pd.read_csv(tmp_path / "loss.csv")["iteration"]) == [20, 40, 60]
 
 
+@pytest.mark.slow
 def test_ssm_noise_command_writes_both_curves(tmp_path):
     rng = np.random.default_rng(0)
     images = (rng.integers(0, 17, size=(64, 8, 8, 1)) * 16).astype(np.uint8)

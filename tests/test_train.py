@@ -187,8 +187,10 @@ def test_bad_settings_fail_before_training(digits, tmp_path):
         ({"training": {"iterations": 0}}, "training.iterations: 0 is less than the minimum of 1"),
         ({"training": {"lr": -1.0}}, "training.lr: -1.0 is less than or equal to the minimum of 0"),
         ({"model": {"arch": "refinenet", "ngf": 8, "channels": 3}}, "model.channels is 3 but the data/schedule give 1"),
-        ({"model": {"arch": "mlp"}}, "noise-conditional network"),
-        ({"device": "tpu"}, "device must be one of"),
+        ({"model": {"arch": "mlp"}}, "model.arch: 'mlp' is not one of ['refinenet', 'resnet']"),
+        ({"model": {"ngf": "wide"}}, "model.ngf: 'wide' is not of type 'integer'"),
+        ({"device": "tpu"}, "device: 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
+        ({"seed": -1}, "seed: -1 is less than the minimum of 0"),
         ({"optimiser": {}}, "unknown key(s) ['optimiser']"),
     ]
     for change, message in cases:
@@ -264,6 +266,7 @@ def test_fused_adam_makes_the_official_adam_update():
         assert torch.allclose(a, b, rtol=0, atol=1e-6), name
 
 
+@pytest.mark.slow
 def test_compile_switch_trains_a_step_on_cpu_and_saves_plain_weights(digits, tmp_path):
     """training.compile wraps the network in torch.compile; the aot_eager backend traces the real
     graph (forward and backward) without inductor's C++ code generation, which takes minutes on a CPU."""

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
@@ -107,6 +108,7 @@ def test_cli_reports_bad_settings_without_a_traceback(digits, tmp_path, capsys):
     assert err.startswith("ncsn train: error: device") and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_from_its_last_snapshot(digits, tmp_path):
     killed = tmp_path / "killed"
     config = settings(10_000, snapshot_freq=2, log_every=2)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from ncsn.checkpoint import list_checkpoints, load_score_model
@@ -36,6 +37,7 @@ def settings() -> dict:
     return {"model": {"arch": "refinenet", "ngf": 4}, "training": training, "device": "cpu", "seed": 0, "flip": True}
 
 
+@pytest.mark.slow
 def test_a_killed_and_resumed_run_keeps_one_optimizer_state_on_disk(tmp_path):
     data = cifar_shaped(tmp_path / "data")
     state, out = tmp_path / "state", tmp_path / "out"

@@ -20,6 +20,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from conftest import RUNNING
 
 from ncsn.settings import defaults
 
@@ -63,9 +64,16 @@ def snakemake_command(workdir: Path) -> list[str]:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir``; stdout and stderr together in ``.stdout``."""
+    """Run the project's Snakefile in ``workdir``; stdout and stderr together in ``.stdout``.
+
+    A run that completes jobs is an end-to-end test: only a test marked ``slow`` may make one,
+    so that ``make test-fast`` (``-m "not slow"``) stays fast.
+    """
     cmd = [*snakemake_command(workdir), "--configfile", str(configfile), *args]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    if re.search(r"\d+ of \d+ steps \(.*\) done", result.stdout) and not RUNNING["slow"]:
+        raise AssertionError("this test ran workflow jobs: mark it @pytest.mark.slow (make test-fast leaves it out)")
+    return result
 
 
 def run_targets(workdir: Path, configfile: Path, *targets: str) -> subprocess.CompletedProcess:

@@ -14,9 +14,9 @@ import json
 import pandas as pd
 import pytest
 import torch
+from reference.official_refinenet import OfficialCondRefineNetDilated
 from test_workflow import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 
-from benchmarks.official_refinenet import OfficialCondRefineNetDilated
 from ncsn.checkpoint import save_checkpoint
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
@@ -33,6 +33,7 @@ def given_config(checkpoint: dict) -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_given_checkpoint_is_sampled_evaluated_and_reported_without_training(tmp_path):
     spec = {"arch": "refinenet", "channels": 1, "image_size": 8, "ngf": 4, "num_classes": 3}
     schedule = {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 3}

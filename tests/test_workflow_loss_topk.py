@@ -11,6 +11,7 @@ from test_workflow import ONE_THREAD, TINY, job_counts, snakemake, write_config
 pytestmark = pytest.mark.xdist_group("workflow")
 
 
+@pytest.mark.slow
 def test_loss_topk_scores_only_the_k_checkpoints_of_lowest_heldout_loss(tmp_path):
     config = copy.deepcopy(TINY)
     exp = config["experiments"]["tiny"]

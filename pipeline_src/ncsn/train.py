@@ -30,18 +30,14 @@ from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, write_json
 from ncsn.losses import annealed_ssm_loss, dsm_loss
-from ncsn.models import CONDITIONAL, build_model, count_parameters
+from ncsn.models import build_model, count_parameters
 from ncsn.progress import Progress
 from ncsn.schedules import make_sigmas
-from ncsn.settings import check_block, defaults, top_level_default
+from ncsn.settings import check_block, defaults, top_level
 
-# Defaults of every block and key: ncsn.settings (schema.yaml). `flip` is the data set's.
-TOP_LEVEL_DEFAULTS: dict[str, Any] = {
-    "device": top_level_default("device"),
-    "seed": top_level_default("seed"),
-    "flip": defaults("dataset")["flip"],
-}
-SETTINGS_KEYS = {"model", "schedule", "training", *TOP_LEVEL_DEFAULTS}
+# The blocks and keys of the train settings; their defaults and checks: ncsn.settings (schema.yaml).
+# `flip` is the data set's.
+SETTINGS_KEYS = {"model", "schedule", "training", "device", "seed", "flip"}
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
@@ -87,21 +83,20 @@ def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num
         raise NcsnError(
             f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)"
         )
-    model = {**defaults("model"), **(settings.get("model") or {})}
-    if model.get("arch") not in CONDITIONAL:
-        raise NcsnError(
-            f"model.arch is {model.get('arch')!r}; training with denoising score matching needs a noise-conditional network: {', '.join(sorted(CONDITIONAL))}"
-        )
+    given = settings.get("model") or {}
+    model = check_block("model", {key: value for key, value in given.items() if key not in FILLED_MODEL_KEYS})
     for key, value in zip(FILLED_MODEL_KEYS, (channels, height, num_levels)):
-        if key in model and model[key] != value:
+        if key in given and given[key] != value:
             raise NcsnError(
-                f"model.{key} is {model[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in"
+                f"model.{key} is {given[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in"
             )
         model[key] = value
 
-    resolved = {key: settings.get(key, default) for key, default in TOP_LEVEL_DEFAULTS.items()}
-    if isinstance(resolved["seed"], bool) or not isinstance(resolved["seed"], int) or resolved["seed"] < 0:
-        raise NcsnError(f"seed is {resolved['seed']!r}; it must be a whole number >= 0")
+    resolved = {
+        "device": top_level(settings, "device"),
+        "seed": top_level(settings, "seed"),
+        "flip": settings.get("flip", defaults("dataset")["flip"]),
+    }
     if not isinstance(resolved["flip"], bool):
         raise NcsnError(f"flip is {resolved['flip']!r}; it must be true or false")
     # the complete schedule (defaults filled) travels with every checkpoint, so sampling never guesses

@@ -27,16 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.data import load_split
     from ncsn.device import select_device, setup_threads
     from ncsn.io import write_json
-    from ncsn.metrics.heldout import heldout_loss, heldout_settings
+    from ncsn.metrics.heldout import heldout_loss
+    from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
-    opts = heldout_settings(args.settings.get("heldout"))
-    use_ema = (args.settings.get("sampling") or {}).get("use_ema")  # the weights sampling uses
+    opts = check_block("selection.heldout", args.settings.get("heldout"), "heldout")
+    use_ema = check_block("sampling", args.settings.get("sampling"))["use_ema"]  # the weights sampling uses
+    device = top_level(args.settings, "device")
     setup_threads(args.threads)
     images, _ = load_split(args.data)
-    model, sigmas, info = load_score_model(
-        args.checkpoint, select_device(args.settings.get("device", "auto")), use_ema=use_ema
-    )
+    model, sigmas, info = load_score_model(args.checkpoint, select_device(device), use_ema=use_ema)
     result = heldout_loss(model, sigmas, images, opts)
     record = {
         "checkpoint": str(args.checkpoint),

@@ -42,7 +42,7 @@ def source_loader(source: Any) -> Callable[[dict[str, Any]], Prepared]:
     if source not in SOURCES:
         raise NcsnError(
             f"unknown data set source {source!r}; set 'source' to one of: {', '.join(SOURCES)} "
-            "(digits needs nothing, mnist/cifar10/celeba/folder need 'root'; see the data section of README.md)"
+            "(digits needs nothing, mnist/cifar10/celeba/folder need 'root'; see docs/data.md)"
         )
     module, function = SOURCES[source].split(":")
     return getattr(importlib.import_module(module), function)

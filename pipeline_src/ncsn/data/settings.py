@@ -24,7 +24,7 @@ def check_keys(source: str, settings: dict[str, Any], keys: dict[str, Any]) -> d
     if unknown:
         raise NcsnError(
             f"unknown setting(s) {', '.join(map(repr, unknown))} for a data set with source '{source}'; "
-            f"the keys it accepts are: {', '.join(sorted(allowed))} (see the data section of README.md)"
+            f"the keys it accepts are: {', '.join(sorted(allowed))} (see docs/data.md)"
         )
     opts = {**allowed, **settings, "source": source}
     problems = {

@@ -17,28 +17,15 @@ import torch
 from ncsn.errors import NcsnError
 from ncsn.losses import dsm_loss
 
-HELDOUT_DEFAULTS: dict[str, Any] = {"num_images": 256, "batch_size": 256, "seed": 0}
-
-
-def heldout_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """The held-out loss block with defaults filled in, checked before any work."""
-    settings = settings or {}
-    unknown = sorted(set(settings) - set(HELDOUT_DEFAULTS))
-    if unknown:
-        raise NcsnError(f"unknown held-out loss setting(s) {unknown}; allowed: {sorted(HELDOUT_DEFAULTS)}")
-    opts = {**HELDOUT_DEFAULTS, **settings}
-    for key in ("num_images", "batch_size"):
-        if isinstance(opts[key], bool) or not isinstance(opts[key], int) or opts[key] < 1:
-            raise NcsnError(f"held-out {key} must be a whole number >= 1, got {opts[key]!r}")
-    return opts
-
 
 @torch.no_grad()
 def heldout_loss(
-    model: torch.nn.Module, sigmas: torch.Tensor, images: np.ndarray, settings: dict[str, Any] | None = None
+    model: torch.nn.Module, sigmas: torch.Tensor, images: np.ndarray, opts: dict[str, Any]
 ) -> dict[str, Any]:
-    """DSM loss of ``model`` on the first ``num_images`` of ``images`` (uint8 NHWC): mean and per level."""
-    opts = heldout_settings(settings)
+    """DSM loss of ``model`` on the first ``num_images`` of ``images`` (uint8 NHWC): mean and per level.
+
+    ``opts`` is the filled ``selection.heldout`` block (``check_block("selection.heldout", ...)``).
+    """
     if len(images) < opts["num_images"]:
         raise NcsnError(
             f"the held-out split has {len(images)} images, fewer than num_images={opts['num_images']}; lower it"
