@@ -45,6 +45,7 @@ shell.prefix(
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/cluster.smk"
 
 
 wildcard_constraints:
@@ -71,6 +72,7 @@ onstart:
         raise WorkflowError(
             "Missing inputs, nothing was run:\n  - " + "\n  - ".join(_missing)
         )
+    set_train_retries()
 
 
 # Lets a dry run plan the jobs that read absent weight files; a real run never gets here.

@@ -46,15 +46,58 @@ DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
 BYTES_PER_FLOAT = 4
 
 
+# stage -> the workflow rule whose jobs do its work (one cost function each, in ``estimate``)
+STAGE_RULES = {
+    "prepare": "prepare",
+    "train": "train",
+    "ref-stats": "ref_stats",
+    "heldout": "heldout_loss",
+    "score": "score",
+    "sample": "sample",
+    "evaluate": "evaluate",
+    "sweep": "sweep_cell",
+    "timing": "sample_timing",
+}
+# Minutes one job of the rules the FLOP count does not model takes (assumed, generous): CPU work
+# (toy experiments, the digits extractor, reading official weights) and small figure samplings.
+FIXED_MINUTES = {
+    "train_extractor": 10,
+    "import_official": 10,
+    "figure_intermediate": 20,
+    "figure_inpainting": 20,
+    "neighbours": 30,
+    "toy_ssm_noise": 60,
+    "toy_scores": 30,
+    "toy_langevin_modes": 20,
+    "toy_eps_sweep": 20,
+}
+# Minutes every job spends outside the counted work: start-up, imports, loading data and weights.
+STARTUP_MINUTES = 5
+
+
 @dataclass
 class Stage:
-    """One stage of one experiment: floating-point work on the GPU and bytes left on disk."""
+    """One stage of one experiment: floating-point work on the GPU and bytes left on disk.
+
+    ``jobs`` workflow jobs (of rule ``STAGE_RULES[stage]``) share the work; the largest does
+    ``job_flop`` of it (the whole ``flop`` when there is one job).
+    """
 
     experiment: str
     stage: str
     flop: float = 0.0
     disk_bytes: float = 0.0
     note: str = ""
+    jobs: int = 1
+    job_flop: float | None = None
+
+    @property
+    def rule(self) -> str:
+        return STAGE_RULES[self.stage]
+
+    @property
+    def largest_job_flop(self) -> float:
+        return self.flop if self.job_flop is None else self.job_flop
 
 
 @dataclass
@@ -65,7 +108,21 @@ class Estimate:
     stages: list[Stage] = field(default_factory=list)
 
     def hours(self, stage: Stage) -> float:
-        return stage.flop / (GPU_PEAK_TFLOPS[self.gpu][self.precision] * 1e12 * self.efficiency) / 3600
+        return stage.flop / self.sustained_flops / 3600
+
+    @property
+    def sustained_flops(self) -> float:
+        return GPU_PEAK_TFLOPS[self.gpu][self.precision] * 1e12 * self.efficiency
+
+    def job_minutes(self, rule: str, key: str | None = None) -> float:
+        """Minutes of the longest job of ``rule`` (for experiment or data set ``key``; any when None),
+        start-up not included: its counted work at this GPU's sustained speed, or ``FIXED_MINUTES``."""
+        if rule in FIXED_MINUTES:
+            return float(FIXED_MINUTES[rule])
+        flops = [s.largest_job_flop for s in self.stages if s.rule == rule and key in (None, s.experiment)]
+        if not flops and key is not None:  # e.g. a data set's ref_stats asked by experiment
+            return self.job_minutes(rule)
+        return max(flops, default=0.0) / self.sustained_flops / 60
 
 
 def default_precision(gpu: str, amp: bool) -> str:
@@ -195,6 +252,8 @@ def estimate(
                     checkpoints * num_levels * heldout["num_images"] * forward,
                     0.0,
                     f"{checkpoints} checkpoints x {num_levels} levels x {heldout['num_images']} test images",
+                    jobs=checkpoints,
+                    job_flop=num_levels * heldout["num_images"] * forward,
                 )
             )
         scored = scored_checkpoints(selection, checkpoints)
@@ -207,9 +266,11 @@ def estimate(
                     n * (steps * forward + feature),
                     n * image_bytes,
                     f"{scored} checkpoints x {selection['num_samples']} samples x {steps} steps (samples kept)",
+                    jobs=scored,
+                    job_flop=selection["num_samples"] * (steps * forward + feature),
                 )
             )
-        n = exp["evaluation"]["num_samples"]
+        n, shards = exp["evaluation"]["num_samples"], exp["evaluation"]["shards"]
         per_1000 = 1000 * steps * forward / sustained
         add(
             Stage(
@@ -218,6 +279,8 @@ def estimate(
                 n * steps * forward,
                 n * image_bytes,
                 f"{n} samples x {steps} steps; {per_1000:.0f} s per 1000",
+                jobs=shards,
+                job_flop=math.ceil(n / shards) * steps * forward,
             )
         )
         add(Stage(name, "evaluate", 2 * n * feature, 0.0, "IS and FID, two libraries"))
@@ -239,6 +302,13 @@ def estimate(
                     cells * m * image_bytes,
                     f"{len(sweep['eps'])} step sizes x T in {sweep['n_steps_each']} x {m} samples"
                     + ("; the experiment's own cell reuses its selection score" if reused else ""),
+                    jobs=cells,
+                    job_flop=m
+                    * (
+                        max(sampler_steps({**sampling, "n_steps_each": t}, num_levels) for t in sweep["n_steps_each"])
+                        * forward
+                        + feature
+                    ),
                 )
             )
         timed = [count for timed_name, count in sample_timing_jobs(config) if timed_name == name]
@@ -250,9 +320,40 @@ def estimate(
                     sum(timed) * steps * forward,
                     sum(timed) * image_bytes,
                     f"[Re] Table 1's timed sampling of {', '.join(map(str, timed))} images",
+                    jobs=len(timed),
+                    job_flop=max(timed) * steps * forward,
                 )
             )
     return result
+
+
+def runtime_minutes(config: dict[str, Any], rule: str, key: str | None, cost: Estimate | None) -> int:
+    """Minutes one job of ``rule`` asks a cluster for: ``cluster.runtime``'s figure for the rule, else
+    ``cluster.safety`` x the cost model's time plus start-up; never more than ``cluster.max_runtime``.
+    ``cost`` is the config's estimate on ``cluster.gpu`` (only read when the rule has no figure)."""
+    cluster = config["cluster"]
+    if rule in cluster["runtime"]:
+        needed = float(cluster["runtime"][rule])
+    else:
+        needed = cluster["safety"] * cost.job_minutes(rule, key) + STARTUP_MINUTES
+    return max(1, min(cluster["max_runtime"], math.ceil(needed)))
+
+
+def train_submissions(config: dict[str, Any], cost: Estimate | None) -> int:
+    """Submissions the longest training needs when each may last ``cluster.max_runtime`` minutes
+    (and stops a little before it to snapshot: ``ncsn.slurm``)."""
+    cluster = config["cluster"]
+    longest = 0.0
+    for name, exp in config["experiments"].items():
+        if not is_trained(exp):
+            continue
+        if "train" in cluster["runtime"]:
+            needed = float(cluster["runtime"]["train"])
+        else:
+            needed = cluster["safety"] * cost.job_minutes("train", name) + STARTUP_MINUTES
+        longest = max(longest, needed)
+    usable = max(1.0, cluster["max_runtime"] - STARTUP_MINUTES / 2)
+    return max(1, math.ceil(longest / usable))
 
 
 def scored_checkpoints(selection: dict[str, Any], checkpoints: int) -> int:

@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from ncsn.slurm import EXIT_RESUME, slurm_deadline, stop_rule
     from ncsn.train import StoppedEarly, train
-    from ncsn.walltime import EXIT_RESUME, slurm_deadline, stop_rule
 
     if args.wall_time is not None:
         stop = stop_rule(time.time() + args.wall_time, margin=0.0)

@@ -1,4 +1,5 @@
-"""Wall-time limits: when the SLURM job this process runs in will be killed, and when to stop before it.
+"""What a SLURM job knows of itself: where it runs (logged by every command) and when it will be
+killed, and when training should stop before that.
 
 A training longer than a cluster's time limit runs as a chain of submissions: each one trains
 until shortly before its own limit, snapshots, and exits with :data:`EXIT_RESUME`; the rule's
@@ -18,7 +19,25 @@ EXIT_RESUME = 75
 # Seconds kept in hand before the limit: one more iteration, the snapshot, the process exit, and
 # slurmctld's enforcement granularity (it checks limits every 30 s, so never earlier than the limit).
 MARGIN_S = 30.0
+# What a SLURM job was given, as the job itself sees it: partition, node, GPUs.
+PLACEMENT_VARIABLES = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_PARTITION",
+    "SLURMD_NODENAME",
+    "SLURM_JOB_GPUS",
+    "CUDA_VISIBLE_DEVICES",
+    "SLURM_GPUS",
+    "SLURM_TRES_PER_TASK",
+)
 _TIME_LEFT = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$")
+
+
+def placement() -> str | None:
+    """One log line naming the SLURM job this process runs in, its partition, node and GPUs (None
+    outside SLURM): a job's own log then says which card it had, whatever the scheduler records."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    return "ncsn: SLURM job " + " ".join(f"{name}={os.environ.get(name, '')}" for name in PLACEMENT_VARIABLES)
 
 
 def parse_time_left(text: str) -> float | None:

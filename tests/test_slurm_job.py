@@ -6,8 +6,8 @@ import pytest
 from test_train import RESUMABLE, assert_identical, tiny
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
+from ncsn.slurm import parse_time_left, stop_rule
 from ncsn.train import StoppedEarly, train
-from ncsn.walltime import parse_time_left, stop_rule
 
 
 @pytest.mark.parametrize(
