@@ -19,15 +19,15 @@ EXIT_RESUME = 75
 # Seconds kept in hand before the limit: one more iteration, the snapshot, the process exit, and
 # slurmctld's enforcement granularity (it checks limits every 30 s, so never earlier than the limit).
 MARGIN_S = 30.0
-# What a SLURM job was given, as the job itself sees it: partition, node, GPUs.
+# What a SLURM job was given, as the job itself sees it: partition, node, GPUs (a job step, as the
+# executor runs each rule, sees SLURM_STEP_GPUS; the batch script SLURM_JOB_GPUS).
 PLACEMENT_VARIABLES = (
     "SLURM_JOB_ID",
     "SLURM_JOB_PARTITION",
     "SLURMD_NODENAME",
     "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
     "CUDA_VISIBLE_DEVICES",
-    "SLURM_GPUS",
-    "SLURM_TRES_PER_TASK",
 )
 _TIME_LEFT = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$")
 

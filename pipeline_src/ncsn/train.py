@@ -358,7 +358,12 @@ def train(
         log(
             f"starting a new run in {state_dir} ({trainer.num_parameters:,} parameters, device {device}, {threads_used} CPU threads)"
         )
-    session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
+    session = {
+        "start_iteration": trainer.iteration,
+        "device": devices.describe(device),
+        "host": platform.node(),
+        "slurm_job": os.environ.get("SLURM_JOB_ID"),
+    }
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
     bar = Progress(cfg["iterations"], "train", initial=trainer.iteration, log=log)

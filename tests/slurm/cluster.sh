@@ -63,7 +63,9 @@ write_config() {
         fi
     done
     local cpus mem
-    cpus=$(nproc)
+    # One CPU more than the machine has (config_overrides): a workflow's head job (sbatch) takes
+    # one and two GPU jobs still run side by side on a 2-core machine.
+    cpus=$(($(nproc) + 1))
     # Leave 1 GiB to the system; jobs ask for memory with --mem.
     mem=$(( $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) - 1024 ))
     mkdir -p /etc/slurm "$STATE/ctld" "$STATE/spool"
@@ -90,6 +92,7 @@ JobCompLoc=$STATE/jobcomp.log
 MinJobAge=$MIN_JOB_AGE
 KillWait=$KILL_WAIT
 ReturnToService=2
+SlurmdParameters=config_overrides
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/spool
 SlurmctldPidFile=$STATE/slurmctld.daemon.pid

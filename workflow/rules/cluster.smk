@@ -17,7 +17,7 @@ def cost_model():
     if not _COST:
         from ncsn.estimate import estimate
 
-        _COST.append(estimate(config, config["cluster"]["gpu"]))
+        _COST.append(estimate(config, config["cluster"]["gpu"], memory=False))
     return _COST[0]
 
 
@@ -38,16 +38,17 @@ def job_runtime(rule_name: str):
     return runtime
 
 
-def train_retries() -> int:
-    """Retries of train: one per further submission of the longest training's chain
-    (each stops before cluster.max_runtime and resumes), plus 3 for pre-emptions and failures.
+def set_train_retries() -> None:
+    """Retries of train when submitting: one per further submission of the longest training's
+    chain (each stops before cluster.max_runtime and resumes), plus 3 for pre-emptions and
+    failures. Set in `onstart`: a `retries:` directive is read before the executor is known.
     """
     if not submitting():
-        return 0
+        return
     from ncsn.estimate import train_submissions
 
     cost = None if "train" in config["cluster"]["runtime"] else cost_model()
-    return train_submissions(config, cost) - 1 + 3
+    rules.train.rule.restart_times = train_submissions(config, cost) - 1 + 3
 
 
 def gpu_count(wildcards) -> int:
