@@ -122,6 +122,8 @@ def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(
     run = [sys.executable, "-m", "ncsn", "estimate", "--configfile", str(PAPER), "--data-root", str(tmp_path)]
     out = subprocess.run([*run, "--gpu", "a100"], capture_output=True, text=True, check=True).stdout
     assert "A100 tf32" in out and "TOTAL" in out and "calibrated on the [Re] report's V100" in out
+    assert re.search(r"^  score +\d+ min$", out, re.M) and "max_runtime 1440 min" in out, out[-1500:]
+    assert re.search(r"^  train runs as up to [2-9] submission", out, re.M), out[-1500:]
     bad = subprocess.run([*run, "--gpu", "v100", "--precision", "bf16"], capture_output=True, text=True)
     assert bad.returncode == 2 and "v100 has no bf16" in bad.stderr and "--precision fp32" in bad.stderr
     with pytest.raises(NcsnError, match="unknown GPU 'tpu'"):

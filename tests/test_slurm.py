@@ -301,7 +301,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         (runs[side] / "config.yaml").write_text(yaml.safe_dump(config))
 
     local_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["local"], "--configfile", runs["local"] / "config.yaml"]
-    local_cmd += ["--cores", "1", *COMMON]
+    local_cmd += ["--cores", "2", *COMMON]  # one thread per job (--max-threads): results do not depend on it
     with open(tmp_path / "local.log", "w") as out:
         local = subprocess.Popen(local_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
     # The head process: the shipped sbatch script, in the CPU partition, from the repository root.
@@ -333,17 +333,21 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     # The gres recipe: the same GPU job again with cluster.gpu_request: gres.
     gres_config = dict(config, cluster=dict(cluster, gpu_request="gres"))
     (runs["slurm"] / "gres.yaml").write_text(yaml.safe_dump(gres_config))
-    gres_run = subprocess.run(
-        [*SNAKEMAKE, *TARGETS, "--directory", runs["slurm"], "--configfile", runs["slurm"] / "gres.yaml"]
-        + ["--profile", PROFILE, "--forcerun", "evaluate", *COMMON, *TEST_CLUSTER, "--set-resources", *MEM],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    gres_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["slurm"], "--configfile", runs["slurm"] / "gres.yaml"]
+    gres_cmd += ["--profile", PROFILE, "--forcerun", "evaluate", *COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
+    with open(tmp_path / "gres.log", "w") as out:
+        gres = subprocess.Popen(gres_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+    started = time.monotonic()
+    while gres.poll() is None:  # poll SLURM while its job runs: the GPU index is shown only then
+        jobs.poll()
+        time.sleep(1)
+        if time.monotonic() - started > RUN_TIMEOUT_S / 2:
+            gres.terminate()  # Snakemake cancels its SLURM job
+            gres.wait(timeout=120)
     jobs.poll()
-    assert gres_run.returncode == 0, gres_run.stdout[-6000:] + gres_run.stderr[-3000:]
-    [(_, gres_job, _)] = SUBMITTED.findall(gres_run.stdout + gres_run.stderr)
+    gres_out = (tmp_path / "gres.log").read_text()
+    assert gres.returncode == 0, gres_out[-6000:]
+    [(_, gres_job, _)] = SUBMITTED.findall(gres_out)
 
     # Which jobs ran where: the localrules inside the head job, the score jobs in groups, every
     # other one as a SLURM job of its own.
