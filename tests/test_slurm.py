@@ -49,7 +49,7 @@ GPU_PARTITION = os.environ.get("NCSN_SLURM_GPU_PARTITION", "gpu")
 CPU_PARTITION = os.environ.get("NCSN_SLURM_CPU_PARTITION", "cpu")
 # Training sized to last TRAIN_SECONDS at the calibrated speed: with a 2-minute MaxTime, job
 # start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains about a minute.
-TRAIN_SECONDS = 150
+TRAIN_SECONDS = 180
 MIN_SUBMISSIONS = 3
 SNAPSHOTS = 4
 GROUP_SIZE = 2
