@@ -43,6 +43,7 @@ shell.prefix(
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/cluster.smk"
 
 
 wildcard_constraints:
@@ -69,6 +70,7 @@ onstart:
     _problems = start_problems(config, workflow.dag.needrun_jobs())
     if _problems:
         raise WorkflowError(_problems)
+    set_train_retries()
 
 
 # Lets a dry run plan the jobs that read absent weight files; a real run never gets here.

@@ -6,9 +6,12 @@
 Writes ``benchmarks/results/gpu.json``: training it/s of CondRefineNet ngf 128 at the paper's
 CIFAR-10 shape (batch 128) in fp32, TF32 and bf16 autocast, each with and without channels_last,
 and with torch.compile while the time budget allows; sampling seconds per 1000 CIFAR-10 samples
-(a few annealed-Langevin steps at batch 1000, times the paper's 1000 steps); peak GPU memory of
-each case; how far bf16 scores are from fp32 ones; and a paper smoke run on CUDA when the
-project has one (``make paper-smoke``). Weights are random: speed and memory do not depend on them.
+(a few steps of the annealed-Langevin loop at batch 1000, times the paper's 1000 steps) in fp32,
+TF32 and bf16 autocast, with and without channels_last, and compiled with CUDA graphs
+(torch.compile mode reduce-overhead) while the budget allows, each with how far the scores
+move the iterate in a 20-step chain compared with fp32; peak GPU memory of each case; how far
+bf16 scores are from fp32 ones; and a paper smoke run on CUDA when the project has one
+(``make paper-smoke``). ``python -m ncsn estimate`` reads the result (memory, tensor-core speed). Weights are random: speed and memory do not depend on them.
 """
 
 from __future__ import annotations
@@ -103,33 +106,63 @@ def _model(device: str, ngf: int) -> torch.nn.Module:
     )
 
 
-def sampling_cases(device: str, tiny: bool) -> list[dict[str, Any]]:
-    """Seconds per 1000 samples: time a few score evaluations at the sampler's batch, times 1000 steps."""
-    ngf, batch, steps = (4, 8, 2) if tiny else (128, 1000, 5)
-    model = _model(device, ngf)
-    rows = []
-    for precision in ("fp32", "tf32", "bf16"):
-        amp = _precision(precision)["amp"]
-        x = torch.rand(batch, 3, 32, 32, device=device)
-        levels = torch.zeros(batch, dtype=torch.long, device=device)
-        _peak_reset(device)
-        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
-            model(x, levels)
-            _sync(device)
-            started = time.perf_counter()
-            for _ in range(steps):
-                model(x, levels)
-            _sync(device)
-        per_step = (time.perf_counter() - started) / steps
-        rows.append(
-            {
-                "precision": precision,
-                "batch": batch,
-                "ngf": ngf,
-                "seconds_per_1000_samples": per_step * PAPER_STEPS * 1000 / batch,
-                "peak_mib": _peak_mib(device),
-            }
-        )
+def _langevin_loop(model, x: torch.Tensor, levels: torch.Tensor, steps: int, step_size: float, noise: torch.Tensor):
+    """``steps`` annealed-Langevin updates at one level with fixed noise (the sampler's inner loop,
+    fixed shapes: what compile/CUDA graphs capture); returns the iterate."""
+    for _ in range(steps):
+        x = x + step_size / 2 * model(x, levels).float() + step_size**0.5 * noise
+    return x
+
+
+def sampling_cases(device: str, tiny: bool, deadline: float) -> list[dict[str, Any]]:
+    """Seconds per 1000 samples of the sampler's inner loop with each fast path torch offers it (TF32,
+    bf16 autocast, channels_last, torch.compile with CUDA graphs), and how far each one's iterate
+    after a short chain is from fp32's (relative L2 error, same start and noise)."""
+    from ncsn.device import autocast, to_channels_last
+
+    ngf, batch, steps, chain = (4, 8, 2, 3) if tiny else (128, 1000, 5, 20)
+    base = _model(device, ngf)
+    generator = torch.Generator(device=device).manual_seed(0)
+    x0 = torch.rand(batch, 3, 32, 32, device=device, generator=generator)
+    noise = torch.randn(batch, 3, 32, 32, device=device, generator=generator)
+    levels = torch.zeros(batch, dtype=torch.long, device=device)
+    step = 0.2  # Alg. 1's alpha at the first level (eps 2e-5 x sigma_1^2 / sigma_L^2): the iterate moves
+    rows, reference = [], None
+    for compile_ in (False, True):
+        for precision in ("fp32", "tf32", "bf16"):
+            for channels_last in (False, True):
+                if compile_ and (tiny or device != "cuda" or time.monotonic() > deadline or precision == "fp32"):
+                    continue  # compile (mode reduce-overhead: CUDA graphs) only for the fast modes, budget allowing
+                amp = _precision(precision)["amp"]
+                model = to_channels_last(base, channels_last)
+                if compile_:
+                    model = torch.compile(model, mode="reduce-overhead")
+                x = to_channels_last(x0, channels_last)
+                _peak_reset(device)
+                with torch.inference_mode(), autocast(torch.device(device), amp):
+                    final = _langevin_loop(model, x, levels, chain, step, noise)  # also warms up and compiles
+                    _sync(device)
+                    started = time.perf_counter()
+                    _langevin_loop(model, x, levels, steps, step, noise)
+                    _sync(device)
+                per_step = (time.perf_counter() - started) / steps
+                # what the scores moved the iterate (the same noise is added in every case)
+                moved = final.float().contiguous() - x0 - chain * step**0.5 * noise
+                if reference is None:
+                    reference = moved
+                rows.append(
+                    {
+                        "precision": precision,
+                        "channels_last": channels_last,
+                        "compile": compile_,
+                        "batch": batch,
+                        "ngf": ngf,
+                        "seconds_per_1000_samples": per_step * PAPER_STEPS * 1000 / batch,
+                        "peak_mib": _peak_mib(device),
+                        "chain_steps": chain,
+                        "relative_l2_error_vs_fp32": float((moved - reference).norm() / reference.norm()),
+                    }
+                )
     _precision("fp32")
     return rows
 
@@ -198,7 +231,7 @@ def main(argv: list[str]) -> int:
         },
         "reference": {"re_report_v100_train_it_per_s": 1.73, "re_report_v100_seconds_per_1000_samples": 1398},
         "train": training_cases(args.device, args.tiny, deadline),
-        "sampling": sampling_cases(args.device, args.tiny),
+        "sampling": sampling_cases(args.device, args.tiny, deadline),
         "bf16_vs_fp32_scores": bf16_agreement(args.device, args.tiny),
         "paper_smoke": {"status": "skipped", "note": "--tiny"} if args.tiny else paper_smoke(deadline),
     }
@@ -211,7 +244,9 @@ def main(argv: list[str]) -> int:
         )
     for row in result["sampling"]:
         print(
-            f"sample {row['precision']:5s} {row['seconds_per_1000_samples']:10.1f} s per 1000 samples  peak {row['peak_mib']} MiB"
+            f"sample {row['precision']:5s} channels_last={row['channels_last']!s:5s} compile={row['compile']!s:5s} "
+            f"{row['seconds_per_1000_samples']:10.1f} s per 1000 samples  peak {row['peak_mib']} MiB  "
+            f"vs fp32 {row['relative_l2_error_vs_fp32']:.2e}"
         )
     print(f"bf16 vs fp32 scores: {result['bf16_vs_fp32_scores']}")
     print(f"paper smoke: {result['paper_smoke']['status']}; wrote {args.out} in {result['seconds']} s")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,18 @@ import torch
 
 from ncsn.commands.estimate import load_config
 from ncsn.errors import NcsnError
-from ncsn.estimate import INCEPTION_GFLOP, estimate, network_flops
+from ncsn.estimate import (
+    GPU_MEMORY_GIB,
+    GPU_PEAK_TFLOPS,
+    INCEPTION_GFLOP,
+    STARTUP_MINUTES,
+    activation_bytes,
+    estimate,
+    format_estimate,
+    network_flops,
+    runtime_minutes,
+    train_submissions,
+)
 from ncsn.models import build_model, count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +34,7 @@ PAPER = REPO / "config" / "paper.yaml"
 
 @pytest.fixture(scope="module")
 def paper_v100():
-    return estimate(load_config(PAPER), "v100", data_root=Path("/nonexistent"))
+    return estimate(load_config(PAPER), "v100", data_root=Path("/nonexistent"), memory=False)
 
 
 def _stage(result, experiment: str, stage: str):
@@ -108,7 +122,96 @@ def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(
     run = [sys.executable, "-m", "ncsn", "estimate", "--configfile", str(PAPER), "--data-root", str(tmp_path)]
     out = subprocess.run([*run, "--gpu", "a100"], capture_output=True, text=True, check=True).stdout
     assert "A100 tf32" in out and "TOTAL" in out and "calibrated on the [Re] report's V100" in out
+    assert re.search(r"^  score +\d+ min$", out, re.M) and "max_runtime 1440 min" in out, out[-1500:]
+    assert re.search(r"^  train runs as up to [2-9] submission", out, re.M), out[-1500:]
     bad = subprocess.run([*run, "--gpu", "v100", "--precision", "bf16"], capture_output=True, text=True)
     assert bad.returncode == 2 and "v100 has no bf16" in bad.stderr and "--precision fp32" in bad.stderr
     with pytest.raises(NcsnError, match="unknown GPU 'tpu'"):
         estimate(load_config(PAPER), "tpu")
+
+
+def test_each_submitted_rule_asks_for_safety_times_its_largest_job_capped_and_overridable(paper_v100):
+    config = load_config(PAPER)
+    assert config["cluster"]["safety"] == 3 and config["cluster"]["max_runtime"] == 1440
+    score = _stage(paper_v100, "cifar10_geometric", "score")
+    # every score job is alike: the stage's work over its jobs, at the V100's sustained speed
+    minutes = score.flop / score.jobs / (GPU_PEAK_TFLOPS["v100"]["fp32"] * 1e12 * paper_v100.efficiency) / 60
+    assert paper_v100.job_minutes("score", "cifar10_geometric") == pytest.approx(minutes)
+    expected = math.ceil(3 * minutes + STARTUP_MINUTES)
+    assert 5 < expected < 1440
+    assert runtime_minutes(config, "score", "cifar10_geometric", paper_v100) == expected
+    # training is longer than the cap: capped, and chained over that many submissions
+    train = 3 * paper_v100.job_minutes("train", "cifar10_geometric") + STARTUP_MINUTES
+    assert train > 1440 and runtime_minutes(config, "train", "cifar10_geometric", paper_v100) == 1440
+    longest = max(3 * paper_v100.job_minutes("train", n) + STARTUP_MINUTES for n in config["experiments"])
+    assert train_submissions(config, paper_v100) == math.ceil(longest / (1440 - STARTUP_MINUTES / 2)) > 1
+    # the config's figure replaces the estimate (and needs no cost model); the cap still holds
+    config["cluster"]["runtime"] = {"score": 7, "train": 100}
+    assert runtime_minutes(config, "score", "cifar10_geometric", None) == 7
+    assert train_submissions(config, None) == 1
+    config["cluster"]["max_runtime"] = 5
+    assert runtime_minutes(config, "score", "cifar10_geometric", None) == 5
+    assert train_submissions(config, None) == 40  # 100 minutes in 2.5-minute pieces
+    # rules the FLOP count does not model have stated minutes
+    assert runtime_minutes(load_config(PAPER), "toy_scores", None, paper_v100) == 3 * 30 + STARTUP_MINUTES
+
+
+def test_peak_memory_counts_live_tensors_and_warns_when_a_job_does_not_fit(tmp_path):
+    spec = {"arch": "refinenet", "ngf": 8, "channels": 1, "image_size": 8, "num_classes": 10}
+    model = build_model(spec)
+    outputs = []
+    for module in model.modules():
+        module.register_forward_hook(lambda m, i, o: outputs.append(o.numel() * 4) if torch.is_tensor(o) else None)
+    with torch.no_grad():
+        model(torch.rand(64, 1, 8, 8), torch.zeros(64, dtype=torch.long))
+    sampling = activation_bytes(spec, 64, training=False)
+    # at least the largest layer output is alive at once, never every output at once
+    assert max(outputs) <= sampling < sum(outputs)
+    training = activation_bytes(spec, 64, training=True)
+    assert training > 2 * sampling  # a backward keeps the forward's activations
+    assert activation_bytes(spec, 128, training=True) == pytest.approx(2 * training, rel=0.1)
+
+    config = load_config(REPO / "config" / "config.yaml")
+    exp = next(iter(config["experiments"].values()))
+    exp["training"]["batch_size"] = 2_000_000
+    out = format_estimate(estimate(config, "rtx3090", data_root=tmp_path, gpu_json=tmp_path / "none.json"))
+    assert "Peak GPU memory per job (fp32; the RTX3090 has 24 GiB)" in out
+    assert re.search(r"WARNING: \S+ train needs about \d+\.\d GiB, more than the 24 GiB of a RTX3090", out), out
+    assert "computed" in out and "Assumed:" in out and "Measured:" in out
+
+
+def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(tmp_path):
+    record = {
+        "machine": {"device": "NVIDIA A100-SXM4-40GB"},
+        "train": [
+            {"precision": "fp32", "channels_last": False, "compile": False, "ngf": 128, "batch": 128, "peak_mib": 10240}
+        ],
+        "sampling": [{"precision": "fp32", "ngf": 128, "batch": 1000, "peak_mib": 4096}],
+    }
+    (tmp_path / "gpu.json").write_text(json.dumps(record))
+    result = estimate(load_config(PAPER), "a100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json")
+    memory = {(m.experiment, m.kind): m for m in result.memory}
+    train, sample = memory[("cifar10_geometric", "train")], memory[("cifar10_geometric", "sample")]
+    assert train.source == "measured" and train.gib == pytest.approx(10 + 0.75)
+    assert sample.source == "measured" and sample.gib == pytest.approx(4 + 0.75 + 2.0)  # + Inception
+    assert memory[("mnist_baseline", "train")].source == "computed"  # another network
+    # the speed measured on this card replaces the assumed tensor-core efficiency
+    record["train"][0] |= {"precision": "tf32", "it_per_s": 10.0}
+    (tmp_path / "gpu.json").write_text(json.dumps(record))
+    result = estimate(load_config(PAPER), "a100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False)
+    _, train_step, _ = network_flops(
+        {"arch": "refinenet", "ngf": 128, "channels": 3, "image_size": 32, "num_classes": 10}
+    )
+    assert result.precision == "tf32" and result.efficiency == pytest.approx(10 * 128 * train_step / 156e12)
+    assert "measured on NVIDIA A100-SXM4-40GB" in format_estimate(result)
+    assert (
+        estimate(
+            load_config(PAPER), "h100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False
+        ).efficiency
+        == 0.25
+    )
+
+
+def test_the_gpu_table_has_the_cards_labs_own():
+    for card in ("rtx3090", "rtx4090", "a6000", "l40s", "h200", "a100", "v100"):
+        assert GPU_PEAK_TFLOPS[card]["fp32"] and GPU_MEMORY_GIB[card]

@@ -46,8 +46,12 @@ def test_a_tiny_cpu_dry_run_fills_every_part_of_the_result(tmp_path):
     cases = {(r["precision"], r["channels_last"], r["compile"]) for r in result["train"]}
     assert cases == {(p, cl, False) for p in ("fp32", "tf32", "bf16") for cl in (False, True)}
     assert all(r["it_per_s"] > 0 and r["batch"] == 2 for r in result["train"])
-    assert {r["precision"] for r in result["sampling"]} == {"fp32", "tf32", "bf16"}
+    cases = {(r["precision"], r["channels_last"], r["compile"]) for r in result["sampling"]}
+    assert cases == {(p, cl, False) for p in ("fp32", "tf32", "bf16") for cl in (False, True)}
     assert all(r["seconds_per_1000_samples"] > 0 for r in result["sampling"])
+    errors = {(r["precision"], r["channels_last"]): r["relative_l2_error_vs_fp32"] for r in result["sampling"]}
+    assert errors[("fp32", False)] == 0 and errors[("fp32", True)] < 1e-5  # the same arithmetic, another layout
+    assert 0 < errors[("bf16", False)] < 1  # tiny random weights: the figure that matters is the GPU run's
     agreement = result["bf16_vs_fp32_scores"]
     assert 0 < agreement["relative_l2_error"] < 0.1 and 0.99 < agreement["min_cosine_per_sample"] <= 1
     assert result["paper_smoke"]["status"] == "skipped" and result["machine"]["tiny"] is True

@@ -1,11 +1,25 @@
-"""The workflow on a real SLURM cluster through ``workflow/profiles/slurm`` and the executor plugin.
+"""The workflow on a real SLURM cluster with GPUs, partitions and time limits, through
+``workflow/profiles/slurm`` and its head-process script.
 
-Needs a running cluster (``tests/slurm/cluster.sh up`` gives a one-node one); skipped otherwise.
-One tiny digits experiment runs twice with the same seed, locally and on SLURM, while the
-SLURM training job's first attempt gets a 1-minute time limit: SLURM kills it, the retry
-resumes from its last snapshot, and the results must equal the local run bit for bit. The
-profile's choices hold: the `localrules` (prepare, select) run on the submit host, every other
-job in SLURM, and the per-checkpoint `score` jobs go in groups of GROUP_SIZE per submission.
+Needs a running cluster (``tests/slurm/cluster.sh up`` gives a one-node one: two GRES GPUs, a
+default ``cpu`` partition and a ``gpu`` partition whose MaxTime is a few minutes); skipped
+otherwise. One tiny digits experiment runs twice with the same seed, locally and on SLURM, with
+``device: auto``: GPU rules ask SLURM for a GPU and, finding no CUDA, compute on the CPU, so the
+two runs must agree bit for bit. On the SLURM side, in one run:
+
+- the Snakemake head process runs as a SLURM job (``workflow/profiles/slurm/head.sbatch``) in
+  the CPU partition, and the ``localrules`` (prepare, select) run inside it;
+- every GPU job goes to the GPU partition with a GPU request (``--gpus=1``) and gets a GPU of
+  its own: SLURM's records (``scontrol -d show job``, polled while it runs) and the job's own log
+  (``ncsn`` logs ``SLURM_JOB_GPUS``/``CUDA_VISIBLE_DEVICES``) agree; two GPU jobs overlap in time
+  on different GPUs; the CPU-only job (train_extractor) asks for no GPU and runs in the CPU
+  partition; no job ever waits for a time or partition limit;
+- training needs more than the GPU partition's MaxTime: it runs as a chain of at least three
+  submissions, each stopping with a snapshot (exit 75) before its limit, the next resuming;
+- one of those submissions is pre-empted with ``scontrol requeue``: it resumes from its newest
+  snapshot under the same job id;
+- the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission.
+Then one GPU job reruns with ``cluster.gpu_request: gres`` and must have asked for ``--gres``.
 """
 
 from __future__ import annotations
@@ -15,9 +29,10 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,61 +41,81 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "workflow/profiles/slurm"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 EXPERIMENT, DATASET = "tiny", "digits"
-# slurmctld checks time limits every 30 s, so a 1-minute job is cut 60-90 s after it starts:
-# training is sized to last TRAIN_SECONDS at the measured speed, with a snapshot every
-# TRAIN_SECONDS / SNAPSHOTS s so that one exists before the cut (the job's own start-up,
-# Snakemake and torch imports, takes 10-50 s of the minute on a busy machine).
-FIRST_ATTEMPT_MINUTES = 1
-TRAIN_SECONDS = 120
-SNAPSHOTS = 12
+# The test cluster's partitions (tests/slurm/cluster.sh); another cluster names its own.
+GPU_PARTITION = os.environ.get("NCSN_SLURM_GPU_PARTITION", "gpu")
+CPU_PARTITION = os.environ.get("NCSN_SLURM_CPU_PARTITION", "cpu")
+# Training sized to last TRAIN_SECONDS at the calibrated speed: with a 2-minute MaxTime, job
+# start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains about a minute.
+TRAIN_SECONDS = 180
+MIN_SUBMISSIONS = 3
+SNAPSHOTS = 4
+GROUP_SIZE = 2
 RUN_TIMEOUT_S = 1500
-FAILED_LOG = re.compile(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", re.M | re.S)
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 LOG_KIND = re.compile(r"/(rule|group)_(\w+?)/")
-# rules the Snakefile declares `localrules` that this test's target needs
+PLACEMENT = re.compile(r"^ncsn: SLURM job (.*)$", re.M)
 LOCAL_RULES = ["prepare", "select"]
-GROUP_SIZE = 10
-
-
-def _slurm_partition() -> str | None:
-    """The default partition of a reachable cluster with a usable node, else None."""
-    if not shutil.which("sbatch") or not shutil.which("sinfo"):
-        return None
-    try:
-        if subprocess.run(["scontrol", "ping"], capture_output=True, timeout=10).returncode:
-            return None
-        rows = subprocess.run(["sinfo", "-h", "-o", "%P %a %t"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for partition, avail, state in (row.split() for row in rows.splitlines() if row.strip()):
-        if partition.endswith("*") and avail == "up" and state.rstrip("*~#") in {"idle", "mix", "alloc"}:
-            return partition[:-1]
-    return None
-
-
+GPU_RULES = {"train", "ref_stats", "score", "heldout_loss", "sample", "evaluate"}
+CPU_RULES = {"train_extractor"}
+# Why a job may wait: for a free CPU/GPU, or (requeued) for its begin time. Never for a limit.
+HARMLESS_WAITS = {"None", "Resources", "Priority", "BeginTime"}
+EXIT_RESUME = 75
 CLUSTER = REPO / "tests/slurm/cluster.sh"
-# Opt-in: let the test bring a one-node cluster up (and down again) itself, e.g. in CI.
 AUTOSTART = os.environ.get("NCSN_SLURM_AUTOSTART") == "1"
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
+def _scontrol(*args: str) -> str:
+    return subprocess.run(["scontrol", *args], capture_output=True, text=True, timeout=30).stdout
+
+
+def _partitions() -> dict[str, float] | None:
+    """Partition -> MaxTime in minutes (inf when unlimited) of a reachable cluster with a usable node."""
+    if not shutil.which("sbatch") or not shutil.which("scontrol"):
+        return None
+    try:
+        if subprocess.run(["scontrol", "ping"], capture_output=True, timeout=10).returncode:
+            return None
+        states = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=10).stdout
+        if not {s.rstrip("*~#") for s in states.split()} & {"idle", "mix", "alloc"}:
+            return None
+        found = {}
+        for line in _scontrol("-o", "show", "partition").splitlines():
+            fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+            found[fields["PartitionName"]] = _minutes(fields["MaxTime"])
+        return found
+    except (OSError, subprocess.TimeoutExpired, KeyError):
+        return None
+
+
+def _minutes(limit: str) -> float:
+    """SLURM's [days-]hours:minutes:seconds (or UNLIMITED) in minutes."""
+    if limit in ("UNLIMITED", "INFINITE"):
+        return math.inf
+    days, _, rest = limit.rpartition("-")
+    h, m, s = (int(x) for x in rest.split(":"))
+    return int(days or 0) * 1440 + h * 60 + m + s / 60
+
+
 @pytest.fixture(scope="module")
-def partition():
-    """The cluster's default partition; starts the one-node cluster when AUTOSTART asks for it."""
-    found, started = _slurm_partition(), False
+def partitions():
+    found, started = _partitions(), False
     if found is None and AUTOSTART:
         up = subprocess.run([CLUSTER, "up"], capture_output=True, text=True, timeout=600)
         if up.returncode:
             pytest.fail(f"{CLUSTER} up failed:\n{up.stdout}{up.stderr}")
-        found, started = _slurm_partition(), True
-    if found is None:
+        found, started = _partitions(), True
+    if found is None or not {GPU_PARTITION, CPU_PARTITION} <= found.keys():
         pytest.skip(
-            "no SLURM cluster is up (sinfo shows no default partition with a usable node); start a "
-            "one-node cluster with `sudo tests/slurm/cluster.sh up`, or set NCSN_SLURM_AUTOSTART=1 "
-            "(as root) to let this test start and stop one"
+            f"no SLURM cluster with partitions {GPU_PARTITION!r} and {CPU_PARTITION!r} is up; start the "
+            "one-node test cluster with `sudo tests/slurm/cluster.sh up`, set NCSN_SLURM_AUTOSTART=1 (as root) "
+            "to let this test start and stop one, or name yours in NCSN_SLURM_GPU_PARTITION/NCSN_SLURM_CPU_PARTITION"
         )
+    if not math.isfinite(found[GPU_PARTITION]) or found[GPU_PARTITION] > 5:
+        pytest.skip(f"partition {GPU_PARTITION} needs a MaxTime of a few minutes (has {found[GPU_PARTITION]})")
     yield found
     if started:
         subprocess.run([CLUSTER, "down"], check=True, capture_output=True, timeout=120)
@@ -96,43 +131,20 @@ def _env() -> dict[str, str]:
 def _training_speed(tmp: Path) -> float:
     """Iterations per second of the tiny model on this machine now (20 iterations, 1 thread)."""
     data = tmp / "data"
-    settings = _config(20, 20)
+    settings = _config(20, 20, {})
+    ncsn = [sys.executable, "-m", "ncsn"]
+    dataset = json.dumps(settings["datasets"][DATASET])
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ncsn",
-            "prepare",
-            "--name",
-            DATASET,
-            "--out-dir",
-            data,
-            "--settings",
-            json.dumps(settings["datasets"][DATASET]),
-        ],
+        [*ncsn, "prepare", "--name", DATASET, "--out-dir", data, "--settings", dataset],
         check=True,
         env=_env(),
         capture_output=True,
     )
     exp = settings["experiments"][EXPERIMENT]
-    train = {k: exp[k] for k in ("model", "schedule", "training")} | {"device": "cpu", "seed": 0}
+    train = json.dumps({k: exp[k] for k in ("model", "schedule", "training")} | {"device": "cpu", "seed": 0})
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ncsn",
-            "train",
-            "--data",
-            data / "train.npz",
-            "--state-dir",
-            tmp / "state",
-            "--out-dir",
-            tmp / "run",
-            "--settings",
-            json.dumps(train),
-            "--threads",
-            "1",
-        ],
+        [*ncsn, "train", "--data", data / "train.npz", "--state-dir", tmp / "state", "--out-dir", tmp / "run"]
+        + ["--settings", train, "--threads", "1"],
         check=True,
         env=_env(),
         capture_output=True,
@@ -140,10 +152,11 @@ def _training_speed(tmp: Path) -> float:
     return json.loads((tmp / "run" / "run.json").read_text())["it_per_s"]
 
 
-def _config(iterations: int, snapshot_freq: int) -> dict:
+def _config(iterations: int, snapshot_freq: int, cluster: dict) -> dict:
     return {
-        "device": "cpu",
+        "device": "auto",
         "seed": 0,
+        "cluster": cluster,
         "datasets": {DATASET: {"source": "digits", "test_fraction": 0.2}},
         "extractors": {"digits": {"kind": "digits", "dataset": DATASET, "epochs": 5, "min_accuracy": 0.5}},
         "experiments": {
@@ -162,52 +175,60 @@ def _config(iterations: int, snapshot_freq: int) -> dict:
 
 
 TARGETS = [f"results/eval/{DATASET}/{EXPERIMENT}/metrics.json"]
-# Same thread count on both sides (CPU results are bit-identical only then), and memory
-# that a small node can hold, so that independent jobs run side by side.
+# Same thread count on both sides (CPU results are bit-identical only then).
 COMMON = ["--max-threads", "1"]
-SLURM_RESOURCES = [
-    f"train:runtime={FIRST_ATTEMPT_MINUTES} if attempt == 1 else 60",
-    *(
-        f"{rule}:mem_mb=2000"
-        for rule in ("prepare", "train", "score", "heldout_loss", "sample", "evaluate", "ref_stats", "train_extractor")
-    ),
-]
-# With device cpu no GPU limit stacks a group's score jobs in series: a per-submission memory
-# cap of one job does (mem_mb is a per-submission resource), so a group never asks for more
-# CPUs than the node has.
-SLURM_GROUPING = ["--group-components", f"score={GROUP_SIZE}", "--resources", "mem_mb=2000"]
+# Memory a small node holds two of, next to the head job.
+MEM = [f"{rule}:mem_mb=1500" for rule in sorted(GPU_RULES | CPU_RULES)]
+# No slurmdbd on a test cluster: follow jobs with squeue instead of sacct, charge no account.
+TEST_CLUSTER = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
+TEST_CLUSTER += ["--slurm-no-account", "--group-components", f"score={GROUP_SIZE}"]
 
 
-def _start(command: list, log: Path) -> subprocess.Popen:
-    with open(log, "w") as out:
-        return subprocess.Popen(command, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+class Jobs:
+    """Every SLURM job as ``scontrol -d show job`` saw it while the test polled: the latest record,
+    each GPU index it held, and every (state, reason) it passed through."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, dict[str, str]] = {}
+        self.gpus: dict[str, set[str]] = {}
+        self.waits: dict[str, set[tuple[str, str]]] = {}
+
+    def poll(self) -> None:
+        for line in _scontrol("-d", "-o", "show", "job").splitlines():
+            fields = dict(item.split("=", 1) for item in line.split() if "=" in item and not item.startswith("="))
+            if "JobId" not in fields:
+                continue
+            jid = fields["JobId"]
+            self.latest[jid] = fields
+            self.waits.setdefault(jid, set()).add((fields.get("JobState", ""), fields.get("Reason", "")))
+            self.gpus.setdefault(jid, set()).update(re.findall(r"GRES=gpu:\d+\(IDX:(\d+)\)", line))
+
+    def state(self, jid: str) -> str:
+        return self.latest.get(jid, {}).get("JobState", "")
 
 
-def _finish(proc: subprocess.Popen, log: Path) -> str:
-    """Output of a snakemake run; past RUN_TIMEOUT_S it is interrupted (it cancels its SLURM jobs)."""
-    try:
-        proc.wait(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        pytest.fail(f"snakemake ran past {RUN_TIMEOUT_S} s:\n{log.read_text()[-6000:]}")
-    return log.read_text()
-
-
-def _slurm_states(job_ids: list[str]) -> dict[str, str]:
-    """Final SLURM state per job id: from the job-completion log when accounting is off, else sacct."""
-    accounting = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True).stdout
-    completion = ["-c"] if re.search(r"AccountingStorageType\s*=\s*accounting_storage/none", accounting) else []
-    out = subprocess.run(
-        ["sacct", *completion, "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {jid: state.split()[0] for jid, state in (line.split("|") for line in out.splitlines() if line)}
+def _wait_head(head: str, jobs: Jobs, log: Path, state_dir: Path, requeued: list[str]) -> None:
+    """Poll until the head job ends; pre-empt (requeue) the first training submission once it has
+    left a snapshot, and lift the requeued job's 2-minute begin-time hold so the test need not wait."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        jobs.poll()
+        if jobs.state(head) in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}:
+            return
+        if time.monotonic() > deadline:
+            subprocess.run(["scancel", head])  # the head's Snakemake cancels its jobs on SIGTERM
+            time.sleep(20)
+            pytest.fail(f"the head job ran past {RUN_TIMEOUT_S} s:\n{log.read_text()[-6000:]}")
+        text = log.read_text() if log.exists() else ""
+        trains = [jid for _, jid, path in SUBMITTED.findall(text) if "/rule_train/" in path]
+        running = [jid for jid in trains if jobs.state(jid) == "RUNNING"]
+        if running and not requeued and list(state_dir.glob("*/ckpt_*.pt")):
+            if subprocess.run(["scontrol", "requeue", running[0]], capture_output=True).returncode == 0:
+                requeued.append(running[0])
+        if requeued and jobs.state(requeued[0]) == "PENDING" and len(requeued) == 1:
+            subprocess.run(["scontrol", "update", f"JobId={requeued[0]}", "StartTime=now"], check=True)
+            requeued.append("released")
+        time.sleep(1)
 
 
 def _checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -236,116 +257,186 @@ def _without_timing(metrics: dict) -> dict:
     return {k: (_without_timing(v) if isinstance(v, dict) else v) for k, v in metrics.items() if not timing.search(k)}
 
 
-def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local_run(
-    tmp_path: Path, partition: str
+def _placements(run: Path) -> dict[str, list[dict[str, str]]]:
+    """SLURM job id -> what each command of that job logged of its placement (the jobs' own view)."""
+    seen: dict[str, list[dict[str, str]]] = {}
+    for log in (run / "results/logs").rglob("*.log"):
+        for line in PLACEMENT.findall(log.read_text()):
+            fields = dict(item.split("=", 1) for item in line.split())
+            seen.setdefault(fields["SLURM_JOB_ID"], []).append(fields | {"log": str(log.relative_to(run))})
+    return seen
+
+
+def _slurm_gpus(placement: dict[str, str]) -> set[str]:
+    """The GPU indices SLURM's variables name in a job's placement line (a job step may see only one)."""
+    return {placement[k] for k in ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS") if placement.get(k)}
+
+
+def _interval(record: dict[str, str]) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(record["StartTime"]), datetime.fromisoformat(record["EndTime"])
+
+
+def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_matches_a_local_run(
+    tmp_path: Path, partitions: dict[str, float]
 ) -> None:
+    max_runtime = int(partitions[GPU_PARTITION])
     rate = _training_speed(tmp_path / "calibration")
     snapshot_freq = max(1, math.ceil(TRAIN_SECONDS / SNAPSHOTS * rate))
-    config = _config(SNAPSHOTS * snapshot_freq, snapshot_freq)
+    iterations = SNAPSHOTS * snapshot_freq
+    # A user's cluster block: partitions by name, the GPU partition's MaxTime as the cap,
+    # one-minute score/held-out jobs so that a group of GROUP_SIZE fits under the cap, and the
+    # training's minutes on this CPU (the cost model knows GPUs): generous, so that the chain's
+    # retries cover a busy machine's slow start-ups.
+    cluster = {
+        "gpu_partition": GPU_PARTITION,
+        "cpu_partition": CPU_PARTITION,
+        "max_runtime": max_runtime,
+        "runtime": {"train": 4 * math.ceil(TRAIN_SECONDS / 60), "score": 1, "heldout_loss": 1},
+    }
+    config = _config(iterations, snapshot_freq, cluster)
     runs = {}
     for side in ("local", "slurm"):
         runs[side] = tmp_path / side
         runs[side].mkdir()
         (runs[side] / "config.yaml").write_text(yaml.safe_dump(config))
 
-    local_cmd = [
-        *SNAKEMAKE,
-        *TARGETS,
-        "--directory",
-        runs["local"],
-        "--configfile",
-        runs["local"] / "config.yaml",
-        "--cores",
-        "1",
-        *COMMON,
-    ]
-    slurm_cmd = [
-        *SNAKEMAKE,
-        *TARGETS,
-        "--directory",
-        runs["slurm"],
-        "--configfile",
-        runs["slurm"] / "config.yaml",
-        "--profile",
-        REPO / "workflow/profiles/slurm",
-        *COMMON,
-        "--default-resources",
-        f"slurm_partition={partition}",
-        # No slurmdbd on a test cluster: follow jobs with squeue instead of sacct.
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-init-seconds-before-status-checks",
-        "2",
-        "--slurm-no-account",
-        "--set-resources",
-        *SLURM_RESOURCES,
-        *SLURM_GROUPING,
-    ]
-    # Both at once: the local run uses one core, the one-node cluster the others.
-    local, slurm = _start(local_cmd, tmp_path / "local.log"), _start(slurm_cmd, tmp_path / "slurm.log")
+    local_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["local"], "--configfile", runs["local"] / "config.yaml"]
+    local_cmd += ["--cores", "2", *COMMON]  # one thread per job (--max-threads): results do not depend on it
+    with open(tmp_path / "local.log", "w") as out:
+        local = subprocess.Popen(local_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+    # The head process: the shipped sbatch script, in the CPU partition, from the repository root.
+    head_log = runs["slurm"] / "head.log"
+    snakemake_args = [*TARGETS, "--directory", str(runs["slurm"]), "--configfile", str(runs["slurm"] / "config.yaml")]
+    snakemake_args += [*COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
+    head = subprocess.run(
+        ["sbatch", "--parsable", f"--partition={CPU_PARTITION}", "--mem=1500", f"--output={head_log}"]
+        + [f"--chdir={REPO}", str(PROFILE / "head.sbatch"), *snakemake_args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    jobs, requeued = Jobs(), []
+    state_dir = runs["slurm"] / f"results/train_state/{DATASET}/{EXPERIMENT}"
     try:
-        slurm_out, local_out = _finish(slurm, tmp_path / "slurm.log"), _finish(local, tmp_path / "local.log")
+        _wait_head(head, jobs, head_log, state_dir, requeued)
+        local.wait(timeout=RUN_TIMEOUT_S)
     finally:
-        for proc in (slurm, local):
-            if proc.poll() is None:
-                proc.kill()
-    # The failed attempt's own log (show-failed-logs) holds the job step's "localrule" lines.
-    main_out = FAILED_LOG.sub("", slurm_out)
-    assert slurm.returncode == 0, f"the SLURM run failed:\n{slurm_out[-6000:]}"
+        if local.poll() is None:
+            local.kill()
+    slurm_out, local_out = head_log.read_text(), (tmp_path / "local.log").read_text()
+    assert jobs.state(head) == "COMPLETED", f"the head job ended {jobs.state(head)}:\n{slurm_out[-6000:]}"
     assert local.returncode == 0, f"the local run failed:\n{local_out[-6000:]}"
+    assert requeued, "the training job was never seen running with a snapshot: nothing was pre-empted"
+    placements = _placements(runs["slurm"])  # before the gres run rewrites the evaluate job's log
 
-    # Every job of the local run also ran on the SLURM side: the localrules in the Snakemake
-    # process, the score jobs in groups, every other one as a SLURM job of its own.
+    # The gres recipe: the same GPU job again with cluster.gpu_request: gres.
+    gres_config = dict(config, cluster=dict(cluster, gpu_request="gres"))
+    (runs["slurm"] / "gres.yaml").write_text(yaml.safe_dump(gres_config))
+    gres_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["slurm"], "--configfile", runs["slurm"] / "gres.yaml"]
+    gres_cmd += ["--profile", PROFILE, "--forcerun", "evaluate", *COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
+    with open(tmp_path / "gres.log", "w") as out:
+        gres = subprocess.Popen(gres_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+    started = time.monotonic()
+    while gres.poll() is None:  # poll SLURM while its job runs: the GPU index is shown only then
+        jobs.poll()
+        time.sleep(1)
+        if time.monotonic() - started > RUN_TIMEOUT_S / 2:
+            gres.terminate()  # Snakemake cancels its SLURM job
+            gres.wait(timeout=120)
+    jobs.poll()
+    gres_out = (tmp_path / "gres.log").read_text()
+    assert gres.returncode == 0, gres_out[-6000:]
+    [(_, gres_job, _)] = SUBMITTED.findall(gres_out)
+
+    # Which jobs ran where: the localrules inside the head job, the score jobs in groups, every
+    # other one as a SLURM job of its own.
     local_jobs = sorted(re.findall(r"^localrule (\w+):", local_out, re.M))
-    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES, (
-        "localrules ran elsewhere, or more ran locally"
-    )
-    submissions = [
-        (job, slurm_id, *LOG_KIND.search(log).groups()) for job, slurm_id, log in SUBMITTED.findall(main_out)
-    ]
+    main_out = re.sub(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", "", slurm_out, flags=re.M | re.S)
+    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES
+    submissions = [(job, jid, *LOG_KIND.search(log).groups()) for job, jid, log in SUBMITTED.findall(main_out)]
     singles = {job: name for job, _, kind, name in submissions if kind == "rule"}
-    # a group's log folder is group_{group id}_{group id} (plugin 2.8.0): group_score_score
-    groups = {job for job, _, kind, name in submissions if kind == "group" and name.split("_")[0] == "score"}
-    # Each checkpoint's FID (score) and held-out loss (heldout_loss) jobs share the group.
+    groups = {job for job, _, kind, name in submissions if kind == "group"}
     scores, heldouts = local_jobs.count("score"), local_jobs.count("heldout_loss")
     assert scores == heldouts == SNAPSHOTS, local_jobs
     assert len(groups) == math.ceil((scores + heldouts) / GROUP_SIZE), submissions
-    assert not {"score", "heldout_loss"} & set(singles.values())
-    grouped = [*["score"] * scores, *["heldout_loss"] * heldouts]
-    assert sorted([*singles.values(), *LOCAL_RULES, *grouped]) == local_jobs, slurm_out[-6000:]
+    assert sorted([*singles.values(), *LOCAL_RULES, *["score"] * scores, *["heldout_loss"] * heldouts]) == local_jobs
 
-    # SLURM itself reports them: the train job timed out once, every last attempt completed.
-    states = _slurm_states([slurm_id for _, slurm_id, _, _ in submissions])
-    attempts: dict[str, list[str]] = {}
-    for job, slurm_id, kind, name in submissions:
-        attempts.setdefault(f"{name} ({kind} job {job})", []).append(states.get(slurm_id, "NOT IN SLURM'S RECORDS"))
-    for name, seen in attempts.items():
-        expected = ["TIMEOUT", "COMPLETED"] if name.startswith("train ") else ["COMPLETED"]
-        assert seen == expected, f"{name}: SLURM states {seen}, expected {expected} (all jobs: {attempts})"
+    # SLURM's records and the jobs' own logs: GPU jobs asked for a GPU in the GPU partition and
+    # each held one (the index SLURM allocated is the CUDA_VISIBLE_DEVICES the job saw); the CPU
+    # job asked for none, in the CPU partition; nothing waited for a limit; no time limit above
+    # its partition's MaxTime.
+    gpu_jobs = {}
+    for job, jid, kind, name in submissions:
+        record, saw = jobs.latest[jid], placements.get(jid, [])
+        waits = {(state, reason) for state, reason in jobs.waits[jid] if state == "PENDING"}
+        assert {reason for _, reason in waits} <= HARMLESS_WAITS, f"{name} (SLURM job {jid}) waited: {waits}"
+        assert _minutes(record["TimeLimit"]) <= partitions[record["Partition"]], record
+        if name in CPU_RULES:
+            assert record["Partition"] == CPU_PARTITION and "gpu" not in record.get("TresPerJob", ""), record
+            assert not jobs.gpus[jid] and saw and all(not p["CUDA_VISIBLE_DEVICES"] for p in saw), (record, saw)
+            continue
+        assert name in GPU_RULES or kind == "group", name
+        assert record["Partition"] == GPU_PARTITION and record.get("TresPerJob") == "gres:gpu:1", record
+        assert len(jobs.gpus[jid]) == 1, (name, jid, jobs.gpus[jid])
+        (index,) = jobs.gpus[jid]
+        if name != "train":  # a chain's earlier logs are overwritten by the next submission's
+            assert saw, f"{name} (SLURM job {jid}) logged no placement"
+        for p in saw:
+            assert p["SLURM_JOB_PARTITION"] == GPU_PARTITION, p
+            assert p["CUDA_VISIBLE_DEVICES"] == index and _slurm_gpus(p) <= {index}, (p, index)
+        gpu_jobs[jid] = index
+    overlapping = [
+        (a, b)
+        for a in gpu_jobs
+        for b in gpu_jobs
+        if a < b
+        and max(_interval(jobs.latest[a])[0], _interval(jobs.latest[b])[0])
+        < min(_interval(jobs.latest[a])[1], _interval(jobs.latest[b])[1])
+    ]
+    assert any(gpu_jobs[a] != gpu_jobs[b] for a, b in overlapping), (overlapping, gpu_jobs)
+    assert not any(gpu_jobs[a] == gpu_jobs[b] for a, b in overlapping), "two jobs held the same GPU at once"
 
-    # The retry resumed from the snapshot the killed attempt left.
+    # The gres recipe asked for --gres=gpu:1 (per node), not --gpus, and still got its own GPU.
+    record = jobs.latest[gres_job]
+    assert record.get("TresPerNode") == "gres:gpu:1" and "TresPerJob" not in record, record
+    assert record["Partition"] == GPU_PARTITION and len(jobs.gpus[gres_job]) == 1, record
+    [p] = _placements(runs["slurm"])[gres_job]
+    assert p["CUDA_VISIBLE_DEVICES"] == next(iter(jobs.gpus[gres_job])) and _slurm_gpus(p) <= jobs.gpus[gres_job], p
+
+    # The training chain: every submission but the last stopped itself (exit 75) before its
+    # time limit; one was requeued (pre-empted) and resumed under the same job id.
+    trains = [jid for _, jid, _, name in submissions if name == "train"]
+    assert len(trains) >= MIN_SUBMISSIONS, f"training took {len(trains)} submissions: {trains}"
+    assert [jobs.latest[j]["JobState"] for j in trains] == ["FAILED"] * (len(trains) - 1) + ["COMPLETED"]
+    slurm_logs = {jid: Path(path) for _, jid, path in SUBMITTED.findall(main_out)}
+    for jid in trains[:-1]:  # the job step's own log (kept for failed jobs): train's exit status
+        text = slurm_logs[jid].read_text()
+        assert f"non-zero exit status {EXIT_RESUME}" in text, text[-3000:]
+    assert all(_minutes(jobs.latest[j]["TimeLimit"]) == max_runtime for j in trains)
+    assert jobs.latest[requeued[0]]["Restarts"] == "1"
     run_dir = f"results/runs/{DATASET}/{EXPERIMENT}"
     record = json.loads((runs["slurm"] / run_dir / "run.json").read_text())
-    assert len(record["sessions"]) == 2, record["sessions"]
-    resumed_at = record["sessions"][1]["start_iteration"]
-    assert 0 < resumed_at < config["experiments"][EXPERIMENT]["training"]["iterations"]
-    assert resumed_at % snapshot_freq == 0
+    sessions = [(s["slurm_job"], s["start_iteration"]) for s in record["sessions"]]
+    assert {job for job, _ in sessions} == set(trains), (sessions, trains)
+    assert [job for job, _ in sessions].count(requeued[0]) == 2, sessions  # before and after the requeue
+    assert [start for _, start in sessions] == sorted(start for _, start in sessions)
+    assert sessions[0][1] == 0 and all(start > 0 for _, start in sessions[1:])
     log = (runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log").read_text()
-    assert "resuming from" in log and f"iteration {resumed_at} of" in log, log
+    assert "resuming from" in log, log
 
     # Same seeds, same results: every checkpoint tensor, the samples and the metrics.
     checkpoints = sorted((runs["local"] / run_dir / "checkpoints").glob("ckpt_*.pt"))
-    checkpoints.append(runs["local"] / "results/extractors/digits/model.pt")
-    assert [p.name for p in checkpoints[:-1]] == sorted(
+    assert [p.name for p in checkpoints] == sorted(
         p.name for p in (runs["slurm"] / run_dir / "checkpoints").glob("ckpt_*.pt")
     )
+    assert len(checkpoints) == SNAPSHOTS
+    checkpoints.append(runs["local"] / "results/extractors/digits/model.pt")
     for path in checkpoints:
         ours, theirs = _checkpoint_tensors(path), _checkpoint_tensors(runs["slurm"] / path.relative_to(runs["local"]))
         assert ours.keys() == theirs.keys()
         for key in ours:
-            assert torch.equal(ours[key], theirs[key]), (
-                f"{path.name}: {key} differs between the local and the SLURM run"
-            )
+            assert torch.equal(ours[key], theirs[key]), f"{path.name}: {key} differs between the local and SLURM run"
     for shard in sorted((runs["local"] / f"results/samples/{DATASET}/{EXPERIMENT}").glob("*.npz")):
         with np.load(shard) as ours, np.load(runs["slurm"] / shard.relative_to(runs["local"])) as theirs:
             assert ours.files == theirs.files
@@ -358,13 +449,8 @@ def test_workflow_runs_on_slurm_resumes_a_timed_out_training_and_matches_a_local
                     np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{shard.name}: {key}")
     metrics = [_without_timing(json.loads((runs[side] / TARGETS[0]).read_text())) for side in ("local", "slurm")]
     assert metrics[0] == metrics[1]
-    # the grouped score jobs scored every checkpoint as the local ones did, and select agrees
     for path in sorted((runs["local"] / f"results/scores/{DATASET}/{EXPERIMENT}").glob("*.json")):
         ours, theirs = (
             _without_timing(json.loads(p.read_text())) for p in (path, runs["slurm"] / path.relative_to(runs["local"]))
         )
         assert ours == theirs, path.name
-    selection = f"results/selection/{DATASET}/{EXPERIMENT}/selection.json"
-    assert _without_timing(json.loads((runs["local"] / selection).read_text())) == _without_timing(
-        json.loads((runs["slurm"] / selection).read_text())
-    )

@@ -18,6 +18,7 @@ import yaml
 
 from ncsn import __version__
 from ncsn.errors import NcsnError
+from ncsn.slurm import placement
 
 # command name -> (module under ncsn.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -110,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     try:
         args = parser.parse_args(rest)
+        where = placement()
+        if where:
+            print(where, file=sys.stderr, flush=True)
         return int(module.run(args) or 0)
     except NcsnError as err:
         print(f"ncsn {name}: error: {err}", file=sys.stderr)

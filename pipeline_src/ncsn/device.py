@@ -47,14 +47,17 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def _free_gpu() -> int:
-    """Visible index of the GPU this job may use: 0 with one GPU or inside a SLURM job (SLURM gives
-    each job its own cards), else one reserved through the lock-file allocator."""
+    """Visible index of the GPU this job may use: 0 when it sees one GPU (a SLURM job given its own),
+    else one reserved through the lock-file allocator, keyed by the cards' UUIDs (a workstation, or
+    a SLURM allocation with several GPUs that a local Snakemake shares among its jobs)."""
     from ncsn import gpus
 
     count = torch.cuda.device_count()
-    if count <= 1 or os.environ.get("SLURM_JOB_ID"):
+    if count <= 1:
         return 0
-    return gpus.acquire(count, log=lambda message: print(f"ncsn: {message}", file=sys.stderr, flush=True))
+    return gpus.acquire(
+        gpus.device_ids(count), log=lambda message: print(f"ncsn: {message}", file=sys.stderr, flush=True)
+    )
 
 
 def available_cpus() -> int:

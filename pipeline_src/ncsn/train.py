@@ -308,12 +308,15 @@ def train(
     settings: dict[str, Any],
     threads: int | None = None,
     log: Log = _stderr,
+    stop: Callable[[int, float], bool] | None = None,
 ) -> dict[str, Any]:
     """Train (or resume, or just publish) the run described by ``settings``; returns the run record.
 
     ``data_path`` is a prepared ``train.npz``; snapshots go to ``state_dir``; the finished run
     is published to ``out_dir`` (``checkpoints/``, ``loss.csv``, ``run.json``). ``threads``:
-    CPU threads for torch (default: every CPU this process may use).
+    CPU threads for torch (default: every CPU this process may use). ``stop`` is asked after every
+    iteration, with its number and the seconds it took: when it says yes, training snapshots where it is
+    and raises :class:`StoppedEarly` (a wall-time limit near; the next session resumes there).
     """
     images, _ = load_split(data_path)
     sigmas = make_sigmas(settings.get("schedule"))
@@ -350,17 +353,24 @@ def train(
         log(
             f"starting a new run in {state_dir} ({trainer.num_parameters:,} parameters, device {device}, {threads_used} CPU threads)"
         )
-    session = {"start_iteration": trainer.iteration, "device": devices.describe(device), "host": platform.node()}
+    session = {
+        "start_iteration": trainer.iteration,
+        "device": devices.describe(device),
+        "host": platform.node(),
+        "slurm_job": os.environ.get("SLURM_JOB_ID"),
+    }
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
     bar = Progress(cfg["iterations"], "train", initial=trainer.iteration, log=log)
     say = bar.write
     with bar:
         while trainer.iteration < cfg["iterations"]:
+            step_started = time.perf_counter()
             trainer.step()
             bar.update(1)
             it = trainer.iteration
             at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
+            stopping = stop is not None and not at_snapshot and stop(it, time.perf_counter() - step_started)
             if it % cfg["log_every"] == 0 or at_snapshot:
                 trainer.check_finite(last_good)
             if it % cfg["log_every"] == 0:
@@ -379,8 +389,36 @@ def train(
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
                 drop_optimizer_states(state_dir, keep=last_good)
+                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
                 say(f"saved {last_good}")
+            if stopping:
+                trainer.check_finite(last_good)
+                seconds = time.perf_counter() - started
+                resume_point = state_dir / checkpoint_name(it)
+                save_checkpoint(resume_point, trainer.state({**session, "end_iteration": it, "seconds": seconds}))
+                drop_optimizer_states(state_dir, keep=resume_point)
+                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
+                raise StoppedEarly(
+                    f"stopped at iteration {it} of {cfg['iterations']} before the wall-time limit; saved "
+                    f"{resume_point}: run the same command again to resume there"
+                )
     return publish(state_dir, out_dir, final)
+
+
+class StoppedEarly(NcsnError):
+    """Training stopped before its last iteration to beat a wall-time limit, after a snapshot to resume from."""
+
+
+def is_resume_point(iteration: int, snapshot_freq: int, iterations: int) -> bool:
+    """Whether a snapshot was taken only to stop early (off the ``snapshot_freq`` cadence): never published."""
+    return iteration % snapshot_freq != 0 and iteration != iterations
+
+
+def _drop_resume_points(state_dir: Path, snapshot_freq: int, keep: int) -> None:
+    """Delete the stop-early snapshots older than iteration ``keep``: a newer snapshot supersedes them."""
+    for it, path in list_checkpoints(state_dir):
+        if it < keep and it % snapshot_freq != 0:
+            path.unlink(missing_ok=True)
 
 
 def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Path) -> None:
@@ -404,7 +442,12 @@ def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Pat
 def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, Any]:
     """Link every snapshot up to the final iteration into ``out_dir/checkpoints``; write loss.csv and run.json."""
     iterations = int(final["iteration"])
-    snapshots = [(it, path) for it, path in list_checkpoints(state_dir) if it <= iterations]
+    freq = int(final["settings"]["training"]["snapshot_freq"])
+    snapshots = [
+        (it, path)
+        for it, path in list_checkpoints(state_dir)
+        if it <= iterations and not is_resume_point(it, freq, iterations)
+    ]
     for _, path in snapshots:
         _link_or_copy(path, out_dir / "checkpoints" / path.name)
     num_levels = final["sigmas"].numel()

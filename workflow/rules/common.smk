@@ -410,19 +410,6 @@ def all_targets(config: dict) -> list[str]:
     )
 
 
-# ---------------------------------------------------------------- resources
-
-
-def gpu_count(wildcards) -> int:
-    """GPUs a torch job asks for: 1 unless the config pins the CPU.
-
-    Every job uses one GPU (training is single-GPU). Workstations run up to N GPU
-    jobs at once with `--resources gpu=N` (N = the number of GPUs); each job then
-    reserves its own card (ncsn.gpus). The SLURM executor turns it into `--gpus`.
-    """
-    return 0 if config["device"] == "cpu" else 1
-
-
 # ---------------------------------------------------------------- shared by rule files
 
 

@@ -12,9 +12,8 @@ rule sample:
         f"{BENCH}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.tsv"
     threads: 2
     resources:
+        **cluster_resources("sample", gpu=True),
         mem_mb=8000,
-        runtime=1440,
-        gpu=gpu_count,
     params:
         num_samples=lambda wc: experiment(config, wc.experiment)["evaluation"][
             "num_samples"
@@ -39,9 +38,8 @@ rule evaluate:
         f"{BENCH}/evaluate/{{dataset}}/{{experiment}}.tsv"
     threads: 2
     resources:
+        **cluster_resources("evaluate", gpu=True),
         mem_mb=16000,
-        runtime=240,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             {

@@ -13,6 +13,7 @@ rule train_extractor:
         f"{BENCH}/train_extractor/{{extractor}}.tsv"
     threads: 2
     resources:
+        **cluster_resources("train_extractor"),
         mem_mb=4000,
     params:
         settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
@@ -34,8 +35,8 @@ rule ref_stats:
         f"{BENCH}/ref_stats/{{dataset}}/{{extractor}}.tsv"
     threads: 2
     resources:
+        **cluster_resources("ref_stats", gpu=True),
         mem_mb=8000,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
     shell:

@@ -43,8 +43,8 @@ rule figure_intermediate:
         f"{BENCH}/figures/{{dataset}}/{{experiment}}/intermediate.tsv"
     threads: 2
     resources:
+        **cluster_resources("figure_intermediate", gpu=True),
         mem_mb=4000,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             figure_sampler_settings(wc.experiment, "intermediate")
@@ -71,8 +71,8 @@ rule figure_inpainting:
         f"{BENCH}/figures/{{dataset}}/{{experiment}}/inpainting.tsv"
     threads: 2
     resources:
+        **cluster_resources("figure_inpainting", gpu=True),
         mem_mb=4000,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             figure_sampler_settings(wc.experiment, "inpainting")
@@ -108,8 +108,8 @@ rule neighbours:
         f"{BENCH}/neighbours/{{dataset}}/{{experiment}}.tsv"
     threads: 2
     resources:
+        **cluster_resources("neighbours", gpu=True),
         mem_mb=8000,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             {**figure_settings("neighbours"), "device": config["device"]}
@@ -190,8 +190,8 @@ rule sweep_cell:
         T=r"\d+",
     threads: 2
     resources:
+        **cluster_resources("sweep_cell", gpu=True),
         mem_mb=8000,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(
             {

@@ -14,6 +14,7 @@ rule import_official:
         experiment=name_pattern(given_experiments(config)),
     threads: 1
     resources:
+        **cluster_resources("import_official"),
         mem_mb=4000,
     params:
         options=lambda wc: official_import_options(config, wc.experiment),

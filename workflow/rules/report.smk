@@ -16,9 +16,8 @@ rule sample_timing:
         images=r"\d+",
     threads: 2
     resources:
+        **cluster_resources("sample_timing", gpu=True),
         mem_mb=8000,
-        runtime=1440,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
     shell:

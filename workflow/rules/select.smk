@@ -18,8 +18,8 @@ rule heldout_loss:
         experiment=name_pattern(trained_experiments(config)),
     threads: 1
     resources:
+        **cluster_resources("heldout_loss", gpu=True),
         mem_mb=4000,
-        gpu=gpu_count,
     params:
         checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
         settings=lambda wc: settings_json(heldout_settings(wc.experiment)),
@@ -61,9 +61,8 @@ rule score:
         experiment=name_pattern(trained_experiments(config)),
     threads: 2
     resources:
+        **cluster_resources("score", gpu=True),
         mem_mb=8000,
-        runtime=240,
-        gpu=gpu_count,
     params:
         checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
         num_samples=lambda wc: experiment(config, wc.experiment)["selection"][

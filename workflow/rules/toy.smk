@@ -21,9 +21,8 @@ rule toy_ssm_noise:
         f"{BENCH}/toy/ssm_noise.tsv"
     threads: 2
     resources:
+        **cluster_resources("toy_ssm_noise", gpu=True),
         mem_mb=4000,
-        runtime=240,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "ssm_noise")),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -49,8 +48,8 @@ rule toy_scores:
         f"{BENCH}/toy/scores.tsv"
     threads: 1
     resources:
+        **cluster_resources("toy_scores"),
         mem_mb=2000,
-        runtime=120,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "scores")),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -80,8 +79,8 @@ rule toy_langevin_modes:
         f"{BENCH}/toy/langevin_modes.tsv"
     threads: 1
     resources:
+        **cluster_resources("toy_langevin_modes"),
         mem_mb=2000,
-        runtime=60,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "langevin_modes")),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -106,8 +105,8 @@ rule toy_eps_sweep:
         f"{BENCH}/toy/eps_sweep.tsv"
     threads: 1
     resources:
+        **cluster_resources("toy_eps_sweep"),
         mem_mb=2000,
-        runtime=60,
     params:
         settings=lambda wc: settings_json(toy_settings(config, "eps_sweep")),
         out=lambda wc, output: str(Path(output.png).parent),

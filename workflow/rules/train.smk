@@ -6,7 +6,9 @@
 # the published checkpoints (results/runs/.../checkpoints/ckpt_{iteration}.pt; their
 # number depends on the experiment, which a single rule's output list cannot
 # express, so rules downstream depend on run.json and name the checkpoint file in
-# params).
+# params). A training longer than cluster.max_runtime runs as a chain of submissions:
+# each stops before its time limit with a snapshot (exit 75) and the next one, a retry
+# (cluster.smk, set_train_retries), resumes there.
 
 
 rule train:
@@ -23,9 +25,8 @@ rule train:
         experiment=name_pattern(trained_experiments(config)),
     threads: 4
     resources:
+        **cluster_resources("train", gpu=True),
         mem_mb=16000,
-        runtime=2880,
-        gpu=gpu_count,
     params:
         settings=lambda wc: settings_json(train_settings(wc.experiment)),
         state=lambda wc: train_state_dir(

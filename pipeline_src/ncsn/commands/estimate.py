@@ -38,7 +38,26 @@ def load_config(path: str | Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ncsn.estimate import estimate, format_estimate
 
-    result = estimate(load_config(args.configfile), args.gpu, args.precision, Path(args.data_root))
+    config = load_config(args.configfile)
+    result = estimate(config, args.gpu, args.precision, Path(args.data_root))
     print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
     print(format_estimate(result))
+    print("\n" + format_runtimes(config, Path(args.data_root)))
     return 0
+
+
+def format_runtimes(config: dict, data_root: Path) -> str:
+    """The runtime each submitted rule's jobs ask a cluster for, from the config's `cluster` block (the
+    workflow's own figures: workflow/rules/cluster.smk), and the length of the longest training's chain."""
+    from ncsn.estimate import FIXED_MINUTES, estimate, runtime_minutes, train_submissions
+
+    cluster = config["cluster"]
+    cost = estimate(config, cluster["gpu"], data_root=data_root, memory=False)
+    rules = sorted({s.rule for s in cost.stages if s.rule != "prepare"} | FIXED_MINUTES.keys())
+    lines = [
+        f"Runtime each cluster job asks for (cluster block: gpu {cluster['gpu']}, safety {cluster['safety']:g}, "
+        f"max_runtime {cluster['max_runtime']} min; the longest job of each rule):"
+    ]
+    lines += [f"  {rule:<20} {runtime_minutes(config, rule, None, cost):>6} min" for rule in rules]
+    lines.append(f"  train runs as up to {train_submissions(config, cost)} submission(s) of max_runtime")
+    return "\n".join(lines)

@@ -23,12 +23,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "training keys default to the paper (Adam lr 1e-3, batch 128, 200000 iterations, snapshot every 5000)",
     )
     add_threads_argument(parser)
+    parser.add_argument(
+        "--wall-time",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop this many seconds after starting, with a snapshot to resume from, and exit with status 75 "
+        "(default: shortly before the time limit of the SLURM job this runs in; none outside SLURM)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from ncsn.train import train
+    import sys
+    import time
 
-    record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads)
+    from ncsn.slurm import EXIT_RESUME, slurm_deadline, stop_rule
+    from ncsn.train import StoppedEarly, train
+
+    if args.wall_time is not None:
+        stop = stop_rule(time.time() + args.wall_time, margin=0.0)
+    else:
+        stop = stop_rule(slurm_deadline())
+    try:
+        record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads, stop=stop)
+    except StoppedEarly as stopped:
+        print(f"ncsn train: {stopped}", file=sys.stderr)
+        return EXIT_RESUME
     speed = f"{record['it_per_s']:.3g} it/s" if record["it_per_s"] else "no new iterations"
     print(
         f"trained {record['iterations']} iterations ({speed}); published {len(record['checkpoints'])} checkpoint(s) to {args.out_dir}"

@@ -1,0 +1,71 @@
+"""What a SLURM job knows of itself: where it runs (logged by every command) and when it will be
+killed, and when training should stop before that.
+
+A training longer than a cluster's time limit runs as a chain of submissions: each one trains
+until shortly before its own limit, snapshots, and exits with :data:`EXIT_RESUME`; the rule's
+retries submit the next one, which resumes from that snapshot (docs/running.md, "Time limits").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from typing import Callable
+
+# Status of a training that stopped early to beat its time limit (EX_TEMPFAIL: "try again").
+EXIT_RESUME = 75
+# Seconds kept in hand before the limit: one more iteration, the snapshot, the process exit, and
+# slurmctld's enforcement granularity (it checks limits every 30 s, so never earlier than the limit).
+MARGIN_S = 30.0
+# What a SLURM job was given, as the job itself sees it: partition, node, GPUs (a job step, as the
+# executor runs each rule, sees SLURM_STEP_GPUS; the batch script SLURM_JOB_GPUS).
+PLACEMENT_VARIABLES = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_PARTITION",
+    "SLURMD_NODENAME",
+    "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
+    "CUDA_VISIBLE_DEVICES",
+)
+_TIME_LEFT = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$")
+
+
+def placement() -> str | None:
+    """One log line naming the SLURM job this process runs in, its partition, node and GPUs (None
+    outside SLURM): a job's own log then says which card it had, whatever the scheduler records."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    return "ncsn: SLURM job " + " ".join(f"{name}={os.environ.get(name, '')}" for name in PLACEMENT_VARIABLES)
+
+
+def parse_time_left(text: str) -> float | None:
+    """Seconds in squeue's ``%L`` (``[days-][hours:]minutes:seconds``); None for UNLIMITED, NOT_SET, INVALID."""
+    match = _TIME_LEFT.match(text.strip())
+    if not match:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def slurm_deadline() -> float | None:
+    """``time.time()`` at which the SLURM job this process belongs to reaches its limit; None outside
+    a job, for a job without limit, or when squeue cannot say."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    left = parse_time_left(out.splitlines()[0]) if out.strip() else None
+    return None if left is None else time.time() + left
+
+
+def stop_rule(deadline: float | None, margin: float = MARGIN_S) -> Callable[[int, float], bool] | None:
+    """A ``stop(iteration, seconds it took)`` predicate for ``ncsn.train.train``: yes once the next
+    iteration and ``margin`` would no longer fit before ``deadline``; None when there is no deadline."""
+    if deadline is None:
+        return None
+    return lambda _iteration, step_seconds: time.time() + margin + 2 * step_seconds >= deadline
