@@ -39,8 +39,10 @@ FILE_SUFFIXES = (
 ).split()
 
 # Names of other projects that no code here spells: the official code's mixture class, a CIFAR-10
-# file and scipy's matrix square root.
-FOREIGN = {"GMMDistAnneal", "data_batch_5", "sqrtm"}
+# file, scipy's matrix square root, and Slurm's and a login node's own vocabulary.
+FOREIGN = {"GMMDistAnneal", "data_batch_5", "sqrtm", "sacct", "tmux", "screen", "PartitionTimeLimit"}
+# sbatch options the cluster recipes name (no command here has them).
+SBATCH_OPTIONS = {"--gres", "--requeue", "--gpus", "--output"}
 # Calls written with names of the reader's choosing (a model, a score function) or of torch/Python.
 FOREIGN_CALLS = {"model", "score_fn", "round"}
 EXTERNAL_PACKAGES = {"torch", "np", "numpy", "scipy", "cleanfid", "torch_fidelity", "os", "torchvision"}
@@ -120,7 +122,7 @@ def known_options() -> set[str]:
     options = set(option_strings(snakemake_parser()))
     for parser in ncsn_parsers().values():
         options |= option_strings(parser)
-    return options | {"--version", "--no-deps", "--nv", "--gpus", "--report"}
+    return options | SBATCH_OPTIONS | {"--version", "--no-deps", "--nv", "--report"}
 
 
 @cache
