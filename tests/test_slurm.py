@@ -48,8 +48,10 @@ EXPERIMENT, DATASET = "tiny", "digits"
 GPU_PARTITION = os.environ.get("NCSN_SLURM_GPU_PARTITION", "gpu")
 CPU_PARTITION = os.environ.get("NCSN_SLURM_CPU_PARTITION", "cpu")
 # Training sized to last TRAIN_SECONDS at the calibrated speed: with a 2-minute MaxTime, job
-# start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains about a minute.
-TRAIN_SECONDS = 180
+# start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains at most about 80 s, so
+# three submissions need more than 160 s of training; 240 s keeps three even when the short
+# calibration run underestimates the speed by a third (seen on a loaded machine: 180 s gave two).
+TRAIN_SECONDS = 240
 MIN_SUBMISSIONS = 3
 SNAPSHOTS = 4
 GROUP_SIZE = 2
