@@ -47,6 +47,7 @@ rule evaluate:
             {
                 "evaluation": experiment(config, wc.experiment)["evaluation"],
                 "device": config["device"],
+                "intervals": config["intervals"],
             }
         ),
     shell:

@@ -35,6 +35,7 @@ BLOCKS = (
     "evaluation",
     "toy",
     "figures",
+    "intervals",
 )
 
 STEP_LR_HINT = (
