@@ -38,11 +38,11 @@ INTERVALS = {
 RESULT_COLUMNS = [
     "source",
     "experiment",
-    "seed",
     "dataset",
     "schedule",
     "architecture",
     "extractor",
+    "seed",
     "selected_checkpoint",
     "selection_samples",
     "fid_selection",

@@ -107,7 +107,7 @@ def fill_defaults(value: Any, node: dict[str, Any]) -> Any:
 
 
 def defaults(name: str) -> dict[str, Any]:
-    """Every default of block ``name`` (e.g. ``defaults("sampling")["eps"] == 2e-5``)."""
+    """Every default of block ``name`` (e.g. ``defaults("sampling")["eps"] == 4e-5``)."""
     return fill_defaults({}, definition(name))
 
 
