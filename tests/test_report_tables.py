@@ -241,3 +241,11 @@ def test_one_seed_compares_by_bootstrap_replicates(tmp_path):
     assert summary.loc[0, "fid_mean_low"] == 29.0 and summary.loc[0, "interval"] == "bootstrap of the one run"
     md, _, _ = write_tables(summary, tmp_path / "seeds")
     assert "30.00 [29.00, 31.00]" in md.read_text()
+
+
+def test_runs_of_the_re_network_are_labelled_as_re_regenerated():
+    from ncsn.report import RE_REGENERATED
+
+    re_run = {**EXPERIMENT, "model": {"arch": "refinenet_re"}}
+    assert result_row("cifar10_re", re_run, SELECTION, METRICS)["source"] == RE_REGENERATED
+    assert result_row("x", EXPERIMENT, SELECTION, METRICS)["source"] == OURS

@@ -1,7 +1,8 @@
 """The results tables: our numbers beside the NCSN paper's and the [Re] report's (Markdown, CSV, LaTeX).
 
-``results`` has one row per experiment (data set x schedule x architecture) built from the
-workflow's ``selection.json`` and ``metrics.json``, then the papers' rows and the other models of
+``results`` has one row per run (experiment x seed; data set x schedule x architecture) built from
+the workflow's ``selection.json`` and ``metrics.json`` (runs of the [Re] report's network labelled
+"[Re] as run, regenerated"), then the papers' rows and the other models of
 the NCSN paper's Table 1 as it quotes them; ``timing`` has data preparation seconds, training it/s,
 seconds per 1000 samples and the wall time of sampling 1, 100 and 1000 images ([Re] Table 1) from
 Snakemake ``benchmark:`` files. Reference rows are labelled by their source.
@@ -22,7 +23,8 @@ from ncsn.io import atomic_path
 
 OURS = "this run"
 NCSN_PAPER = "NCSN paper (Song & Ermon 2019)"
-RE_REPORT = "[Re] report (2020)"
+RE_REPORT = "[Re] report (2020), as quoted"
+RE_REGENERATED = "[Re] as run, regenerated (this run)"  # our rows of its network (config/re_report.yaml)
 QUOTED = "quoted in NCSN paper Table 1"
 
 # result column -> the key of its bootstrap interval in metrics.json's ``intervals`` (selection.json's for
@@ -218,8 +220,9 @@ def result_row(
         for i, end in enumerate(("low", "high"))
     }
     selection_interval = selection.get("fid_interval") or [None, None]
+    model = _require(experiment, "model", f"experiment {name!r}")
     return {
-        "source": OURS,
+        "source": RE_REGENERATED if model.get("arch") == "refinenet_re" else OURS,
         "experiment": name,
         "seed": experiment.get("seed"),
         "seed_of": experiment.get("seed_of", name),  # the experiment this run repeats (ncsn.seeds)

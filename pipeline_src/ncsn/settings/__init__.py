@@ -274,7 +274,7 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
             "at its own size; use an inception extractor for it"
         )
     size = (dataset or {}).get("image_size")
-    if exp["model"]["arch"] == "refinenet" and size is not None and size % 2:
+    if exp["model"]["arch"] in ("refinenet", "refinenet_re") and size is not None and size % 2:
         problems.append(
             f"{where}.model: refinenet halves the resolution once and needs an even image size, but datasets.{exp['dataset']}.image_size is {size}"
         )
