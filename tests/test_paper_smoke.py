@@ -274,3 +274,6 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
         chosen["fid"],
     )
     assert "reused_from" not in other and (cells / "eps4e-05_T2/samples.npz").is_file()
+    # ... and the figure's table marks it (the heat map prints it with a *: biased low, it won the selection)
+    sweep = pd.read_csv(tmp_path / "results/figures/cifar10/cifar10_geometric/sweep.csv").set_index("T")
+    assert bool(sweep.loc[2, "selection_score"]) and not bool(sweep.loc[1, "selection_score"])
