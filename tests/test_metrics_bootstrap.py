@@ -86,6 +86,19 @@ def test_precision_recall_replicates():
         assert recall[b] == pytest.approx(covers[np.unique(idx)].any(axis=0).mean())
 
 
+def test_bias_corrected_interval_is_the_percentile_interval_less_the_bootstrap_bias():
+    replicates = np.arange(101.0) + 10  # mean 60, percentile 90% interval [15, 105]
+    assert bootstrap.bias_corrected_interval(50.0, replicates, 0.9) == pytest.approx([5.0, 95.0])
+    assert bootstrap.bias_corrected_interval(50.0, replicates, 0.9, low=8.0) == pytest.approx([8.0, 95.0])
+    gen, real = features(30, 12, 0.3, 0), features(400, 12, 0.0, 1)
+    ref = (real.mean(axis=0), np.cov(real, rowvar=False))
+    assert bootstrap.fid_value(gen, ref) == pytest.approx(fid_by_sqrtm(gen, ref), rel=1e-7)
+    value, replicates = bootstrap.kid_replicates(gen, real[:30], resamples=3, seed=0, with_value=True)
+    assert value == pytest.approx(
+        mmd2(kernel_poly(gen, gen), kernel_poly(gen, real[:30]), kernel_poly(real[:30], real[:30]))
+    )
+
+
 def test_percentile_interval_and_seeded_resamples():
     assert bootstrap.percentile_interval(np.arange(101.0), 0.9) == pytest.approx([5.0, 95.0])
     a = list(bootstrap.resample_indices(10, 3, 1))

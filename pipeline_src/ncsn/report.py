@@ -20,6 +20,7 @@ import pandas as pd
 
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path
+from ncsn.metrics.bootstrap import bias_corrected_interval
 
 OURS = "this run"
 NCSN_PAPER = "NCSN paper (Song & Ermon 2019)"
@@ -540,7 +541,7 @@ def fid_comparisons(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.
             elif ra[0].get("fid_replicates") and rb[0].get("fid_replicates"):
                 count = min(len(ra[0]["fid_replicates"]), len(rb[0]["fid_replicates"]))
                 diff = np.subtract(ra[0]["fid_replicates"][:count], rb[0]["fid_replicates"][:count])
-                interval = [float(v) for v in np.quantile(diff, [(1 - confidence) / 2, (1 + confidence) / 2])]
+                interval = bias_corrected_interval(fa[0] - fb[0], diff, confidence)
                 method = "bootstrap of one run each (sampling noise only)"
             difference = float(np.mean(fa) - np.mean(fb))
             resolved = interval[0] is not None and (interval[0] > 0 or interval[1] < 0)
