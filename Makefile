@@ -53,7 +53,7 @@ SMOKE := results/paper-smoke
 paper-smoke: venv
 	$(BIN)/python -m ncsn fixtures --out $(SMOKE)/fixtures
 	$(BIN)/snakemake --cores $(CORES) --max-threads 1 -d $(SMOKE) \
-	  --configfile config/paper.yaml config/paper_smoke.yaml
+	  --configfile config/paper.yaml config/re_report.yaml config/paper_smoke.yaml
 	@echo "tables: $(SMOKE)/results/report/results.md, $(SMOKE)/results/report/timing.md"
 
 bench: venv

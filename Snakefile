@@ -13,6 +13,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
+from ncsn.errors import NcsnError
+from ncsn.seeds import expand_seeds
 from ncsn.settings import SettingsError, check_config
 
 min_version("9.0")
@@ -28,9 +30,10 @@ if not workflow.config_settings.configfiles:
 
 # One definition of every setting (pipeline_src/ncsn/settings/schema.yaml): unknown keys,
 # bad values and cross-field problems stop the run here, in a few lines; defaults are filled.
+# Then every experiment becomes its runs, one per seed (ncsn.seeds; one run with `seeds: 1`).
 try:
-    config.update(check_config(config))
-except SettingsError as err:
+    config.update(expand_seeds(check_config(config)))
+except (SettingsError, NcsnError) as err:
     raise WorkflowError(str(err)) from None
 
 

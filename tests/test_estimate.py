@@ -103,13 +103,14 @@ def test_held_out_loss_timed_sampling_and_the_reused_sweep_cell_are_counted(pape
     heldout = exp["selection"]["heldout"]["num_images"]
     assert _stage(paper_v100, "cifar10_geometric", "heldout").flop == 40 * 10 * heldout * forward
     assert _stage(paper_v100, "cifar10_geometric", "timing").flop == (1 + 100 + 1000) * 10 * 100 * forward
-    # 3 eps x T in (10, 100, 1000) at 10 levels, less the cell at the experiment's own eps and T = 100,
-    # which copies the chosen checkpoint's selection score of as many samples; 8 cells extract features
+    # 4 eps (both readings of the paper's: 2e-5 and 4e-5) x T in (10, 100, 1000) at 10 levels, less the
+    # cell at the experiment's own eps and T = 100, which copies the chosen checkpoint's selection score
+    # of as many samples; 11 cells extract features
     m = config["figures"]["sweep"]["num_samples"]
-    assert m == exp["selection"]["num_samples"]
+    assert m == exp["selection"]["num_samples"] and len(config["figures"]["sweep"]["eps"]) == 4
     sweep = _stage(paper_v100, "cifar10_geometric", "sweep")
     assert sweep.flop == pytest.approx(
-        m * (3 * 10 * (10 + 100 + 1000) - 10 * 100) * forward + m * 8 * INCEPTION_GFLOP * 1e9
+        m * (4 * 10 * (10 + 100 + 1000) - 10 * 100) * forward + m * 11 * INCEPTION_GFLOP * 1e9
     )
 
 

@@ -208,3 +208,24 @@ def test_select_command_writes_candidates_then_the_table_with_losses(tmp_path):
     assert [float(r["heldout_loss"]) for r in rows] == [9.0, 6.0, 7.5, 6.5]
     assert [r["fid"] for r in rows] == ["", "42.25", "", "55.0"]  # unscored checkpoints: empty, never 0
     assert json.loads((tmp_path / "sel.json").read_text())["iteration"] == 10000
+
+
+def test_selection_noise_counts_how_often_another_checkpoint_would_win():
+    from ncsn.metrics.selection import select
+
+    def score(iteration, fid, replicates):
+        return {
+            "checkpoint": f"ckpt_{iteration}.pt",
+            "iteration": iteration,
+            "fid": fid,
+            "intervals": {"fid": [min(replicates), max(replicates)], "fid_replicates": replicates},
+        }
+
+    scores = [score(500, 30.0, [29.0, 31.0, 28.0, 35.0]), score(1000, 31.0, [30.0, 30.0, 30.0, 30.0])]
+    chosen = select(scores, "fid")
+    assert chosen["iteration"] == 500
+    # replicate by replicate: 500 wins (29 < 30), loses (31), wins (28), loses (35)
+    assert chosen["selection_noise"] == {"resamples": 4, "change_rate": 0.5, "selected_share": {500: 0.5, 1000: 0.5}}
+    assert chosen["fid_interval"] == [28.0, 35.0]
+    assert select(scores, "last")["selection_noise"] is None
+    assert select([{k: v for k, v in s.items() if k != "intervals"} for s in scores], "fid")["selection_noise"] is None

@@ -226,3 +226,47 @@ def test_ssm_autoencoder_default_is_the_official_group_norm_network():
 def test_bad_specs_name_the_key(bad, needle):
     with pytest.raises(NcsnError, match=needle.replace(".", r"\.").replace("[", r"\[")):
         build_model(bad)
+
+
+def re_refinenet_parameters(channels: int, ngf: int, levels: int) -> int:
+    """The [Re] report's RefineNet counted by hand from its layer shapes ([Re] Sec. 3.2, Xemnas0/NCSN-TF2.0)."""
+
+    def conv(c_in, c_out, k):  # every convolution has a bias
+        return c_in * c_out * k * k + c_out
+
+    def norm(c):  # CondInstanceNorm++: gamma, alpha, beta per level and channel
+        return 3 * levels * c
+
+    def block(c_in, c_out):  # norm, conv, norm, conv; a 1x1 skip only where the width changes
+        return (
+            norm(c_in)
+            + conv(c_in, c_out, 3)
+            + norm(c_out)
+            + conv(c_out, c_out, 3)
+            + (c_in != c_out) * conv(c_in, c_out, 1)
+        )
+
+    def refine(inputs, width, end_units):
+        units = sum(block(c, width) + block(width, width) for c in inputs)  # 2 residual conv units per input
+        fusion = len(inputs) * (norm(width) + conv(width, width, 3)) if len(inputs) > 1 else 0
+        pooling = 2 * (norm(width) + conv(width, width, 3))
+        return units + fusion + pooling + end_units * block(width, width)
+
+    w = 2 * ngf
+    cascades = block(ngf, ngf) + block(ngf, w) + 2 * block(w, w)  # one block per cascade
+    refines = refine([w], w, 1) + 2 * refine([w, w], w, 1) + refine([ngf, w], ngf, 3)
+    return conv(channels, ngf, 3) + cascades + refines + norm(ngf) + conv(ngf, channels, 3)
+
+
+@pytest.mark.parametrize(("channels", "ngf", "size"), [(3, 128, 32), (1, 64, 28), (1, 8, 8)])
+def test_re_refinenet_parameter_count_matches_a_count_by_hand(channels, ngf, size):
+    spec = {"arch": "refinenet_re", "channels": channels, "image_size": size, "ngf": ngf, "num_classes": 10}
+    model = build_model(spec)
+    assert count_parameters(model) == re_refinenet_parameters(channels, ngf, 10)
+    if ngf == 128:  # CIFAR-10 / CelebA width: 2.05M fewer than the official 30,117,635
+        assert count_parameters(model) == 28_063_747
+    if ngf == 8:
+        norms = [m for m in model.modules() if hasattr(m, "embed")]
+        assert all((n.embed.weight[:, : 2 * n.num_features] == 1).all() for n in norms), "[Re]: alpha, gamma = 1"
+        out = model(torch.rand(3, channels, size, size), torch.tensor([0, 4, 9]))
+        assert out.shape == (3, channels, size, size) and torch.isfinite(out).all()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
@@ -26,6 +27,7 @@ from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics
+from ncsn.report import RE_REGENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_SIZES = {  # the most any experiment of the merged smoke config may ask for
@@ -175,13 +177,18 @@ def test_our_inception_metrics_equal_both_libraries_called_directly(weights, ext
 # ------------------------------------------------------------------ the overlay
 
 
+SMOKE_CONFIGS = ("config/paper.yaml", "config/re_report.yaml", "config/paper_smoke.yaml")
+
+
 def merged_smoke_config() -> tuple[dict, dict, dict]:
-    """paper.yaml, the overlay, and the two merged the way Snakemake merges --configfile files."""
+    """paper.yaml with re_report.yaml's runs, the overlay, and the three merged the way Snakemake
+    merges --configfile files."""
     from snakemake.utils import update_config
 
     paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    update_config(paper, yaml.safe_load((ROOT / "config/re_report.yaml").read_text()))
     overlay = yaml.safe_load((ROOT / "config/paper_smoke.yaml").read_text())
-    merged = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    merged = copy.deepcopy(paper)
     update_config(merged, overlay)
     return paper, overlay, merged
 
@@ -232,8 +239,7 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
             "--max-threads",
             "1",
             "--configfile",
-            str(ROOT / "config/paper.yaml"),
-            str(ROOT / "config/paper_smoke.yaml"),
+            *[str(ROOT / path) for path in SMOKE_CONFIGS],
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -244,10 +250,13 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
     assert run.returncode == 0, run.stdout[-5000:]
     paper, _, merged = merged_smoke_config()
     results = pd.read_csv(tmp_path / "results/report/results.csv")
-    ours = results[results["source"] == "this run"].set_index("experiment")
-    assert sorted(ours.index) == sorted(paper["experiments"])  # one row per experiment of config/paper.yaml
+    ours = results[results["source"].isin(["this run", RE_REGENERATED])].set_index("experiment")
+    # one row per experiment of config/paper.yaml and config/re_report.yaml, [Re]'s labelled as regenerated
+    assert sorted(ours.index) == sorted(paper["experiments"])
+    assert sorted(results[results["source"] == RE_REGENERATED]["experiment"]) == ["celeba_re", "cifar10_re"]
+    assert np.isfinite(ours[["fid_torch_fidelity_low", "fid_torch_fidelity_high"]].to_numpy(dtype=float)).all()
     # experiments that take their last checkpoint (MNIST, as the paper) have no selection FID
-    last = [name for name, exp in paper["experiments"].items() if exp.get("selection", {}).get("criterion") == "last"]
+    last = [name for name, exp in merged["experiments"].items() if exp.get("selection", {}).get("criterion") == "last"]
     assert "mnist_geometric" in last
     selected = ours.drop(index=last)["fid_selection"].to_numpy(dtype=float)
     final = ours[["is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid"]].to_numpy(dtype=float)
@@ -266,3 +275,6 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
         chosen["fid"],
     )
     assert "reused_from" not in other and (cells / "eps4e-05_T2/samples.npz").is_file()
+    # ... and the figure's table marks it (the heat map prints it with a *: biased low, it won the selection)
+    sweep = pd.read_csv(tmp_path / "results/figures/cifar10/cifar10_geometric/sweep.csv").set_index("T")
+    assert bool(sweep.loc[2, "selection_score"]) and not bool(sweep.loc[1, "selection_score"])

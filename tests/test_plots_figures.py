@@ -234,6 +234,8 @@ def test_loss_fid_and_sweep_plots(run, tmp_path):
     table = pd.read_csv(tmp_path / "sweep.csv")
     assert table[["eps", "T"]].values.tolist() == [[2e-05, 2], [5e-05, 4]]
     assert table["fid"].tolist() == [json.loads(c.read_text())["fid"] for c in cells]
+    assert table["fid_low"].tolist() == [json.loads(c.read_text())["intervals"]["fid"][0] for c in cells]
+    assert not table["selection_score"].any(), "drawn afresh: no cell repeats a selection score"
 
 
 def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
@@ -320,6 +322,12 @@ def test_report_command(run, tmp_path):
         0, "seconds_per_1000_samples"
     ] == pytest.approx(200.0)
     assert re.search(r"\| this run \| tiny \| digits \|", (tmp_path / "results.md").read_text())
+    low, high = metrics["intervals"]["fid"]  # the bootstrap interval, in the CSV and inside the Markdown cell
+    assert (ours["fid_torch_fidelity_low"], ours["fid_torch_fidelity_high"]) == pytest.approx((low, high))
+    assert f"{metrics['fid']:.2f} [{low:.2f}, {high:.2f}]" in (tmp_path / "results.md").read_text()
+    seeds = pd.read_csv(tmp_path / "seeds.csv")
+    assert seeds.loc[0, "seeds"] == 1 and seeds.loc[0, "fid_mean_low"] == pytest.approx(low)
+    assert (tmp_path / "comparisons.csv").is_file() and png(tmp_path / "fid_by_seed.png").ndim == 3
 
 
 def test_figure_errors_name_the_problem(tmp_path, capsys):

@@ -15,10 +15,14 @@ from ncsn.report import (
     QUOTED,
     RE_REPORT,
     benchmark_seconds,
+    fid_comparisons,
+    mean_interval,
     result_row,
     results_table,
+    seed_summary,
     timing_row,
     timing_table,
+    welch_interval,
     write_tables,
 )
 
@@ -42,6 +46,13 @@ METRICS = {
     "recall": 0.5,
     "recognisable": 0.8633,
     "recognisable_real": 0.9712,
+    "intervals": {
+        "fid": [3.9, 5.25],
+        "fid_cleanfid": [3.91, 5.26],
+        "kid": None,
+        "precision": [0.7, 0.8],
+        "recall": None,
+    },
 }
 
 
@@ -67,7 +78,8 @@ def test_tables_agree_across_formats(tmp_path):
     assert back.loc[3, "dataset"] == "celeba" and back.loc[3, "fid_torch_fidelity"] == pytest.approx(81.5)
     md_rows, tex_rows = md_cells(md.read_text()), tex_cells(tex.read_text())
     assert md_rows == tex_rows, "Markdown and LaTeX show different cells"
-    assert md_rows[0] == list(table.columns)
+    # Markdown and LaTeX show the interval ends inside their value's cell: "v [low, high]"
+    assert md_rows[0] == [c for c in table.columns if not c.endswith(("_low", "_high"))]
     # every shown number is the CSV value rounded
     header = md_rows[0]
     for r, cells in enumerate(md_rows[1:]):
@@ -76,10 +88,17 @@ def test_tables_agree_across_formats(tmp_path):
             if isinstance(value, float) and math.isnan(value):
                 assert cell == "-"
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                assert float(cell) == pytest.approx(float(value), abs=0.051), (column, cell, value)
+                shown = re.fullmatch(r"(\S+)(?: \[(\S+), (\S+)\])?", cell)
+                assert float(shown[1]) == pytest.approx(float(value), abs=0.051), (column, cell, value)
+                if shown[2] is not None:
+                    ends = [back.loc[r, f"{column}_low"], back.loc[r, f"{column}_high"]]
+                    assert [float(shown[2]), float(shown[3])] == pytest.approx(ends, abs=0.051)
             else:
                 assert cell == str(value)
     assert md_rows[1][header.index("fid_selection")] == "12.35"
+    assert md_rows[1][header.index("fid_torch_fidelity")] == "4.57 [3.90, 5.25]"
+    assert md_rows[1][header.index("precision")] == "0.750 [0.700, 0.800]"
+    assert md_rows[1][header.index("recall")] == "0.500", "no interval, no brackets"
 
 
 def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp_path):
@@ -182,3 +201,51 @@ def test_benchmark_file_errors(tmp_path):
     bad.write_text("a\tb\n1\t2\n")
     with pytest.raises(NcsnError, match="benchmark file"):
         benchmark_seconds(bad)
+
+
+def run_row(name, seed, fid, replicates=None, dataset="digits"):
+    experiment = {**EXPERIMENT, "dataset": dataset, "seed": seed, "seed_of": name}
+    metrics = {**METRICS, "fid": fid, "intervals": {"fid": [fid - 1, fid + 1], "fid_replicates": replicates}}
+    return result_row(name if seed == 0 else f"{name}_seed{seed}", experiment, SELECTION, metrics)
+
+
+def test_seed_summary_and_comparisons_against_scipy():
+    from scipy import stats
+
+    a, b, c = [30.0, 33.0, 31.5], [40.0, 47.0, 43.0], [31.0, 30.0, 33.5]
+    rows = [run_row("geo", s, f) for s, f in enumerate(a)] + [run_row("lin", s, f) for s, f in enumerate(b)]
+    rows += [run_row("other", s, f, dataset="cifar10") for s, f in enumerate(c)]
+    summary = seed_summary(rows, 0.95).set_index("experiment")
+    assert summary.loc["geo", "seeds"] == 3 and summary.loc["geo", "fid_mean"] == pytest.approx(31.5)
+    assert summary.loc["geo", "fid_std"] == pytest.approx(1.5)
+    expected = stats.t.interval(0.95, 2, loc=31.5, scale=stats.sem(a))
+    assert [summary.loc["geo", "fid_mean_low"], summary.loc["geo", "fid_mean_high"]] == pytest.approx(expected)
+    assert mean_interval(a, 0.95) == pytest.approx(expected)
+    table = fid_comparisons(rows, 0.95)
+    assert len(table) == 1, "only experiments on the same data set are compared"
+    pair = table.iloc[0]
+    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert [pair["difference_low"], pair["difference_high"]] == pytest.approx([welch.low, welch.high])
+    assert welch_interval(a, b, 0.95) == pytest.approx([welch.low, welch.high])
+    assert pair["resolved"] == "yes (95%)" and pair["lower_fid"] == "geo"
+    close = fid_comparisons(rows[:3] + [run_row("near", s, f) for s, f in enumerate(c)], 0.95).iloc[0]
+    assert close["resolved"] == "no (95%)" and close["lower_fid"] == "unresolved"
+
+
+def test_one_seed_compares_by_bootstrap_replicates(tmp_path):
+    rows = [run_row("geo", 0, 30.0, [29.0, 30.0, 31.0, 30.5]), run_row("lin", 0, 40.0, [39.0, 41.0, 40.0, 40.5])]
+    pair = fid_comparisons(rows, 0.95).iloc[0]
+    assert pair["method"].startswith("bootstrap") and pair["resolved"] == "yes (95%)"
+    assert pair["difference_high"] < 0
+    summary = seed_summary(rows, 0.95)
+    assert summary.loc[0, "fid_mean_low"] == 29.0 and summary.loc[0, "interval"] == "bootstrap of the one run"
+    md, _, _ = write_tables(summary, tmp_path / "seeds")
+    assert "30.00 [29.00, 31.00]" in md.read_text()
+
+
+def test_runs_of_the_re_network_are_labelled_as_re_regenerated():
+    from ncsn.report import RE_REGENERATED
+
+    re_run = {**EXPERIMENT, "model": {"arch": "refinenet_re"}}
+    assert result_row("cifar10_re", re_run, SELECTION, METRICS)["source"] == RE_REGENERATED
+    assert result_row("x", EXPERIMENT, SELECTION, METRICS)["source"] == OURS

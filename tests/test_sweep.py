@@ -18,7 +18,7 @@ def test_cells_cover_the_grid_eps_major_and_round_trip_through_their_labels():
         (2e-5, 10),
         (2e-5, 100),
     ]
-    assert len(cells(check_block("figures.sweep", {}))) == 9  # the default 3 x 3 grid
+    assert len(cells(check_block("figures.sweep", {}))) == 12  # the default 4 x 3 grid (both readings of eps)
 
 
 def test_a_cell_overrides_eps_and_steps_only():

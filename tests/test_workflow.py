@@ -253,7 +253,7 @@ BAD_CONFIGS = {
     ),
     "sweep without the sampled eps": (
         lambda c: c.update(figures={"sweep": {"experiment": "tiny", "eps": [1.0e-5, 5.0e-5]}}),
-        ["figures.sweep.eps [1e-05, 5e-05] lacks 2e-05, the experiments.tiny.sampling.eps"],
+        ["figures.sweep.eps [1e-05, 5e-05] lacks 4e-05, the experiments.tiny.sampling.eps"],
     ),
     "too many shards": (
         lambda c: c["experiments"]["tiny"]["evaluation"].update(shards=3),

@@ -234,7 +234,21 @@ def plot_fid_vs_checkpoint(
         if column not in table.columns:
             raise NcsnError(f"FID-per-checkpoint table lacks the column {column!r} (has {list(table.columns)})")
     fig, ax = plt.subplots(figsize=(5.6 if "heldout_loss" in table.columns else 5.0, 3.4))
-    sns.lineplot(data=table.dropna(subset=["fid"]), x="iteration", y="fid", hue="experiment", marker="o", ax=ax)
+    names = list(dict.fromkeys(table["experiment"]))
+    palette = dict(zip(names, sns.color_palette(n_colors=len(names))))
+    scored = table.dropna(subset=["fid"])
+    sns.lineplot(data=scored, x="iteration", y="fid", hue="experiment", palette=palette, marker="o", ax=ax)
+    if {"fid_low", "fid_high"} <= set(table.columns):  # bootstrap intervals of the selection FIDs
+        for name, rows in scored.dropna(subset=["fid_low", "fid_high"]).groupby("experiment"):
+            ax.errorbar(
+                rows["iteration"],
+                rows["fid"],
+                yerr=[rows["fid"] - rows["fid_low"], rows["fid_high"] - rows["fid"]],
+                fmt="none",
+                ecolor=palette[name],
+                capsize=3,
+                alpha=0.7,
+            )
     if "heldout_loss" in table.columns and table["heldout_loss"].notna().any():
         loss_ax = ax.twinx()
         sns.lineplot(
@@ -253,7 +267,7 @@ def plot_fid_vs_checkpoint(
         if len(row):
             ax.scatter(row["iteration"], row["fid"], s=90, facecolors="none", edgecolors="red", zorder=5)
     ax.set_ylabel("FID (selection samples)")
-    ax.set_title("FID per checkpoint (red circle: selected)")
+    ax.set_title("FID per checkpoint (red circle: selected; bars: 95% bootstrap)", fontsize=9)
     return save_figure(fig, png)
 
 
@@ -263,13 +277,19 @@ def plot_sweep_heatmap(table: pd.DataFrame, png: str | os.PathLike, title: str =
         if column not in table.columns:
             raise NcsnError(f"sweep table lacks the column {column!r} (has {list(table.columns)})")
     pivot = table.pivot_table(index="eps", columns="T", values="fid")
+    labels = pivot.map(lambda v: f"{v:.1f}")
+    for row in table.itertuples():
+        if getattr(row, "selection_score", False):  # the chosen checkpoint's own (minimal) selection score
+            labels.loc[row.eps, row.T] += "*"
     fig, ax = plt.subplots(figsize=(1.4 + 1.1 * pivot.shape[1], 1.2 + 0.7 * pivot.shape[0]))
-    sns.heatmap(pivot, annot=True, fmt=".1f", cmap="viridis_r", ax=ax, cbar_kws={"label": "FID"})
+    sns.heatmap(pivot, annot=labels, fmt="", cmap="viridis_r", ax=ax, cbar_kws={"label": "FID"})
+    if "selection_score" in table.columns and table["selection_score"].any():
+        title = (title + "\n" if title else "") + "* the selection score of the chosen checkpoint (biased low)"
     ax.set_yticklabels([f"{v:.1e}" for v in pivot.index], rotation=0)
     ax.set_xlabel("T (steps per noise level)")
     ax.set_ylabel("eps (step size)")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
     return save_figure(fig, png)
 
 
@@ -297,3 +317,25 @@ def stack_snapshots(snapshots: Sequence[np.ndarray], n_chains: int) -> np.ndarra
     """Paper Fig. 4 layout: row r shows chain r at successive snapshots (left to right)."""
     frames = [to_uint8_images(s)[:n_chains] for s in snapshots]
     return np.stack(frames, axis=1).reshape(-1, *frames[0].shape[1:])
+
+
+def plot_fid_by_seed(runs: pd.DataFrame, summary: pd.DataFrame, png: str | os.PathLike) -> list[Path]:
+    """FID of every run (dots, with its bootstrap interval) and each experiment's mean over seeds with
+    its interval (black), one column per experiment (the report's seeds table)."""
+    fig, ax = plt.subplots(figsize=(1.2 + 1.4 * len(summary), 3.4))
+    for x, row in enumerate(summary.itertuples()):
+        mine = runs[runs["seed_of"] == row.experiment]
+        offsets = np.linspace(-0.2, 0.2, len(mine)) if len(mine) > 1 else np.zeros(1)
+        for dx, run in zip(offsets, mine.itertuples()):
+            low, high = run.fid_torch_fidelity_low, run.fid_torch_fidelity_high
+            yerr = None if pd.isna(low) else [[run.fid_torch_fidelity - low], [high - run.fid_torch_fidelity]]
+            ax.errorbar(x + dx, run.fid_torch_fidelity, yerr=yerr, fmt="o", color="tab:blue", capsize=2, alpha=0.7)
+        if not pd.isna(row.fid_mean_low):
+            mean_err = [[row.fid_mean - row.fid_mean_low], [row.fid_mean_high - row.fid_mean]]
+        else:
+            mean_err = None
+        ax.errorbar(x + 0.35, row.fid_mean, yerr=mean_err, fmt="s", color="black", capsize=4)
+    ax.set_xticks(range(len(summary)), summary["experiment"], rotation=15, fontsize=8)
+    ax.set_ylabel("FID (final samples)")
+    ax.set_title("runs (blue: bootstrap interval) and mean over seeds (black: t interval)", fontsize=8)
+    return save_figure(fig, png)

@@ -1,7 +1,8 @@
 """The results tables: our numbers beside the NCSN paper's and the [Re] report's (Markdown, CSV, LaTeX).
 
-``results`` has one row per experiment (data set x schedule x architecture) built from the
-workflow's ``selection.json`` and ``metrics.json``, then the papers' rows and the other models of
+``results`` has one row per run (experiment x seed; data set x schedule x architecture) built from
+the workflow's ``selection.json`` and ``metrics.json`` (runs of the [Re] report's network labelled
+"[Re] as run, regenerated"), then the papers' rows and the other models of
 the NCSN paper's Table 1 as it quotes them; ``timing`` has data preparation seconds, training it/s,
 seconds per 1000 samples and the wall time of sampling 1, 100 and 1000 images ([Re] Table 1) from
 Snakemake ``benchmark:`` files. Reference rows are labelled by their source.
@@ -14,16 +15,29 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path
+from ncsn.metrics.bootstrap import bias_corrected_interval
 
 OURS = "this run"
 NCSN_PAPER = "NCSN paper (Song & Ermon 2019)"
-RE_REPORT = "[Re] report (2020)"
+RE_REPORT = "[Re] report (2020), as quoted"
+RE_REGENERATED = "[Re] as run, regenerated (this run)"  # our rows of its network (config/re_report.yaml)
 QUOTED = "quoted in NCSN paper Table 1"
 
+# result column -> the key of its bootstrap interval in metrics.json's ``intervals`` (selection.json's for
+# fid_selection); the CSV has ``{column}_low`` and ``{column}_high``, Markdown/LaTeX show "v [low, high]"
+INTERVALS = {
+    "fid_selection": "fid",
+    "fid_torch_fidelity": "fid",
+    "fid_clean_fid": "fid_cleanfid",
+    "kid_mean": "kid",
+    "precision": "precision",
+    "recall": "recall",
+}
 RESULT_COLUMNS = [
     "source",
     "experiment",
@@ -31,9 +45,11 @@ RESULT_COLUMNS = [
     "schedule",
     "architecture",
     "extractor",
+    "seed",
     "selected_checkpoint",
     "selection_samples",
     "fid_selection",
+    "selection_change_rate",
     "final_samples",
     "is_mean",
     "is_std",
@@ -46,6 +62,7 @@ RESULT_COLUMNS = [
     "recognisable",
     "recognisable_real",
 ]
+RESULT_COLUMNS += [f"{column}_{end}" for column in INTERVALS for end in ("low", "high")]
 TIMING_COLUMNS = [
     "source",
     "experiment",
@@ -164,6 +181,7 @@ REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {
     "fid_selection": 2,
+    "selection_change_rate": 2,
     "is_mean": 2,
     "is_std": 3,
     "fid_torch_fidelity": 2,
@@ -195,9 +213,25 @@ def result_row(
     what = f"metrics.json of {name!r}"
     inception = _require(metrics, "inception_score", what)
     extractor = _require(metrics, "extractor", what)
+    intervals = metrics.get("intervals") or {}
+    bounds = {
+        f"{column}_{end}": (intervals.get(key) or [None, None])[i]
+        for column, key in INTERVALS.items()
+        if column != "fid_selection"
+        for i, end in enumerate(("low", "high"))
+    }
+    selection_interval = selection.get("fid_interval") or [None, None]
+    model = _require(experiment, "model", f"experiment {name!r}")
     return {
-        "source": OURS,
+        "source": RE_REGENERATED if model.get("arch") == "refinenet_re" else OURS,
         "experiment": name,
+        "seed": experiment.get("seed"),
+        "seed_of": experiment.get("seed_of", name),  # the experiment this run repeats (ncsn.seeds)
+        "fid_replicates": intervals.get("fid_replicates"),
+        **bounds,
+        "fid_selection_low": selection_interval[0],
+        "fid_selection_high": selection_interval[1],
+        "selection_change_rate": (selection.get("selection_noise") or {}).get("change_rate"),
         "dataset": _require(experiment, "dataset", f"experiment {name!r}"),
         "schedule": _require(_require(experiment, "schedule", f"experiment {name!r}"), "kind", f"schedule of {name!r}"),
         "architecture": _require(_require(experiment, "model", f"experiment {name!r}"), "arch", f"model of {name!r}"),
@@ -293,9 +327,13 @@ def timing_table(rows: Iterable[Mapping[str, Any]], with_references: bool = True
     return pd.DataFrame(rows, columns=TIMING_COLUMNS + [sampling_column(n) for n in counts])
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def format_cell(column: str, value: Any) -> str:
     """Text of one cell for Markdown/LaTeX: fixed decimals per column, '-' for missing values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if _missing(value):
         return "-"
     if column in DECIMALS or (column.startswith("sampling_") and column.endswith("_s")):
         return f"{float(value):.{DECIMALS.get(column, SECONDS_DECIMALS)}f}"
@@ -304,12 +342,35 @@ def format_cell(column: str, value: Any) -> str:
     return str(value)
 
 
+def is_bound(column: str, columns: Iterable[str]) -> bool:
+    """Whether ``column`` is the ``_low``/``_high`` end of another column's interval (shown inside that cell)."""
+    stem, _, end = column.rpartition("_")
+    return end in ("low", "high") and stem in set(columns)
+
+
+def shown_columns(table: pd.DataFrame) -> list[str]:
+    """The columns Markdown and LaTeX show: all but the interval ends."""
+    return [c for c in table.columns if not is_bound(c, table.columns)]
+
+
 def formatted(table: pd.DataFrame) -> list[list[str]]:
-    return [[format_cell(c, v) for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
+    """Cells of the shown columns; a value with an interval reads "v [low, high]" (CSV: three columns)."""
+    rows = []
+    for record in table.to_dict("records"):
+        cells = []
+        for column in shown_columns(table):
+            cell = format_cell(column, record[column])
+            low, high = record.get(f"{column}_low"), record.get(f"{column}_high")
+            if cell != "-" and not _missing(low) and not _missing(high):
+                cell += f" [{format_cell(column, low)}, {format_cell(column, high)}]"
+            cells.append(cell)
+        rows.append(cells)
+    return rows
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    columns = shown_columns(table)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cells) + " |" for cells in formatted(table)]
     return "\n".join(lines) + "\n"
 
@@ -334,10 +395,11 @@ def tex_escape(text: str) -> str:
 
 def to_latex(table: pd.DataFrame) -> str:
     """A booktabs ``tabular`` (no float wrapper, so papers can \\input it)."""
+    columns = shown_columns(table)
     lines = [
-        r"\begin{tabular}{" + "l" * len(table.columns) + "}",
+        r"\begin{tabular}{" + "l" * len(columns) + "}",
         r"\toprule",
-        " & ".join(tex_escape(c) for c in table.columns) + r" \\",
+        " & ".join(tex_escape(c) for c in columns) + r" \\",
         r"\midrule",
     ]
     lines += [" & ".join(tex_escape(c) for c in cells) + r" \\" for cells in formatted(table)]
@@ -355,3 +417,147 @@ def write_tables(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
             tmp.write_text(text)
         paths.append(path)
     return paths
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+SEED_COLUMNS = [
+    "experiment",
+    "dataset",
+    "schedule",
+    "seeds",
+    "fid_mean",
+    "fid_std",
+    "fid_clean_fid_mean",
+    "fid_clean_fid_std",
+    "is_mean",
+    "precision",
+    "recall",
+    "selection_change_rate",
+    "interval",
+    "fid_mean_low",
+    "fid_mean_high",
+    "fid_clean_fid_mean_low",
+    "fid_clean_fid_mean_high",
+]
+COMPARISON_COLUMNS = [
+    "dataset",
+    "experiment_a",
+    "experiment_b",
+    "fid_a",
+    "fid_b",
+    "difference",
+    "difference_low",
+    "difference_high",
+    "method",
+    "resolved",
+    "lower_fid",
+]
+DECIMALS.update(
+    {name: 2 for name in ("fid_mean", "fid_std", "fid_clean_fid_mean", "fid_clean_fid_std", "fid_a", "fid_b")}
+)
+DECIMALS["difference"] = 2
+
+
+def mean_interval(values: Iterable[float], confidence: float) -> list[float]:
+    """Student-t interval of the mean of independent runs (at least 2)."""
+    from scipy import stats
+
+    x = np.asarray(list(values), dtype=np.float64)
+    half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return [float(x.mean() - half), float(x.mean() + half)]
+
+
+def welch_interval(a: Iterable[float], b: Iterable[float], confidence: float) -> list[float]:
+    """Welch's interval of mean(a) - mean(b) (unequal variances; at least 2 values each)."""
+    from scipy import stats
+
+    a, b = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else np.inf
+    half = stats.t.ppf((1 + confidence) / 2, df) * math.sqrt(va + vb)
+    diff = a.mean() - b.mean()
+    return [float(diff - half), float(diff + half)]
+
+
+def _by_experiment(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row.get("seed_of") or row["experiment"], []).append(row)
+    return groups
+
+
+def _mean(rows: list[Mapping[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if not _missing(r.get(key))]
+    return float(np.mean(values)) if values else None
+
+
+def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
+    """One row per experiment over its seeds: mean and std of both FIDs, the t interval of the mean
+    (one seed: that run's bootstrap interval, which covers sampling noise only)."""
+    out = []
+    for name, runs in _by_experiment(rows).items():
+        row: dict[str, Any] = {
+            "experiment": name,
+            "dataset": runs[0]["dataset"],
+            "schedule": runs[0]["schedule"],
+            "seeds": len(runs),
+            "is_mean": _mean(runs, "is_mean"),
+            "precision": _mean(runs, "precision"),
+            "recall": _mean(runs, "recall"),
+            "selection_change_rate": _mean(runs, "selection_change_rate"),
+        }
+        for column, stem in (("fid_torch_fidelity", "fid"), ("fid_clean_fid", "fid_clean_fid")):
+            values = [r[column] for r in runs]
+            row[f"{stem}_mean"] = float(np.mean(values))
+            if len(runs) > 1:
+                row[f"{stem}_std"] = float(np.std(values, ddof=1))
+                row[f"{stem}_mean_low"], row[f"{stem}_mean_high"] = mean_interval(values, confidence)
+            else:
+                row[f"{stem}_mean_low"], row[f"{stem}_mean_high"] = runs[0][f"{column}_low"], runs[0][f"{column}_high"]
+        row["interval"] = f"t over {len(runs)} seeds" if len(runs) > 1 else "bootstrap of the one run"
+        out.append(row)
+    return pd.DataFrame(out, columns=SEED_COLUMNS)
+
+
+def fid_comparisons(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
+    """Every pair of experiments on the same data set: FID difference (a - b), its interval and whether it
+    excludes 0. Two seeds or more each: Welch's interval over seeds (training and sampling noise); one
+    seed: the bootstrap replicates' difference (sampling noise only)."""
+    groups = _by_experiment(rows)
+    names = list(groups)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ra, rb = groups[a], groups[b]
+            if ra[0]["dataset"] != rb[0]["dataset"]:
+                continue
+            fa = [r["fid_torch_fidelity"] for r in ra]
+            fb = [r["fid_torch_fidelity"] for r in rb]
+            interval, method = [None, None], "not resolvable (no seeds or replicates)"
+            if len(fa) > 1 and len(fb) > 1:
+                interval, method = welch_interval(fa, fb, confidence), f"Welch t over {len(fa)} and {len(fb)} seeds"
+            elif ra[0].get("fid_replicates") and rb[0].get("fid_replicates"):
+                count = min(len(ra[0]["fid_replicates"]), len(rb[0]["fid_replicates"]))
+                diff = np.subtract(ra[0]["fid_replicates"][:count], rb[0]["fid_replicates"][:count])
+                interval = bias_corrected_interval(fa[0] - fb[0], diff, confidence)
+                method = "bootstrap of one run each (sampling noise only)"
+            difference = float(np.mean(fa) - np.mean(fb))
+            resolved = interval[0] is not None and (interval[0] > 0 or interval[1] < 0)
+            out.append(
+                {
+                    "dataset": ra[0]["dataset"],
+                    "experiment_a": a,
+                    "experiment_b": b,
+                    "fid_a": float(np.mean(fa)),
+                    "fid_b": float(np.mean(fb)),
+                    "difference": difference,
+                    "difference_low": interval[0],
+                    "difference_high": interval[1],
+                    "method": method,
+                    "resolved": f"yes ({confidence:.0%})" if resolved else f"no ({confidence:.0%})",
+                    "lower_fid": (a if difference < 0 else b) if resolved else "unresolved",
+                }
+            )
+    return pd.DataFrame(out, columns=COMPARISON_COLUMNS)

@@ -422,11 +422,16 @@ def heldout_settings(name: str) -> dict:
     }
 
 
+def run_seed(name: str) -> int:
+    """The seed a run trains and samples with (ncsn.seeds: one run per experiment and seed)."""
+    return experiment(config, name).get("seed", config["seed"])
+
+
 def sampler_settings(name: str) -> dict:
     return {
         "sampling": experiment(config, name)["sampling"],
         "device": config["device"],
-        "seed": config["seed"],
+        "seed": run_seed(name),
     }
 
 
@@ -465,5 +470,5 @@ def train_settings(name: str) -> dict:
         "training": exp["training"],
         "flip": config["datasets"][exp["dataset"]]["flip"],
         "device": config["device"],
-        "seed": config["seed"],
+        "seed": run_seed(name),
     }

@@ -181,9 +181,9 @@ def timed_sample_benchmark(dataset: str, exp: str, images) -> str:
 def report_targets(config: dict) -> list[str]:
     return [
         f"{REPORT}/{table}.{ext}"
-        for table in ("results", "timing")
+        for table in ("results", "seeds", "comparisons", "timing")
         for ext in ("md", "csv", "tex")
-    ]
+    ] + [f"{REPORT}/fid_by_seed.{ext}" for ext in ("png", "pdf")]
 
 
 def report_inputs(wildcards) -> dict:

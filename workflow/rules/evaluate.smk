@@ -45,6 +45,7 @@ rule evaluate:
             {
                 "evaluation": experiment(config, wc.experiment)["evaluation"],
                 "device": config["device"],
+                "intervals": config["intervals"],
             }
         ),
     shell:

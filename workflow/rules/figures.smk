@@ -196,6 +196,7 @@ rule sweep_cell:
         settings=lambda wc: settings_json(
             {
                 **sampler_settings(wc.experiment),
+                "intervals": config["intervals"],
                 "sampling": ncsn.sweep.cell_sampling(
                     experiment(config, wc.experiment)["sampling"], wc.eps, wc.T
                 ),

@@ -1,4 +1,5 @@
-# The results table (one row per experiment beside the papers' numbers) and the
+# The results table (one row per run beside the papers' numbers; the mean over seeds and
+# the FID comparisons of experiments on the same data set beside it) and the
 # timing table (data preparation, training it/s, seconds per 1000 samples and timed
 # sampling jobs of 1, 100 and 1000 images beside [Re] Table 1).
 
@@ -37,6 +38,26 @@ rule report_tables:
         ),
         csv=f"{REPORT}/results.csv",
         tex=f"{REPORT}/results.tex",
+        seeds_md=report(
+            f"{REPORT}/seeds.md",
+            caption="../report/seeds_table.rst",
+            category="Results",
+        ),
+        seeds_csv=f"{REPORT}/seeds.csv",
+        seeds_tex=f"{REPORT}/seeds.tex",
+        comparisons_md=report(
+            f"{REPORT}/comparisons.md",
+            caption="../report/comparisons_table.rst",
+            category="Results",
+        ),
+        comparisons_csv=f"{REPORT}/comparisons.csv",
+        comparisons_tex=f"{REPORT}/comparisons.tex",
+        fid_by_seed=report(
+            f"{REPORT}/fid_by_seed.png",
+            caption="../report/fid_by_seed.rst",
+            category="Results",
+        ),
+        fid_by_seed_pdf=f"{REPORT}/fid_by_seed.pdf",
         timing_md=report(
             f"{REPORT}/timing.md",
             caption="../report/timing_table.rst",
@@ -53,7 +74,11 @@ rule report_tables:
         mem_mb=1000,
     params:
         settings=lambda wc: settings_json(
-            {"experiments": config["experiments"], "device": config["device"]}
+            {
+                "experiments": config["experiments"],
+                "device": config["device"],
+                "intervals": config["intervals"],
+            }
         ),
         arguments=report_arguments,
         out=lambda wc, output: str(Path(output.md).parent),

@@ -68,7 +68,9 @@ rule score:
         num_samples=lambda wc: experiment(config, wc.experiment)["selection"][
             "num_samples"
         ],
-        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+        settings=lambda wc: settings_json(
+            {**sampler_settings(wc.experiment), "intervals": config["intervals"]}
+        ),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn score --checkpoint {params.checkpoint:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"

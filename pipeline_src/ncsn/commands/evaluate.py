@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
-        'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto"}; '
+        'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto", "intervals": {...}}; '
         "num_samples/shards, when given, must match the shards",
     )
     add_threads_argument(parser)
@@ -31,6 +31,9 @@ def summary_line(metrics: dict) -> str:
     """IS, both FIDs, KID and precision/recall of a metrics dict in one line."""
     score = metrics["inception_score"]
     line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g}"
+    fid_interval = (metrics.get("intervals") or {}).get("fid")
+    if fid_interval:
+        line += f" [{fid_interval[0]:.4g}, {fid_interval[1]:.4g}]"
     if metrics.get("fid_cleanfid") is not None:
         line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
     if metrics.get("kid") is not None:
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
     from ncsn.io import write_json
+    from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.settings import check_block, top_level
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     evaluation = args.settings.get("evaluation", {})
     is_splits = check_block("evaluation", evaluation)["is_splits"]  # num_samples/shards: only when given (below)
+    interval_settings = check_block("intervals", args.settings.get("intervals"))
     if args.ref_data and not Path(args.ref_data).is_file():
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
     setup_threads(args.threads)
@@ -72,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
                 f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings"
             )
     images, shards = load_shards(args.samples)
-    stats = image_statistics(images, extractor, is_splits=is_splits)
+    stats = image_statistics(images, extractor, is_splits=is_splits, keep_all=True)
     metrics = {
         "inception_score": stats.inception_score(),
         **compare(stats, reference),
+        "intervals": intervals(stats, reference, interval_settings),
         "recognisable": stats.recognisable,  # None unless the extractor classifies the data (digits)
         "recognisable_real": extractor.identity.get("test_recognisable"),  # the same share for the real test split
         "num_samples": int(len(images)),
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             "fid_cleanfid": "clean-fid frechet_distance",
             "kid": "torch-fidelity kid_features_to_metric on the FID features",
             "precision_recall": "torch-fidelity prc_features_to_metric on the FID features",
+            "intervals": "ncsn.metrics.bootstrap (docs/metrics.md)",
             **LIBRARY_VERSIONS,
         },
         "seconds": round(time.perf_counter() - began, 3),

@@ -172,6 +172,10 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
                 "fid_cleanfid": score.get("fid_cleanfid"),
                 "is_mean": score.get("inception_score", {}).get("mean"),
                 "num_samples": score.get("num_samples"),
+                "fid_low": ((score.get("intervals") or {}).get("fid") or [None, None])[0],
+                "fid_high": ((score.get("intervals") or {}).get("fid") or [None, None])[1],
+                # the cell at the experiment's own eps and T copies the chosen checkpoint's selection score
+                "selection_score": bool(score.get("reused_from")),
             }
         )
         samples = path.parent / "samples.npz"

@@ -23,17 +23,30 @@ from pathlib import Path
 from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.io import read_json
-from ncsn.report import result_row, results_table, timing_row, timing_table, write_tables
+from ncsn.report import (
+    fid_comparisons,
+    result_row,
+    results_table,
+    seed_summary,
+    timing_row,
+    timing_table,
+    write_tables,
+)
 from ncsn.settings import is_trained
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_settings_argument(parser, "JSON with the config's 'experiments' block and 'device'")
+    add_settings_argument(
+        parser, "JSON with the config's 'experiments' block (runs of every seed, ncsn.seeds), 'device' and 'intervals'"
+    )
     for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark", "--prepare-benchmark"):
         parser.add_argument(option, type=named_path, action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--timed-sample-benchmark", type=named_path, action="append", default=[], metavar="NAME:N=PATH")
     parser.add_argument(
-        "--out-dir", type=Path, required=True, help="writes results.{md,csv,tex} and timing.{md,csv,tex}"
+        "--out-dir",
+        type=Path,
+        required=True,
+        help="writes results, seeds, comparisons and timing (.md, .csv, .tex each) and fid_by_seed.png",
     )
 
 
@@ -56,6 +69,11 @@ def timed_samples(pairs: list[tuple[str, Path]]) -> dict[str, dict[int, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ncsn.plots import plot_fid_by_seed
+    from ncsn.settings import check_block
+
     experiments = args.settings.get("experiments")
     if not experiments:
         raise NcsnError("--settings needs a non-empty 'experiments' object (the config's experiments block)")
@@ -92,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
                 timed_samples=timed.get(name),
             )
         )
+    confidence = check_block("intervals", args.settings.get("intervals"))["confidence"]
+    summary = seed_summary(results, confidence)
     written = write_tables(results_table(results), args.out_dir / "results")
+    written += write_tables(summary, args.out_dir / "seeds")
+    written += write_tables(fid_comparisons(results, confidence), args.out_dir / "comparisons")
+    written += plot_fid_by_seed(pd.DataFrame(results), summary, args.out_dir / "fid_by_seed.png")
     written += write_tables(timing_table(timing), args.out_dir / "timing")
     for path in written:
         print(path)

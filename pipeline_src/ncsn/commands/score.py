@@ -35,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
     add_extractor_arguments(parser)
     parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
-    add_settings_argument(parser, 'JSON {"sampling": {...}, "device": "auto", "seed": 0} (as for `ncsn sample`)')
+    add_settings_argument(
+        parser,
+        'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the bootstrap)',
+    )
     add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="score JSON to write (results/scores/DATASET/EXPERIMENT/ckpt_{iteration}.json)"
@@ -96,13 +99,16 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
     from ncsn.io import write_json
+    from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
+    from ncsn.settings import check_block
 
     began = time.perf_counter()
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], 0, 1)
+    interval_settings = check_block("intervals", args.settings.get("intervals"))
     setup_threads(args.threads)
     device = select_device(top_level(args.settings, "device"))
     extractor, reference, ref_meta = extractor_for_reference(
@@ -135,12 +141,13 @@ def run(args: argparse.Namespace) -> int:
     sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
         save_shard(args.samples_out, images, sample_info)
-    stats = image_statistics(images, extractor, is_splits=min(IS_SPLITS, len(images)))
+    stats = image_statistics(images, extractor, is_splits=min(IS_SPLITS, len(images)), keep_all=True)
     score = {
         "checkpoint": str(args.checkpoint),
         "iteration": info["iteration"],
         **compare(stats, reference),
         "inception_score": stats.inception_score(),
+        "intervals": intervals(stats, reference, interval_settings),
         "num_samples": len(images),
         "extractor": extractor.identity,
         "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},

@@ -94,5 +94,13 @@ def run(args: argparse.Namespace) -> int:
     rho_text = (
         f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
     )
-    print(f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)}{rho_text} -> {args.out}")
+    noise = selection.get("selection_noise")
+    noise_text = (
+        f"; another checkpoint wins {noise['change_rate']:.0%} of {noise['resamples']} bootstrap redraws"
+        if noise
+        else ""
+    )
+    print(
+        f"selected checkpoint {selection['iteration']} ({criterion}{fid}) of {len(scores)}{rho_text}{noise_text} -> {args.out}"
+    )
     return 0

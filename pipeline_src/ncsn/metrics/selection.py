@@ -4,6 +4,8 @@ or the lowest FID among the k checkpoints of lowest held-out DSM loss (a cheaper
 NCSN paper App. B.2: 1000 samples per checkpoint, the smallest FID wins; MNIST takes the last
 checkpoint. ``loss_topk`` ranks every checkpoint by its held-out loss (:mod:`ncsn.metrics.heldout`,
 no sampling) and samples for FID only the k best of them. Ties go to the earlier checkpoint.
+:func:`selection_noise` measures how often the choice would change if the selection samples were
+redrawn (bootstrap), the noise [Re] names as a cause of its gap (Fig. 13).
 """
 
 from __future__ import annotations
@@ -15,10 +17,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ncsn.errors import NcsnError
 
 CRITERIA = ("fid", "last", "loss_topk")
-TABLE_COLUMNS = ("iteration", "checkpoint", "heldout_loss", "fid", "fid_cleanfid", "num_samples", "selected")
+TABLE_COLUMNS = (
+    "iteration",
+    "checkpoint",
+    "heldout_loss",
+    "fid",
+    "fid_low",
+    "fid_high",
+    "fid_cleanfid",
+    "num_samples",
+    "selected",
+    "selected_share",
+)
 _CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt$")
 
 
@@ -92,6 +107,7 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         if unscored:
             raise NcsnError(f"criterion {criterion} needs a finite FID for checkpoint(s) {unscored}; score them")
         best = min(pool, key=lambda s: (s["fid"], s["iteration"]))
+    noise = None if criterion == "last" else selection_noise(pool, best["iteration"])
     return {
         "criterion": criterion,
         "checkpoint": best["checkpoint"],
@@ -104,7 +120,27 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         "k": k if criterion == "loss_topk" else None,
         "fid_jobs": sum(_finite(s.get("fid")) for s in scores),
         "loss_fid_spearman": loss_fid_spearman(scores),
+        "fid_interval": (best.get("intervals") or {}).get("fid"),
+        "selection_noise": noise,
     }
+
+
+def selection_noise(pool: list[dict[str, Any]], chosen: int) -> dict[str, Any] | None:
+    """How often the chosen checkpoint would change if every candidate's selection samples were redrawn.
+
+    Each score's bootstrap FID replicates (``intervals.fid_replicates``, :mod:`ncsn.metrics.bootstrap`)
+    stand for redrawn selection samples; replicate b of every candidate gives one selection (the
+    lowest FID, ties to the earlier checkpoint). None without replicates for every candidate.
+    """
+    replicates = [(s.get("intervals") or {}).get("fid_replicates") for s in pool]
+    if len(pool) < 2 or any(not r for r in replicates):
+        return None
+    count = min(len(r) for r in replicates)
+    ordered = sorted(range(len(pool)), key=lambda i: pool[i]["iteration"])
+    table = np.array([replicates[i][:count] for i in ordered])
+    winners = [pool[ordered[j]]["iteration"] for j in table.argmin(axis=0)]  # argmin: the earliest of ties
+    shares = {int(it): winners.count(it) / count for it in sorted({s["iteration"] for s in pool})}
+    return {"resamples": count, "change_rate": 1.0 - shares[chosen], "selected_share": shares}
 
 
 def given_selection(checkpoint: str | Path) -> dict[str, Any]:
@@ -136,5 +172,9 @@ def table_csv(scores: list[dict[str, Any]], selection: dict[str, Any]) -> str:
         row = {key: s.get(key, "") for key in TABLE_COLUMNS}
         row["checkpoint"] = str(Path(s["checkpoint"]))
         row["selected"] = int(s["iteration"] == selection["iteration"])
+        row["fid_low"], row["fid_high"] = (s.get("intervals") or {}).get("fid") or ("", "")
+        row["selected_share"] = ((selection.get("selection_noise") or {}).get("selected_share") or {}).get(
+            s["iteration"], ""
+        )
         writer.writerow(row)
     return out.getvalue()

@@ -4,6 +4,7 @@
 
 - ``refinenet``: CondRefineNet, the official NCSN network (conditional on the noise level);
   keys ``channels``, ``image_size``, ``ngf``, ``num_classes``.
+- ``refinenet_re``: the [Re] report's RefineNet as its code ran (:mod:`ncsn.models.refinenet_re`); same keys.
 - ``resnet``: conditional ResNet encoder-decoder of the [Re] report (Sec. 6.3); same keys.
 - ``mlp``: unconditional MLP for 2-D toys; optional ``dim`` (2), ``hidden`` (128), ``layers`` (3).
 - ``ssm_autoencoder``: unconditional ResNet auto-encoder of the SSM toy (paper Fig. 1);
@@ -24,6 +25,7 @@ from ncsn.errors import NcsnError
 from ncsn.models.autoencoder import NORMS, ssm_autoencoder
 from ncsn.models.mlp import MLPScore
 from ncsn.models.refinenet import CondRefineNet
+from ncsn.models.refinenet_re import ReRefineNet
 from ncsn.models.resnet import cond_resnet
 
 __all__ = ["ARCHS", "CONDITIONAL", "build_model", "count_parameters"]
@@ -37,6 +39,11 @@ ARCHS: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[dict], nn.Modu
         {},
         lambda s: CondRefineNet(s["channels"], s["ngf"], s["num_classes"]),
     ),
+    "refinenet_re": (
+        ("channels", "image_size", "ngf", "num_classes"),
+        {},
+        lambda s: ReRefineNet(s["channels"], s["ngf"], s["num_classes"]),
+    ),
     "resnet": (
         ("channels", "image_size", "ngf", "num_classes"),
         {},
@@ -49,7 +56,7 @@ ARCHS: dict[str, tuple[tuple[str, ...], dict[str, Any], Callable[[dict], nn.Modu
         lambda s: ssm_autoencoder(s["channels"], s["ngf"], s["norm"]),
     ),
 }
-CONDITIONAL = frozenset({"refinenet", "resnet"})  # archs whose forward needs ``levels``
+CONDITIONAL = frozenset({"refinenet", "refinenet_re", "resnet"})  # archs whose forward needs ``levels``
 
 CHOICES = {"norm": NORMS}  # the model keys that name a variant
 # key -> smallest allowed value; every other model key is a positive integer
@@ -82,7 +89,7 @@ def _validate(spec: dict) -> dict:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < MINIMUM[key]:
             raise NcsnError(f"model.{key} must be an integer >= {MINIMUM[key]}, got {value!r}")
-    if arch == "refinenet" and full["image_size"] % 2:
+    if arch in ("refinenet", "refinenet_re") and full["image_size"] % 2:
         raise NcsnError(
             f"model.image_size must be even for refinenet (it halves the resolution once), got {full['image_size']}"
         )

@@ -1,6 +1,7 @@
 """Conditional instance normalisation ++ (NCSN paper, App. A), fused into one affine pass.
 
-Per noise level ``y`` the layer holds gamma, alpha (initialised N(1, 0.02)) and beta (0):
+Per noise level ``y`` the layer holds gamma, alpha (initialised N(1, 0.02), or 1 as the [Re]
+report's code with ``init="ones"``) and beta (0):
 
     out = gamma * ((x - mu) / sqrt(var + eps) + alpha * (mu - m) / sqrt(v + eps)) + beta
 
@@ -19,14 +20,22 @@ from torch import nn
 class CondInstanceNormPlus(nn.Module):
     """CondInstanceNorm++ over ``num_features`` channels, one (gamma, alpha, beta) per level."""
 
-    def __init__(self, num_features: int, num_classes: int, eps: float = 1e-5) -> None:
+    def __init__(
+        self, num_features: int, num_classes: int, eps: float = 1e-5, init: str = "official", correction: int = 1
+    ) -> None:
         super().__init__()
+        if init not in ("official", "ones"):
+            raise ValueError(f"init must be 'official' (N(1, 0.02)) or 'ones', got {init!r}")
         self.num_features = num_features
         self.eps = eps
+        self.correction = correction  # of the variance across channels: 1 official, 0 the [Re] code's
         # One row per level: [gamma | alpha | beta], the official layout and initialisation.
         self.embed = nn.Embedding(num_classes, 3 * num_features)
         with torch.no_grad():
-            self.embed.weight[:, : 2 * num_features].normal_(1.0, 0.02)
+            if init == "official":
+                self.embed.weight[:, : 2 * num_features].normal_(1.0, 0.02)
+            else:
+                self.embed.weight[:, : 2 * num_features].fill_(1.0)
             self.embed.weight[:, 2 * num_features :].zero_()
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -35,7 +44,7 @@ class CondInstanceNormPlus(nn.Module):
         mu = stats_in.mean(dim=(2, 3))
         centred_norm = torch.linalg.vector_norm(stats_in - mu[:, :, None, None], dim=(2, 3))
         var = centred_norm.square() / (x.shape[2] * x.shape[3])  # biased, as instance norm
-        v, m = torch.var_mean(mu, dim=1, keepdim=True, correction=1)  # across channels, unbiased
+        v, m = torch.var_mean(mu, dim=1, keepdim=True, correction=self.correction)  # across channels
         gamma, alpha, beta = self.embed(levels).chunk(3, dim=1)
         rstd = torch.rsqrt(var + self.eps)
         scale = gamma * rstd

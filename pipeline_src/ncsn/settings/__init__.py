@@ -36,6 +36,7 @@ BLOCKS = (
     "evaluation",
     "toy",
     "figures",
+    "intervals",
 )
 
 STEP_LR_HINT = (
@@ -107,7 +108,7 @@ def fill_defaults(value: Any, node: dict[str, Any]) -> Any:
 
 
 def defaults(name: str) -> dict[str, Any]:
-    """Every default of block ``name`` (e.g. ``defaults("sampling")["eps"] == 2e-5``)."""
+    """Every default of block ``name`` (e.g. ``defaults("sampling")["eps"] == 4e-5``)."""
     return fill_defaults({}, definition(name))
 
 
@@ -300,7 +301,7 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
             "at its own size; use an inception extractor for it"
         )
     size = (dataset or {}).get("image_size")
-    if exp["model"]["arch"] == "refinenet" and size is not None and size % 2:
+    if exp["model"]["arch"] in ("refinenet", "refinenet_re") and size is not None and size % 2:
         problems.append(
             f"{where}.model: refinenet halves the resolution once and needs an even image size, but datasets.{exp['dataset']}.image_size is {size}"
         )
