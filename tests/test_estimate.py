@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from ncsn.commands.estimate import load_config
 from ncsn.errors import NcsnError
@@ -216,3 +217,15 @@ def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(
 def test_the_gpu_table_has_the_cards_labs_own():
     for card in ("rtx3090", "rtx4090", "a6000", "l40s", "h200", "a100", "v100"):
         assert GPU_PEAK_TFLOPS[card]["fp32"] and GPU_MEMORY_GIB[card]
+
+
+def test_the_estimate_counts_every_seeds_run(tmp_path):
+    """`seeds: 2` trains and scores each experiment twice: the estimate's training doubles."""
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    hours = {}
+    for seeds in (1, 2):
+        path = tmp_path / f"seeds{seeds}.yaml"
+        path.write_text(yaml.safe_dump({**default, "seeds": seeds}))
+        result = estimate(load_config(path), "v100", data_root=tmp_path, memory=False)
+        hours[seeds] = sum(result.hours(s) for s in result.stages if s.stage == "train")
+    assert hours[1] > 0 and hours[2] == pytest.approx(2 * hours[1])

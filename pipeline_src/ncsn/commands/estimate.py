@@ -23,16 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(path: str | Path) -> dict:
-    """A workflow config checked and filled by ``ncsn.settings`` (the Snakefile's own check)."""
+    """A workflow config as the Snakefile plans it (checked, filled, one run per seed)."""
     import yaml
 
     from ncsn.errors import NcsnError
-    from ncsn.settings import check_config
+    from ncsn.seeds import plan_config
 
     path = Path(path)
     if not path.is_file():
         raise NcsnError(f"config file {path} does not exist")
-    return check_config(yaml.safe_load(path.read_text()) or {})
+    return plan_config(yaml.safe_load(path.read_text()) or {})
 
 
 def run(args: argparse.Namespace) -> int:
