@@ -212,7 +212,7 @@ def test_ssm_autoencoder_default_is_the_official_group_norm_network():
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
-        ({"arch": "unet"}, "refinenet, resnet, mlp, ssm_autoencoder"),
+        ({"arch": "unet"}, "refinenet, refinenet_re, resnet, mlp, ssm_autoencoder"),
         ({"arch": "refinenet", "channels": 1, "image_size": 8, "ngf": 4}, "num_classes"),
         (spec(ngf=0), "model.ngf"),
         (spec(ngf=2.5), "model.ngf"),

@@ -187,7 +187,7 @@ def test_bad_settings_fail_before_training(digits, tmp_path):
         ({"training": {"iterations": 0}}, "training.iterations: 0 is less than the minimum of 1"),
         ({"training": {"lr": -1.0}}, "training.lr: -1.0 is less than or equal to the minimum of 0"),
         ({"model": {"arch": "refinenet", "ngf": 8, "channels": 3}}, "model.channels is 3 but the data/schedule give 1"),
-        ({"model": {"arch": "mlp"}}, "model.arch: 'mlp' is not one of ['refinenet', 'resnet']"),
+        ({"model": {"arch": "mlp"}}, "model.arch: 'mlp' is not one of ['refinenet', 'refinenet_re', 'resnet']"),
         ({"model": {"ngf": "wide"}}, "model.ngf: 'wide' is not of type 'integer'"),
         ({"device": "tpu"}, "device: 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
         ({"seed": -1}, "seed: -1 is less than the minimum of 0"),

@@ -117,6 +117,7 @@ def inception_config(tmp_path: Path, extractor: dict) -> Path:
     return write_config(tmp_path / "config.yaml", config)
 
 
+@pytest.mark.slow
 def test_the_workflow_fetches_both_files_and_a_broken_transfer_can_be_rerun(server, fixture_files, tmp_path):
     weights = tmp_path / "weights" / NAMES["weights"]
     cleanfid = tmp_path / "weights" / NAMES["cleanfid_weights"]
@@ -156,6 +157,7 @@ def test_a_corrupted_hand_placed_weights_file_stops_the_run_before_the_first_job
 # ------------------------------------------------------------------ one data set at a time
 
 
+@pytest.mark.slow
 def test_one_data_set_is_prepared_from_the_paper_config_while_the_others_and_the_weights_are_missing(tmp_path):
     """`snakemake results/data/mnist/train.npz` needs MNIST only: CelebA's folder and the Inception
     files are missing, and the run still prepares MNIST; asking for CelebA names only CelebA."""
