@@ -141,6 +141,15 @@ class CondRefineBlock(nn.Module):
         return self.output(self.crp(h, levels), levels)
 
 
+def refine_and_output(net: nn.Module, features: list[torch.Tensor], levels: torch.Tensor) -> torch.Tensor:
+    """The decoder both RefineNets share: refine the deepest cascade's features, fuse each shallower
+    one on the way up (``net.refines``), then norm, ELU and ``net.end_conv``."""
+    h = net.refines[0]([features[3]], levels)
+    for refine, skip in zip(net.refines[1:], reversed(features[:3])):
+        h = refine([skip, h], levels)
+    return net.end_conv(F.elu(net.end_norm(h, levels)))
+
+
 class CondRefineNet(nn.Module):
     """The official NCSN v1 score network ``s(x, level)`` for (B, C, H, W) inputs in [0, 1]."""
 
@@ -174,7 +183,4 @@ class CondRefineNet(nn.Module):
             for block in cascade:
                 h = block(h, levels)
             features.append(h)
-        h = self.refines[0]([features[3]], levels)
-        for refine, skip in zip(self.refines[1:], reversed(features[:3])):
-            h = refine([skip, h], levels)
-        return self.end_conv(F.elu(self.end_norm(h, levels)))
+        return refine_and_output(self, features, levels)

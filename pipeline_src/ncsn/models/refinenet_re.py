@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ncsn.models.normalization import CondInstanceNormPlus
+from ncsn.models.refinenet import refine_and_output
 
 # [Re]'s code: alpha, gamma = 1, beta = 0, tf.nn.moments (biased) with eps 1e-6
 ReNorm = partial(CondInstanceNormPlus, eps=1e-6, init="ones", correction=0)
@@ -145,7 +146,4 @@ class ReRefineNet(nn.Module):
         for block in self.cascades:
             h = block(h, levels)
             features.append(h)
-        h = self.refines[0]([features[3]], levels)
-        for refine, skip in zip(self.refines[1:], reversed(features[:3])):
-            h = refine([skip, h], levels)
-        return self.end_conv(F.elu(self.end_norm(h, levels)))
+        return refine_and_output(self, features, levels)
