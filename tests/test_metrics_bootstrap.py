@@ -32,6 +32,7 @@ def test_fid_replicates_equal_the_textbook_fid_of_each_resample(n):
     replicates = bootstrap.fid_replicates(gen, ref, resamples=20, seed=7)
     expected = [fid_by_sqrtm(gen[idx], ref) for idx in bootstrap.resample_indices(len(gen), 20, 7)]
     np.testing.assert_allclose(replicates, expected, rtol=1e-6)
+    assert bootstrap.fid_value(gen, ref) == pytest.approx(fid_by_sqrtm(gen, ref), rel=1e-7)
     # and the eigen-decomposition route equals torch-fidelity's FID on the whole set
     gen = features(120, 12, 0.3, 0)
     whole = (gen.mean(axis=0), np.cov(gen, rowvar=False))

@@ -8,10 +8,11 @@ copied:
 - FID: the resample's mean and covariance are weighted moments of the centred features
   (``Fc.T @ (w * Fc)``, O(n d^2)); the trace term ``tr sqrt(S1 S2)`` equals
   ``sum sqrt(eig(R S1 R))`` with ``R = S2^(1/2)`` (similar matrices), a symmetric
-  eigen-decomposition per resample, ``R`` computed once. With fewer drawn images than feature
-  dimensions (selection scores: 1000 images, 2048-d) the same eigenvalues come from the m x m Gram
-  matrix of ``A R`` (``S1 = A.T A``, A the m drawn rows, weighted and centred), O(m d^2) instead of
-  O(d^3). Both libraries' features get their own.
+  eigen-decomposition per resample, ``R`` computed once. With no more images than feature
+  dimensions (selection scores: 1000 images, 2048-d) the same eigenvalues are those of
+  ``F S2 F.T`` (``S1 = F.T F``, F the m drawn rows, weighted and centred), entries of one n x n
+  matrix ``C S2 C.T`` shifted per resample: no square root of the reference, O(n^2 + m^3) per
+  resample instead of O(d^3). Both libraries' features get their own.
 - KID: the full-set unbiased MMD^2 with torch-fidelity's cubic kernel; the generated-generated
   kernel matrix, each generated image's summed kernel against the reference and the
   reference-reference term are computed once, a resample costs O(n^2).
@@ -75,27 +76,59 @@ def psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
+def _trace_sqrt(matrix: np.ndarray) -> float:
+    """``sum sqrt(eig(matrix))`` of a symmetric PSD matrix (negative round-off clipped)."""
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh((matrix + matrix.T) / 2), 0, None)).sum())
+
+
 class FidAgainst:
-    """FID of (mu, sigma) against one fixed reference, the reference's square root computed once."""
+    """FID of (mu, sigma) against one fixed reference; the reference's square root, needed only with
+    more images than dimensions, is computed once, on first use."""
 
     def __init__(self, ref: tuple[np.ndarray, np.ndarray]) -> None:
-        self.mu, sigma = (np.asarray(a, dtype=np.float64) for a in ref)
-        self.root = psd_sqrt(sigma)
-        self.trace = float(np.trace(sigma))
+        self.mu, self.sigma = (np.asarray(a, dtype=np.float64) for a in ref)
+        self.trace = float(np.trace(self.sigma))
+        self._root: np.ndarray | None = None
+
+    @property
+    def root(self) -> np.ndarray:
+        if self._root is None:
+            self._root = psd_sqrt(self.sigma)
+        return self._root
 
     def __call__(self, mu: np.ndarray, sigma: np.ndarray) -> float:
-        product = self.root @ sigma @ self.root
-        trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((product + product.T) / 2), 0, None)).sum()
         diff = mu - self.mu
-        return float(diff @ diff + np.trace(sigma) + self.trace - 2 * trace_sqrt)
+        return float(diff @ diff + np.trace(sigma) + self.trace - 2 * _trace_sqrt(self.root @ sigma @ self.root))
 
-    def of_factor(self, mu: np.ndarray, factor: np.ndarray) -> float:
-        """FID of (mu, factor.T @ factor): the trace term from the small Gram matrix of ``factor @ R``."""
-        projected = factor @ self.root
-        gram = projected @ projected.T
-        trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((gram + gram.T) / 2), 0, None)).sum()
-        diff = mu - self.mu
-        return float(diff @ diff + np.sum(factor * factor) + self.trace - 2 * trace_sqrt)
+
+class _GramRoute:
+    """FID of weighted resamples of fewer images than dimensions, from one n x n matrix.
+
+    With ``S1 = F.T F`` (F: the drawn rows, centred on the resample's mean, scaled by
+    ``sqrt(w / (n - 1))``), ``eig(R S1 R) = eig(F S2 F.T)`` (nonzero part), so the trace term needs
+    no square root of the reference: ``C S2 C.T`` (C the features centred on their mean) is
+    formed once, and each resample's ``F S2 F.T`` and ``tr S1`` are its entries shifted by the
+    resample's mean (O(n^2) and an m x m eigen-decomposition per resample, m the distinct images).
+    """
+
+    def __init__(self, centred: np.ndarray, fid: FidAgainst) -> None:
+        self.n = len(centred)
+        self.centred, self.fid = centred, fid
+        self.gram_ref = centred @ fid.sigma @ centred.T  # C S2 C.T
+        self.gram = centred @ centred.T  # C C.T
+
+    def __call__(self, mean: np.ndarray, w: np.ndarray) -> float:
+        n, drawn = self.n, w > 0
+        shift = w @ self.centred / n  # the resample's mean, relative to the features' mean
+        scale = np.sqrt(w[drawn] / (n - 1))
+        ref_part = self.gram_ref @ w / n  # C S2 shift
+        ref_shift = float(w @ ref_part) / n  # shift.T S2 shift
+        g = self.gram_ref[np.ix_(drawn, drawn)] - ref_part[drawn, None] - ref_part[None, drawn] + ref_shift
+        own_part = self.gram @ w / n
+        trace_s1 = float(np.sum(w[drawn] * (np.diagonal(self.gram)[drawn] - 2 * own_part[drawn] + shift @ shift)))
+        diff = mean + shift - self.fid.mu
+        trace_sqrt = _trace_sqrt(scale[:, None] * g * scale[None, :])
+        return float(diff @ diff + trace_s1 / (n - 1) + self.fid.trace - 2 * trace_sqrt)
 
 
 def fid_replicates(features: np.ndarray, ref: tuple[np.ndarray, np.ndarray], resamples: int, seed: int) -> np.ndarray:
@@ -107,14 +140,13 @@ def fid_replicates(features: np.ndarray, ref: tuple[np.ndarray, np.ndarray], res
     mean = f.mean(axis=0)
     centred = f - mean
     fid = FidAgainst(ref)
+    gram = _GramRoute(centred, fid) if n <= f.shape[1] else None  # fewer images than dimensions
     out = np.empty(resamples)
     for b, w in enumerate(resample_counts(n, resamples, seed)):
-        shift = w @ centred / n
-        drawn = w > 0
-        if drawn.sum() < f.shape[1]:  # sigma = A.T A with A the drawn rows, weighted and centred
-            factor = np.sqrt(w[drawn] / (n - 1))[:, None] * (centred[drawn] - shift)
-            out[b] = fid.of_factor(mean + shift, factor)
+        if gram is not None:
+            out[b] = gram(mean, w)
         else:
+            shift = w @ centred / n
             sigma = (centred.T @ (w[:, None] * centred) - n * np.outer(shift, shift)) / (n - 1)
             out[b] = fid(mean + shift, sigma)
     return out
@@ -123,7 +155,10 @@ def fid_replicates(features: np.ndarray, ref: tuple[np.ndarray, np.ndarray], res
 def fid_value(features: np.ndarray, ref: tuple[np.ndarray, np.ndarray]) -> float:
     """FID of all ``features`` by the bootstrap's route (the value its replicates scatter around)."""
     f = np.asarray(features, dtype=np.float64)
-    return FidAgainst(ref)(f.mean(axis=0), np.cov(f, rowvar=False))
+    fid = FidAgainst(ref)
+    if len(f) <= f.shape[1]:
+        return _GramRoute(f - f.mean(axis=0), fid)(f.mean(axis=0), np.ones(len(f)))
+    return fid(f.mean(axis=0), np.cov(f, rowvar=False))
 
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
