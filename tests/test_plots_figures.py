@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from ncsn.cli import main
+from ncsn.errors import NcsnError
 from ncsn.plots import image_grid
 
 SAMPLING = {"method": "annealed", "n_steps_each": 2, "eps": 2e-5, "batch_size": 64}
@@ -313,7 +314,7 @@ def test_report_command(run, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     ours = results.iloc[0]
     assert ours["experiment"] == "tiny" and ours["extractor"] == "digits" and ours["architecture"] == "refinenet"
-    assert ours["fid_torch_fidelity"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
+    assert ours["fid"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
         metrics["inception_score"]["mean"]
     )
     assert ours["selected_checkpoint"] == json.loads((run / "selection.json").read_text())["iteration"]
@@ -323,11 +324,20 @@ def test_report_command(run, tmp_path):
     ] == pytest.approx(200.0)
     assert re.search(r"\| this run \| tiny \| digits \|", (tmp_path / "results.md").read_text())
     low, high = metrics["intervals"]["fid"]  # the bootstrap interval, in the CSV and inside the Markdown cell
-    assert (ours["fid_torch_fidelity_low"], ours["fid_torch_fidelity_high"]) == pytest.approx((low, high))
+    assert (ours["fid_low"], ours["fid_high"]) == pytest.approx((low, high))
     assert f"{metrics['fid']:.2f} [{low:.2f}, {high:.2f}]" in (tmp_path / "results.md").read_text()
     seeds = pd.read_csv(tmp_path / "seeds.csv")
     assert seeds.loc[0, "seeds"] == 1 and seeds.loc[0, "fid_mean_low"] == pytest.approx(low)
     assert (tmp_path / "comparisons.csv").is_file() and png(tmp_path / "fid_by_seed.png").ndim == 3
+    # a metrics.json of a run before records had a format version: a rerun request, never a misread
+    older = tmp_path / "older" / "metrics.json"
+    older.parent.mkdir()
+    older.write_text(json.dumps({k: v for k, v in metrics.items() if k != "format_version"}))
+    argv = ["report", "--settings", json.dumps(settings), "--metrics", f"tiny={older}"]
+    argv += ["--selection", f"tiny={run / 'selection.json'}", "--train-benchmark", f"tiny={bench}"]
+    argv += ["--sample-benchmark", f"tiny={bench}", "--out-dir", str(tmp_path / "older")]
+    with pytest.raises(NcsnError, match=rf"{re.escape(str(older))} has no format version.*rerun rule evaluate"):
+        main(argv)
 
 
 def test_figure_errors_name_the_problem(tmp_path, capsys):

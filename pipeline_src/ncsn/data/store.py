@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ncsn.errors import NcsnError
-from ncsn.io import read_json, save_npz, write_json
+from ncsn.io import save_npz
+from ncsn.records import PREPARED_DATA
 
 SPLITS = ("train", "test")
 META_FILE = "meta.json"
@@ -63,7 +64,7 @@ def write_dataset(
         for split in SPLITS:
             images, labels = arrays[split]
             save_npz(split_path(staging, split), images=images, labels=labels)
-        write_json(staging / META_FILE, meta)
+        PREPARED_DATA.write(staging / META_FILE, meta)
         out.mkdir(exist_ok=True)
         for name in [f"{split}.npz" for split in SPLITS] + [META_FILE]:
             os.replace(staging / name, out / name)
@@ -98,4 +99,4 @@ def load_meta(out_dir: str | os.PathLike) -> dict[str, Any]:
         raise NcsnError(
             f"{path} does not exist: {out_dir} is not a prepared data set; run `python -m ncsn prepare` for it"
         )
-    return read_json(path)
+    return PREPARED_DATA.read(path)
