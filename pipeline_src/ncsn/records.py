@@ -44,7 +44,10 @@ class Record:
         return f"lacks the field(s) {missing}" if missing else None
 
     def _rerun(self, where: str, problem: str) -> NcsnError:
-        return NcsnError(f"{where} {problem}: it is not a {self.kind} this code can read; rerun {self.step} for it")
+        return NcsnError(
+            f"{where} {problem}: it is not a {self.kind} this code can read; rerun {self.step} for it "
+            "(delete the file, and the workflow writes it again)"
+        )
 
     def dumps(self, data: dict[str, Any]) -> str:
         """The record as JSON text with the format version; fails on a missing field (a bug in the writer)."""
@@ -54,7 +57,8 @@ class Record:
         return json.dumps({VERSION_FIELD: FORMAT_VERSION, **data}, indent=2) + "\n"
 
     def loads(self, text: str, where: str | os.PathLike) -> dict[str, Any]:
-        """The record in JSON ``text`` (read from ``where``), its version and fields checked."""
+        """The record in JSON ``text`` (read from ``where``), its version and fields checked; the
+        fields as written (the version, once checked, is left out)."""
         try:
             data = json.loads(text)
         except ValueError as err:
@@ -62,7 +66,7 @@ class Record:
         problem = self._problem(data)
         if problem:
             raise self._rerun(str(where), problem)
-        return data
+        return {key: value for key, value in data.items() if key != VERSION_FIELD}
 
     def write(self, path: str | os.PathLike, data: dict[str, Any]) -> None:
         """Write the record to ``path`` atomically."""
@@ -71,7 +75,7 @@ class Record:
             tmp.write_text(text)
 
     def read(self, path: str | os.PathLike) -> dict[str, Any]:
-        """Read the record at ``path``; a missing file also names the step that writes it."""
+        """Read the record at ``path`` (as :meth:`loads`); a missing file also names the step that writes it."""
         path = Path(path)
         if not path.is_file():
             raise NcsnError(f"{self.kind} {path} does not exist; run {self.step} first")
