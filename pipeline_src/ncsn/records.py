@@ -86,6 +86,10 @@ class Record:
         return self.loads(text, path)
 
 
+# the sample-quality fields of a score, the final metrics and `ncsn fidelity`: ``fid``, ``fid_cleanfid``,
+# ``kid``, ``precision`` and ``recall`` as ncsn.metrics.fidelity.compare gives them, and the IS
+QUALITY = ("inception_score", "fid", "fid_cleanfid", "kid", "precision", "recall")
+
 PREPARED_DATA = Record(
     "prepared data set description (meta.json)",
     "rule prepare (`python -m ncsn prepare`)",
@@ -119,22 +123,7 @@ CANDIDATES = Record(
 SCORE = Record(
     "checkpoint score",
     "rule score or sweep_cell (`python -m ncsn score`)",
-    (
-        "checkpoint",
-        "iteration",
-        "fid",
-        "fid_cleanfid",
-        "kid",
-        "precision",
-        "recall",
-        "inception_score",
-        "intervals",
-        "num_samples",
-        "extractor",
-        "reference",
-        "sampling",
-        "samples",
-    ),
+    ("checkpoint", "iteration", *QUALITY, "intervals", "num_samples", "extractor", "reference", "sampling", "samples"),
 )
 SELECTION = Record(
     "checkpoint selection (selection.json)",
@@ -149,26 +138,12 @@ SAMPLE_SHARD = Record(
 METRICS = Record(
     "final metrics record (metrics.json)",
     "rule evaluate (`python -m ncsn evaluate`)",
-    (
-        "inception_score",
-        "fid",
-        "fid_cleanfid",
-        "kid",
-        "precision",
-        "recall",
-        "intervals",
-        "recognisable",
-        "recognisable_real",
-        "num_samples",
-        "extractor",
-        "reference",
-        "samples",
-    ),
+    (*QUALITY, "intervals", "recognisable", "recognisable_real", "num_samples", "extractor", "reference", "samples"),
 )
 FIDELITY = Record(
     "fidelity metrics record",
     "`python -m ncsn fidelity --out`",
-    ("inception_score", "fid", "fid_cleanfid", "kid", "precision", "recall", "num_samples", "input1", "input2"),
+    (*QUALITY, "num_samples", "input1", "input2"),
 )
 NEIGHBOURS = Record(
     "nearest-neighbour summary",
