@@ -46,7 +46,7 @@ class Record:
     def _rerun(self, where: str, problem: str) -> NcsnError:
         return NcsnError(
             f"{where} {problem}: it is not a {self.kind} this code can read; rerun {self.step} for it "
-            "(delete the file, and the workflow writes it again)"
+            "(delete the file and run that step again)"
         )
 
     def dumps(self, data: dict[str, Any]) -> str:
