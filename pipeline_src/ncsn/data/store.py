@@ -93,10 +93,5 @@ def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_meta(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``meta.json`` of a prepared data set."""
-    path = Path(out_dir) / META_FILE
-    if not path.is_file():
-        raise NcsnError(
-            f"{path} does not exist: {out_dir} is not a prepared data set; run `python -m ncsn prepare` for it"
-        )
-    return PREPARED_DATA.read(path)
+    """The ``meta.json`` of a prepared data set (its record, :data:`ncsn.records.PREPARED_DATA`)."""
+    return PREPARED_DATA.read(Path(out_dir) / META_FILE)
