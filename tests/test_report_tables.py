@@ -35,7 +35,14 @@ EXPERIMENT = {
     "training": {"iterations": 300},
     "evaluation": {"num_samples": 500},
 }
-SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
+SELECTION = {
+    "checkpoint": "ckpt_200.pt",
+    "iteration": 200,
+    "fid": 12.3456,
+    "num_samples": 100,
+    "fid_interval": None,
+    "selection_noise": None,  # no bootstrap replicates
+}
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {
     "extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"},

@@ -128,7 +128,17 @@ SCORE = Record(
 SELECTION = Record(
     "checkpoint selection (selection.json)",
     "rule select or given_checkpoint (`python -m ncsn select`)",
-    ("criterion", "checkpoint", "iteration", "fid", "fid_cleanfid", "num_samples", "num_candidates"),
+    (
+        "criterion",
+        "checkpoint",
+        "iteration",
+        "fid",
+        "fid_cleanfid",
+        "num_samples",
+        "num_candidates",
+        "fid_interval",
+        "selection_noise",
+    ),
 )
 SAMPLE_SHARD = Record(
     "sample shard description (the meta of a shard .npz)",

@@ -220,7 +220,7 @@ def result_row(
         if column != "fid_selection"
         for i, end in enumerate(("low", "high"))
     }
-    selection_interval = selection.get("fid_interval") or [None, None]
+    selection_interval = selection["fid_interval"] or [None, None]
     model = _require(experiment, "model", f"experiment {name!r}")
     return {
         "source": RE_REGENERATED if model.get("arch") == "refinenet_re" else OURS,
@@ -231,7 +231,7 @@ def result_row(
         **bounds,
         "fid_selection_low": selection_interval[0],
         "fid_selection_high": selection_interval[1],
-        "selection_change_rate": (selection.get("selection_noise") or {}).get("change_rate"),
+        "selection_change_rate": (selection["selection_noise"] or {}).get("change_rate"),
         "dataset": _require(experiment, "dataset", f"experiment {name!r}"),
         "schedule": _require(_require(experiment, "schedule", f"experiment {name!r}"), "kind", f"schedule of {name!r}"),
         "architecture": _require(_require(experiment, "model", f"experiment {name!r}"), "arch", f"model of {name!r}"),
