@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ncsn.io import read_json
+from ncsn.records import RUN
 
 BUDGET_S = 15 * 60  # the whole default workflow on 2 cores (make demo)
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def training_speed_rows(run_dir: str | os.PathLike) -> list[dict]:
     """Training iterations per second of every published run (``results/runs/DATASET/EXPERIMENT/run.json``)."""
     rows = []
     for path in sorted((Path(run_dir) / "results" / "runs").glob("*/*/run.json")):
-        record = read_json(path)
+        record = RUN.read(path)
         if record.get("it_per_s"):
             case = "train speed " + path.parent.relative_to(path.parents[2]).as_posix()
             rows.append(

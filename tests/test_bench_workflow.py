@@ -7,7 +7,7 @@ import os
 import pytest
 
 from benchmarks.bench_workflow import BUDGET_S, budget_rows, job_times, run
-from ncsn.io import write_json
+from ncsn.records import RUN
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -26,7 +26,8 @@ def run_dir(tmp_path):
     write_benchmark(bench / "train/digits/b.tsv", 200.0, 195.0, 1000.0 + 200)
     write_benchmark(bench / "sample/digits/a/shard_0_of_1.tsv", 100.0, 98.5, 1000.0 + 400)
     write_benchmark(bench / "figures/digits/a/samples.tsv", 10.0, 9.0, 1000.0 + 390)
-    write_json(tmp_path / "results/runs/digits/a/run.json", {"iterations": 1500, "it_per_s": 5.0})
+    run = {field: None for field in RUN.fields}
+    RUN.write(tmp_path / "results/runs/digits/a/run.json", {**run, "iterations": 1500, "it_per_s": 5.0})
     return tmp_path
 
 

@@ -413,10 +413,11 @@ def parse_ncsn(words: list[str], complete: bool = True) -> str | None:
     if not words or words[0] not in COMMANDS:
         return f"no command {words[:1]}"
     parser = ncsn_parsers()[words[0]]
-    required = {action: action.required for action in parser._actions}
+    # options and groups of options (--checkpoint | --selection) alike
+    required = {action: action.required for action in [*parser._actions, *parser._mutually_exclusive_groups]}
     err = io.StringIO()
     try:
-        for action in parser._actions:
+        for action in required:
             action.required = action.required and complete
         with contextlib.redirect_stderr(err):
             parser.parse_args(words[1:])

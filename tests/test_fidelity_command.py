@@ -46,6 +46,8 @@ def setup(tmp_path_factory):
         "sampling": {},
         "checkpoint": "x",
         "seconds": 0.0,
+        "stream": "evaluation",
+        "device": "cpu",
     }
     save_shard(root / "shard_0_of_1.npz", test, info)
     return root, extractor, train, test

@@ -123,6 +123,14 @@ def test_score_reuses_an_earlier_score_only_of_the_same_draw(pipeline, tmp_path)
     other_score = json.loads(other.read_text())
     assert "reused_from" not in other_score and other_score["fid"] != first_score["fid"]
 
+    # the sweep's way: the checkpoint a selection.json names (`score --selection`), the same draw as `first`
+    selection = tmp_path / "selection.json"
+    assert main(["select", "--checkpoint", str(pipeline / "ckpt_20.pt"), "--out", str(selection)]) == 0
+    common = ["--extractor", str(pipeline / "model.pt"), "--refstats", str(pipeline / "ref.npz"), "--num-samples", "20"]
+    by_selection = ["score", "--selection", str(selection), *common, "--settings", json.dumps(SAMPLING)]
+    assert main([*by_selection, "--out", str(tmp_path / "sel.json"), "--reuse", str(first)]) == 0
+    assert json.loads((tmp_path / "sel.json").read_text())["reused_from"] == str(first)
+
 
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     root = pipeline

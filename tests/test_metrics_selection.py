@@ -11,6 +11,7 @@ import pytest
 from ncsn.cli import main
 from ncsn.errors import NcsnError
 from ncsn.metrics.selection import iteration_from_name, select, table_csv
+from ncsn.records import HELDOUT_LOSS, RUN, SCORE
 
 SCORES = [
     {
@@ -87,7 +88,7 @@ def test_select_command_writes_selection_and_table(tmp_path):
     paths = []
     for score in SCORES:
         path = tmp_path / f"ckpt_{score['iteration']}.json"
-        path.write_text(json.dumps(score))
+        SCORE.write(path, {**dict.fromkeys(SCORE.fields), **score})
         paths.append(str(path))
     out, table = tmp_path / "sel" / "selection.json", tmp_path / "sel" / "fid_vs_checkpoint.csv"
     assert (
@@ -115,7 +116,7 @@ def test_select_command_writes_selection_and_table(tmp_path):
 def test_select_last_from_the_run_record_without_scores(tmp_path):
     run = tmp_path / "run" / "run.json"
     run.parent.mkdir()
-    run.write_text(json.dumps({"checkpoints": ["ckpt_500.pt", "ckpt_1000.pt", "ckpt_1500.pt"]}))
+    RUN.write(run, {**dict.fromkeys(RUN.fields), "checkpoints": ["ckpt_500.pt", "ckpt_1000.pt", "ckpt_1500.pt"]})
     out, table = tmp_path / "selection.json", tmp_path / "table.csv"
     assert (
         main(
@@ -189,11 +190,11 @@ def test_select_command_writes_candidates_then_the_table_with_losses(tmp_path):
     losses, scores = [], []
     for record in LOSSES:
         losses.append(tmp_path / f"loss_{record['iteration']}.json")
-        losses[-1].write_text(json.dumps(record))
+        HELDOUT_LOSS.write(losses[-1], {**dict.fromkeys(HELDOUT_LOSS.fields), **record})
     for record in SCORES:
         if record["iteration"] in (10000, 20000):
             scores.append(tmp_path / f"score_{record['iteration']}.json")
-            scores[-1].write_text(json.dumps(record))
+            SCORE.write(scores[-1], {**dict.fromkeys(SCORE.fields), **record})
     settings = json.dumps({"criterion": "loss_topk", "k": 2})
     assert (
         main(

@@ -254,12 +254,12 @@ def test_paper_smoke_run_fills_the_report_with_finite_metrics_for_every_experime
     # one row per experiment of config/paper.yaml and config/re_report.yaml, [Re]'s labelled as regenerated
     assert sorted(ours.index) == sorted(paper["experiments"])
     assert sorted(results[results["source"] == RE_REGENERATED]["experiment"]) == ["celeba_re", "cifar10_re"]
-    assert np.isfinite(ours[["fid_torch_fidelity_low", "fid_torch_fidelity_high"]].to_numpy(dtype=float)).all()
+    assert np.isfinite(ours[["fid_low", "fid_high"]].to_numpy(dtype=float)).all()
     # experiments that take their last checkpoint (MNIST, as the paper) have no selection FID
     last = [name for name, exp in merged["experiments"].items() if exp.get("selection", {}).get("criterion") == "last"]
     assert "mnist_geometric" in last
     selected = ours.drop(index=last)["fid_selection"].to_numpy(dtype=float)
-    final = ours[["is_mean", "is_std", "fid_torch_fidelity", "fid_clean_fid"]].to_numpy(dtype=float)
+    final = ours[["is_mean", "is_std", "fid", "fid_cleanfid"]].to_numpy(dtype=float)
     assert np.isfinite(selected).all() and np.isfinite(final).all(), ours.to_string()
     assert (ours["extractor"] == "inception").all()
     assert all(ours.loc[x, "final_samples"] == e["evaluation"]["num_samples"] for x, e in merged["experiments"].items())

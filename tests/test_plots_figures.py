@@ -256,6 +256,9 @@ def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
             "seed": 0,
             "sampling": SAMPLING,
             "checkpoint": "none",
+            "stream": "evaluation",
+            "device": "cpu",
+            "seconds": 0.0,
         },
     )
     cli(
@@ -287,7 +290,7 @@ def test_neighbours_command_finds_copies_of_training_images(run, tmp_path):
     assert summary["num_queries"] == 3 and summary["pixel_nearest_distance"]["min"] < 1e-6
 
 
-def test_report_command(run, tmp_path):
+def test_report_command(run, tmp_path, capsys):
     bench = tmp_path / "bench.tsv"
     bench.write_text("s\th:m:s\tmax_rss\n8.0\t0:00:08\t100\n")
     settings = {
@@ -313,7 +316,7 @@ def test_report_command(run, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     ours = results.iloc[0]
     assert ours["experiment"] == "tiny" and ours["extractor"] == "digits" and ours["architecture"] == "refinenet"
-    assert ours["fid_torch_fidelity"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
+    assert ours["fid"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
         metrics["inception_score"]["mean"]
     )
     assert ours["selected_checkpoint"] == json.loads((run / "selection.json").read_text())["iteration"]
@@ -323,11 +326,20 @@ def test_report_command(run, tmp_path):
     ] == pytest.approx(200.0)
     assert re.search(r"\| this run \| tiny \| digits \|", (tmp_path / "results.md").read_text())
     low, high = metrics["intervals"]["fid"]  # the bootstrap interval, in the CSV and inside the Markdown cell
-    assert (ours["fid_torch_fidelity_low"], ours["fid_torch_fidelity_high"]) == pytest.approx((low, high))
+    assert (ours["fid_low"], ours["fid_high"]) == pytest.approx((low, high))
     assert f"{metrics['fid']:.2f} [{low:.2f}, {high:.2f}]" in (tmp_path / "results.md").read_text()
     seeds = pd.read_csv(tmp_path / "seeds.csv")
     assert seeds.loc[0, "seeds"] == 1 and seeds.loc[0, "fid_mean_low"] == pytest.approx(low)
     assert (tmp_path / "comparisons.csv").is_file() and png(tmp_path / "fid_by_seed.png").ndim == 3
+    # a metrics.json of a run before records had a format version: a rerun request, never a misread
+    older = tmp_path / "older" / "metrics.json"
+    older.parent.mkdir()
+    older.write_text(json.dumps({k: v for k, v in metrics.items() if k != "format_version"}))
+    argv = ["report", "--settings", json.dumps(settings), "--metrics", f"tiny={older}"]
+    argv += ["--selection", f"tiny={run / 'selection.json'}", "--train-benchmark", f"tiny={bench}"]
+    argv += ["--sample-benchmark", f"tiny={bench}", "--out-dir", str(tmp_path / "older")]
+    assert main(argv) == 2  # the command line's NcsnError exit
+    assert re.search(rf"{re.escape(str(older))} has no format version.*rerun rule evaluate", capsys.readouterr().err)
 
 
 def test_figure_errors_name_the_problem(tmp_path, capsys):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
 import pandas as pd
 import pytest
 
+from ncsn import records
 from ncsn.errors import NcsnError
 from ncsn.report import (
     NCSN_PAPER,
@@ -33,7 +35,14 @@ EXPERIMENT = {
     "training": {"iterations": 300},
     "evaluation": {"num_samples": 500},
 }
-SELECTION = {"checkpoint": "ckpt_200.pt", "iteration": 200, "fid": 12.3456, "num_samples": 100}
+SELECTION = {
+    "checkpoint": "ckpt_200.pt",
+    "iteration": 200,
+    "fid": 12.3456,
+    "num_samples": 100,
+    "fid_interval": None,
+    "selection_noise": None,  # no bootstrap replicates
+}
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {
     "extractor": {"kind": "digits", "model": "results/extractors/digits/model.pt"},
@@ -73,9 +82,9 @@ def test_tables_agree_across_formats(tmp_path):
     back = pd.read_csv(csv)
     assert list(back.columns) == list(table.columns)
     assert list(back["source"]) == [OURS, NCSN_PAPER, RE_REPORT, RE_REPORT] + [QUOTED] * 10
-    assert back.loc[0, "fid_torch_fidelity"] == pytest.approx(4.5678)
-    assert back.loc[1, "is_mean"] == pytest.approx(8.87) and back.loc[1, "fid_torch_fidelity"] == pytest.approx(25.32)
-    assert back.loc[3, "dataset"] == "celeba" and back.loc[3, "fid_torch_fidelity"] == pytest.approx(81.5)
+    assert back.loc[0, "fid"] == pytest.approx(4.5678)
+    assert back.loc[1, "is_mean"] == pytest.approx(8.87) and back.loc[1, "fid"] == pytest.approx(25.32)
+    assert back.loc[3, "dataset"] == "celeba" and back.loc[3, "fid"] == pytest.approx(81.5)
     md_rows, tex_rows = md_cells(md.read_text()), tex_cells(tex.read_text())
     assert md_rows == tex_rows, "Markdown and LaTeX show different cells"
     # Markdown and LaTeX show the interval ends inside their value's cell: "v [low, high]"
@@ -96,7 +105,7 @@ def test_tables_agree_across_formats(tmp_path):
             else:
                 assert cell == str(value)
     assert md_rows[1][header.index("fid_selection")] == "12.35"
-    assert md_rows[1][header.index("fid_torch_fidelity")] == "4.57 [3.90, 5.25]"
+    assert md_rows[1][header.index("fid")] == "4.57 [3.90, 5.25]"
     assert md_rows[1][header.index("precision")] == "0.750 [0.700, 0.800]"
     assert md_rows[1][header.index("recall")] == "0.500", "no interval, no brackets"
 
@@ -105,10 +114,7 @@ def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp
     row = result_row("x", EXPERIMENT, SELECTION, METRICS)
     assert (row["kid_mean"], row["kid_std"], row["precision"], row["recall"]) == (0.01234, 0.00056, 0.75, 0.5)
     without = {**METRICS, "kid": None, "precision": None, "recall": None}
-    older = {k: v for k, v in METRICS.items() if k not in ("kid", "precision", "recall")}
-    table = results_table(
-        [result_row("a", EXPERIMENT, SELECTION, without), result_row("b", EXPERIMENT, SELECTION, older)]
-    )
+    table = results_table([result_row("a", EXPERIMENT, SELECTION, without)])
     md, csv, _ = write_tables(table, tmp_path / "results")
     back = pd.read_csv(csv)
     for column in ("kid_mean", "kid_std", "precision", "recall"):
@@ -131,9 +137,12 @@ def test_recognisable_is_shown_for_the_digits_extractor_and_empty_for_inception(
     assert pd.read_csv(csv)["recognisable"].isna().tolist() == [False, True]
 
 
-def test_result_row_names_missing_metric():
-    with pytest.raises(NcsnError, match="fid_cleanfid"):
-        result_row("x", EXPERIMENT, SELECTION, {k: v for k, v in METRICS.items() if k != "fid_cleanfid"})
+def test_a_metrics_record_without_a_field_names_it_and_the_step_to_rerun():
+    """The report reads metrics.json through ncsn.records, which checks the fields result_row uses."""
+    complete = {"format_version": 1, **dict.fromkeys(records.METRICS.fields), **METRICS}
+    text = json.dumps({k: v for k, v in complete.items() if k != "fid_cleanfid"})
+    with pytest.raises(NcsnError, match=r"m.json lacks the field\(s\) \['fid_cleanfid'\].*rerun rule evaluate"):
+        records.METRICS.loads(text, "m.json")
 
 
 def write_benchmark(path, seconds):
@@ -159,15 +168,15 @@ def test_results_table_quotes_the_other_models_of_ncsn_table_1():
     quoted = table[table["source"] == QUOTED]
     assert len(quoted) == 10 and set(quoted["dataset"]) == {"cifar10"}
     # values as printed in NCSN paper Table 1 (CIFAR-10)
-    assert quoted.loc["PixelCNN [59], unconditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [4.60, 65.93]
-    assert quoted.loc["WGAN-GP [18], unconditional", ["is_mean", "is_std", "fid_torch_fidelity"]].tolist() == [
+    assert quoted.loc["PixelCNN [59], unconditional", ["is_mean", "fid"]].tolist() == [4.60, 65.93]
+    assert quoted.loc["WGAN-GP [18], unconditional", ["is_mean", "is_std", "fid"]].tolist() == [
         7.86,
         0.07,
         36.4,
     ]
-    assert math.isnan(quoted.loc["ProgressiveGAN [25], unconditional", "fid_torch_fidelity"])
-    assert quoted.loc["BigGAN [6], conditional", ["is_mean", "fid_torch_fidelity"]].tolist() == [9.22, 14.73]
-    assert quoted.loc["SNGAN [36], conditional", "fid_torch_fidelity"] == 25.5
+    assert math.isnan(quoted.loc["ProgressiveGAN [25], unconditional", "fid"])
+    assert quoted.loc["BigGAN [6], conditional", ["is_mean", "fid"]].tolist() == [9.22, 14.73]
+    assert quoted.loc["SNGAN [36], conditional", "fid"] == 25.5
     assert quoted["selected_checkpoint"].isna().all()  # nothing of ours is mixed into a quoted row
 
 

@@ -57,7 +57,7 @@ def test_annealed_langevin_recovers_mode_weights(langevin_dir):
     assert abs(heavy["Langevin"] - 0.5) < 0.06
     # the levels the paper states (10 -> 0.1) blow up: the first step is 0.1 * (10 / 0.1)^2 = 1000
     assert table.loc["annealed (sec_4_3)", "diverged"] == 1280
-    rows = json.loads((langevin_dir / "mode_fractions.json").read_text())
+    rows = json.loads((langevin_dir / "mode_fractions.json").read_text())["rows"]
     assert [r["method"] for r in rows] == list(table.index)
     assert_image_files(langevin_dir / "fig3_langevin.png", langevin_dir / "fig3_langevin.pdf")
     with np.load(langevin_dir / "samples.npz") as samples:
@@ -205,7 +205,7 @@ def test_eps_sweep_counts_divergence_per_level_and_finds_working_eps(tmp_path):
         },
     }
     run_cli("toy", "eps-sweep", "--settings", json.dumps(settings), "--out-dir", tmp_path)
-    rows = {r["eps"]: r for r in json.loads((tmp_path / "divergence.json").read_text())}
+    rows = {r["eps"]: r for r in json.loads((tmp_path / "divergence.json").read_text())["rows"]}
     assert rows[0.1]["diverged"] == 400 and rows[0.1]["diverged_per_level"] == [400] + [0] * 9
     assert rows[0.1]["first_diverging_level"] == 0 and rows[0.1]["first_alpha"] == pytest.approx(1000.0, rel=1e-6)
     stable = rows[0.001]

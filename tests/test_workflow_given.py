@@ -63,7 +63,7 @@ def test_given_checkpoint_is_sampled_evaluated_and_reported_without_training(tmp
     assert metrics["samples"]["checkpoint"] == str(tmp_path / "mine.pt") and metrics["num_samples"] == 40
     table = pd.read_csv(tmp_path / "results/report/results.csv")
     ours = table[table["experiment"] == "given"].iloc[0]
-    assert ours["selected_checkpoint"] == 777 and pd.isna(ours["fid_selection"]) and ours["fid_torch_fidelity"] > 0
+    assert ours["selected_checkpoint"] == 777 and pd.isna(ours["fid_selection"]) and ours["fid"] > 0
     assert ours["kid_mean"] == pytest.approx(metrics["kid"]["mean"]) and 0 <= ours["precision"] <= 1
     timing = pd.read_csv(tmp_path / "results/report/timing.csv")
     row = timing[timing["experiment"] == "given"].iloc[0]

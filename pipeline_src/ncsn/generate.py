@@ -14,7 +14,6 @@ samples that chose a checkpoint are never the ones that report its IS/FID.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -28,6 +27,7 @@ from ncsn import sampling as samplers
 from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.progress import Progress
+from ncsn.records import SAMPLE_SHARD
 from ncsn.settings import check_block
 
 STREAMS = ("evaluation", "selection")  # index 0 keeps the original (seed, block) seeding
@@ -169,7 +169,7 @@ def generate(
 
 def save_shard(path: str | os.PathLike, images: np.ndarray, info: dict[str, Any]) -> None:
     """Write one shard: ``images`` uint8 NHWC and ``meta`` (JSON of ``info``), atomically."""
-    save_npz(path, images=images, meta=np.array(json.dumps(info)))
+    save_npz(path, images=images, meta=np.array(SAMPLE_SHARD.dumps(info)))
 
 
 def load_shard(path: str | os.PathLike, with_images: bool = True) -> tuple[np.ndarray | None, dict[str, Any]]:
@@ -179,11 +179,12 @@ def load_shard(path: str | os.PathLike, with_images: bool = True) -> tuple[np.nd
         raise NcsnError(f"sample shard {path} does not exist; draw it with `python -m ncsn sample ... --out {path}`")
     try:
         with np.load(path, allow_pickle=False) as data:  # members load lazily: meta alone is cheap
-            return (data["images"] if with_images else None), json.loads(str(data["meta"]))
+            images, meta_text = (data["images"] if with_images else None), str(data["meta"])
     except (OSError, ValueError, KeyError) as err:
         raise NcsnError(
             f"{path} is not a sample shard written by `ncsn sample` ({err}); delete it and sample again"
         ) from err
+    return images, SAMPLE_SHARD.loads(meta_text, path)
 
 
 def load_shards(paths: list[str | os.PathLike]) -> tuple[np.ndarray, list[dict[str, Any]]]:

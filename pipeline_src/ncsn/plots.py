@@ -327,9 +327,9 @@ def plot_fid_by_seed(runs: pd.DataFrame, summary: pd.DataFrame, png: str | os.Pa
         mine = runs[runs["seed_of"] == row.experiment]
         offsets = np.linspace(-0.2, 0.2, len(mine)) if len(mine) > 1 else np.zeros(1)
         for dx, run in zip(offsets, mine.itertuples()):
-            low, high = run.fid_torch_fidelity_low, run.fid_torch_fidelity_high
-            yerr = None if pd.isna(low) else [[run.fid_torch_fidelity - low], [high - run.fid_torch_fidelity]]
-            ax.errorbar(x + dx, run.fid_torch_fidelity, yerr=yerr, fmt="o", color="tab:blue", capsize=2, alpha=0.7)
+            low, high = run.fid_low, run.fid_high
+            yerr = None if pd.isna(low) else [[run.fid - low], [high - run.fid]]
+            ax.errorbar(x + dx, run.fid, yerr=yerr, fmt="o", color="tab:blue", capsize=2, alpha=0.7)
         if not pd.isna(row.fid_mean_low):
             mean_err = [[row.fid_mean - row.fid_mean_low], [row.fid_mean_high - row.fid_mean]]
         else:

@@ -29,11 +29,12 @@ RE_REGENERATED = "[Re] as run, regenerated (this run)"  # our rows of its networ
 QUOTED = "quoted in NCSN paper Table 1"
 
 # result column -> the key of its bootstrap interval in metrics.json's ``intervals`` (selection.json's for
-# fid_selection); the CSV has ``{column}_low`` and ``{column}_high``, Markdown/LaTeX show "v [low, high]"
+# fid_selection): a metrics field's own name, ``kid_mean`` the mean of the ``kid`` field. The CSV has
+# ``{column}_low`` and ``{column}_high``, Markdown/LaTeX show "v [low, high]"
 INTERVALS = {
     "fid_selection": "fid",
-    "fid_torch_fidelity": "fid",
-    "fid_clean_fid": "fid_cleanfid",
+    "fid": "fid",
+    "fid_cleanfid": "fid_cleanfid",
     "kid_mean": "kid",
     "precision": "precision",
     "recall": "recall",
@@ -53,8 +54,8 @@ RESULT_COLUMNS = [
     "final_samples",
     "is_mean",
     "is_std",
-    "fid_torch_fidelity",
-    "fid_clean_fid",
+    "fid",
+    "fid_cleanfid",
     "kid_mean",
     "kid_std",
     "precision",
@@ -86,7 +87,7 @@ REFERENCE_RESULTS: list[dict[str, Any]] = [
         "final_samples": 50000,
         "is_mean": 8.87,
         "is_std": 0.12,
-        "fid_torch_fidelity": 25.32,
+        "fid": 25.32,
     },
     {
         "source": RE_REPORT,
@@ -99,7 +100,7 @@ REFERENCE_RESULTS: list[dict[str, Any]] = [
         "final_samples": 50000,
         "is_mean": 6.5,
         "is_std": 0.118,
-        "fid_torch_fidelity": 33.0,
+        "fid": 33.0,
     },
     {
         "source": RE_REPORT,
@@ -112,7 +113,7 @@ REFERENCE_RESULTS: list[dict[str, Any]] = [
         "final_samples": 50000,
         "is_mean": 3.4,
         "is_std": 0.0395,
-        "fid_torch_fidelity": 81.5,
+        "fid": 81.5,
     },
 ]
 # The other models of NCSN paper Table 1 (CIFAR-10), as the paper quotes them from their own papers.
@@ -135,7 +136,7 @@ QUOTED_RESULTS: list[dict[str, Any]] = [
         "dataset": "cifar10",
         "is_mean": is_mean,
         "is_std": is_std,
-        "fid_torch_fidelity": fid,
+        "fid": fid,
     }
     for model, conditional, is_mean, is_std, fid in _QUOTED_ROWS
 ]
@@ -184,8 +185,8 @@ DECIMALS = {
     "selection_change_rate": 2,
     "is_mean": 2,
     "is_std": 3,
-    "fid_torch_fidelity": 2,
-    "fid_clean_fid": 2,
+    "fid": 2,
+    "fid_cleanfid": 2,
     "kid_mean": 4,
     "kid_std": 4,
     "precision": 3,
@@ -208,19 +209,18 @@ def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
 def result_row(
     name: str, experiment: Mapping[str, Any], selection: Mapping[str, Any], metrics: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Our row for one experiment from its config block, ``selection.json`` (``ncsn select``) and
-    ``metrics.json`` (``ncsn evaluate``)."""
-    what = f"metrics.json of {name!r}"
-    inception = _require(metrics, "inception_score", what)
-    extractor = _require(metrics, "extractor", what)
-    intervals = metrics.get("intervals") or {}
+    """Our row for one experiment from its config block and its records ``selection.json`` (``ncsn select``)
+    and ``metrics.json`` (``ncsn evaluate``), both read with :mod:`ncsn.records` (their fields checked):
+    the metrics keep their field names, the selection's get a ``selection`` prefix."""
+    inception, extractor = metrics["inception_score"], metrics["extractor"]
+    intervals = metrics["intervals"] or {}
     bounds = {
         f"{column}_{end}": (intervals.get(key) or [None, None])[i]
         for column, key in INTERVALS.items()
         if column != "fid_selection"
         for i, end in enumerate(("low", "high"))
     }
-    selection_interval = selection.get("fid_interval") or [None, None]
+    selection_interval = selection["fid_interval"] or [None, None]
     model = _require(experiment, "model", f"experiment {name!r}")
     return {
         "source": RE_REGENERATED if model.get("arch") == "refinenet_re" else OURS,
@@ -231,27 +231,27 @@ def result_row(
         **bounds,
         "fid_selection_low": selection_interval[0],
         "fid_selection_high": selection_interval[1],
-        "selection_change_rate": (selection.get("selection_noise") or {}).get("change_rate"),
+        "selection_change_rate": (selection["selection_noise"] or {}).get("change_rate"),
         "dataset": _require(experiment, "dataset", f"experiment {name!r}"),
         "schedule": _require(_require(experiment, "schedule", f"experiment {name!r}"), "kind", f"schedule of {name!r}"),
         "architecture": _require(_require(experiment, "model", f"experiment {name!r}"), "arch", f"model of {name!r}"),
         "extractor": extractor.get("kind", "?") if isinstance(extractor, Mapping) else str(extractor),
-        "selected_checkpoint": _require(selection, "iteration", f"selection.json of {name!r}"),
-        "selection_samples": selection.get("num_samples"),
-        "fid_selection": selection.get("fid"),
-        "final_samples": _require(metrics, "num_samples", what),
-        "is_mean": _require(inception, "mean", f"inception_score in {what}"),
-        "is_std": _require(inception, "std", f"inception_score in {what}"),
-        "fid_torch_fidelity": _require(metrics, "fid", what),
-        "fid_clean_fid": _require(metrics, "fid_cleanfid", what),
-        # KID and precision/recall: absent (older metrics.json) or None (no reference features) stay empty
-        "kid_mean": (metrics.get("kid") or {}).get("mean"),
-        "kid_std": (metrics.get("kid") or {}).get("std"),
-        "precision": metrics.get("precision"),
-        "recall": metrics.get("recall"),
+        "selected_checkpoint": selection["iteration"],
+        "selection_samples": selection["num_samples"],
+        "fid_selection": selection["fid"],
+        "final_samples": metrics["num_samples"],
+        "is_mean": inception["mean"],
+        "is_std": inception["std"],
+        "fid": metrics["fid"],
+        "fid_cleanfid": metrics["fid_cleanfid"],
+        # KID and precision/recall: None (no reference features) stays empty
+        "kid_mean": (metrics["kid"] or {}).get("mean"),
+        "kid_std": (metrics["kid"] or {}).get("std"),
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
         # share of samples (and of real test images) the digits classifier is >= 90% sure of; None with Inception
-        "recognisable": metrics.get("recognisable"),
-        "recognisable_real": metrics.get("recognisable_real"),
+        "recognisable": metrics["recognisable"],
+        "recognisable_real": metrics["recognisable_real"],
     }
 
 
@@ -429,8 +429,8 @@ SEED_COLUMNS = [
     "seeds",
     "fid_mean",
     "fid_std",
-    "fid_clean_fid_mean",
-    "fid_clean_fid_std",
+    "fid_cleanfid_mean",
+    "fid_cleanfid_std",
     "is_mean",
     "precision",
     "recall",
@@ -438,8 +438,8 @@ SEED_COLUMNS = [
     "interval",
     "fid_mean_low",
     "fid_mean_high",
-    "fid_clean_fid_mean_low",
-    "fid_clean_fid_mean_high",
+    "fid_cleanfid_mean_low",
+    "fid_cleanfid_mean_high",
 ]
 COMPARISON_COLUMNS = [
     "dataset",
@@ -455,7 +455,7 @@ COMPARISON_COLUMNS = [
     "lower_fid",
 ]
 DECIMALS.update(
-    {name: 2 for name in ("fid_mean", "fid_std", "fid_clean_fid_mean", "fid_clean_fid_std", "fid_a", "fid_b")}
+    {name: 2 for name in ("fid_mean", "fid_std", "fid_cleanfid_mean", "fid_cleanfid_std", "fid_a", "fid_b")}
 )
 DECIMALS["difference"] = 2
 
@@ -508,14 +508,17 @@ def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.Dat
             "recall": _mean(runs, "recall"),
             "selection_change_rate": _mean(runs, "selection_change_rate"),
         }
-        for column, stem in (("fid_torch_fidelity", "fid"), ("fid_clean_fid", "fid_clean_fid")):
+        for column in ("fid", "fid_cleanfid"):
             values = [r[column] for r in runs]
-            row[f"{stem}_mean"] = float(np.mean(values))
+            row[f"{column}_mean"] = float(np.mean(values))
             if len(runs) > 1:
-                row[f"{stem}_std"] = float(np.std(values, ddof=1))
-                row[f"{stem}_mean_low"], row[f"{stem}_mean_high"] = mean_interval(values, confidence)
+                row[f"{column}_std"] = float(np.std(values, ddof=1))
+                row[f"{column}_mean_low"], row[f"{column}_mean_high"] = mean_interval(values, confidence)
             else:
-                row[f"{stem}_mean_low"], row[f"{stem}_mean_high"] = runs[0][f"{column}_low"], runs[0][f"{column}_high"]
+                row[f"{column}_mean_low"], row[f"{column}_mean_high"] = (
+                    runs[0][f"{column}_low"],
+                    runs[0][f"{column}_high"],
+                )
         row["interval"] = f"t over {len(runs)} seeds" if len(runs) > 1 else "bootstrap of the one run"
         out.append(row)
     return pd.DataFrame(out, columns=SEED_COLUMNS)
@@ -533,8 +536,8 @@ def fid_comparisons(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.
             ra, rb = groups[a], groups[b]
             if ra[0]["dataset"] != rb[0]["dataset"]:
                 continue
-            fa = [r["fid_torch_fidelity"] for r in ra]
-            fb = [r["fid_torch_fidelity"] for r in rb]
+            fa = [r["fid"] for r in ra]
+            fb = [r["fid"] for r in rb]
             interval, method = [None, None], "not resolvable (no seeds or replicates)"
             if len(fa) > 1 and len(fb) > 1:
                 interval, method = welch_interval(fa, fb, confidence), f"Welch t over {len(fa)} and {len(fb)} seeds"

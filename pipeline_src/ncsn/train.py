@@ -28,10 +28,11 @@ from ncsn import device as devices
 from ncsn.checkpoint import checkpoint_name, drop_optimizer_states, latest_complete, list_checkpoints, save_checkpoint
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
-from ncsn.io import atomic_path, write_json
+from ncsn.io import atomic_path
 from ncsn.losses import annealed_ssm_loss, dsm_loss
 from ncsn.models import build_model, count_parameters
 from ncsn.progress import Progress
+from ncsn.records import RUN
 from ncsn.schedules import make_sigmas
 from ncsn.settings import check_block, defaults, top_level
 
@@ -479,7 +480,7 @@ def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, 
             "cuda": torch.version.cuda,
         },
     }
-    write_json(out_dir / "run.json", record)
+    RUN.write(out_dir / "run.json", record)
     return record
 
 

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import ncsn.records
 import ncsn.settings
 from ncsn.data.store import REFERENCE_SPLIT
 from ncsn.metrics.inception_files import inception_paths  # light: no torch
@@ -372,7 +373,7 @@ def score_files(config: dict, exp: str) -> list[str]:
     iterations = checkpoint_iterations(e)
     if criterion == "loss_topk":
         chosen = checkpoints.rank_checkpoints.get(dataset=e["dataset"], experiment=exp)
-        iterations = json.loads(Path(chosen.output[0]).read_text())["iterations"]
+        iterations = ncsn.records.CANDIDATES.read(chosen.output[0])["iterations"]
     return [score_file(e["dataset"], exp, it) for it in iterations]
 
 

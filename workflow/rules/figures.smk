@@ -205,8 +205,7 @@ rule sweep_cell:
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],
     shell:
         # the checkpoint `ncsn select` chose, read from selection.json when the job runs
-        "OMP_NUM_THREADS={threads} python -m ncsn score"
-        ' --checkpoint "$(python -c \'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])\' {input.selection:q})"'
+        "OMP_NUM_THREADS={threads} python -m ncsn score --selection {input.selection:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q} --num-samples {params.num_samples}"
         " --settings {params.settings:q} --out {output.score:q} --samples-out {output.samples:q}"
         " --reuse {input.reuse:q} > {log:q} 2>&1"

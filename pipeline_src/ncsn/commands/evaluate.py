@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.device import select_device, setup_threads
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
-    from ncsn.io import write_json
     from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
+    from ncsn.records import METRICS
     from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
@@ -108,6 +108,6 @@ def run(args: argparse.Namespace) -> int:
         },
         "seconds": round(time.perf_counter() - began, 3),
     }
-    write_json(args.out, metrics)
+    METRICS.write(args.out, metrics)
     print(f"{summary_line(metrics)} on {len(images)} samples -> {args.out}")
     return 0

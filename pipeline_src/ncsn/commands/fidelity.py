@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.commands.evaluate import summary_line
     from ncsn.device import select_device, setup_threads
-    from ncsn.io import write_json
     from ncsn.metrics.extractors import build_extractor, check_extractor
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
     from ncsn.metrics.image_sets import is_prepared_data_set, is_statistics_file, load_images, load_statistics
+    from ncsn.records import FIDELITY
 
     began = time.perf_counter()
     settings = {"kind": args.extractor}
@@ -115,6 +115,6 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - began, 3),
     }
     if args.out:
-        write_json(args.out, metrics)
+        FIDELITY.write(args.out, metrics)
     print(f"{summary_line(metrics)} on {input1['num_images']} images" + (f" -> {args.out}" if args.out else ""))
     return 0

@@ -65,13 +65,16 @@ def load_selected_model(args: argparse.Namespace):
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import sampling_settings
-    from ncsn.io import read_json
+    from ncsn.records import SELECTION
 
-    require_files([args.selection], "--selection")
+    if args.selection is None:
+        raise NcsnError("no --selection given")
     opts = sampling_settings(args.settings.get("sampling"))
     setup_threads()
     device = select_device(top_level(args.settings, "device"))
-    model, sigmas, info = load_score_model(read_json(args.selection)["checkpoint"], device, use_ema=opts["use_ema"])
+    model, sigmas, info = load_score_model(
+        SELECTION.read(args.selection)["checkpoint"], device, use_ema=opts["use_ema"]
+    )
     return model, sigmas, info, opts, device, top_level(args.settings, "seed")
 
 
@@ -155,23 +158,25 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
     import pandas as pd
 
     from ncsn.generate import load_shard
-    from ncsn.io import atomic_path, read_json
+    from ncsn.io import atomic_path
     from ncsn.plots import image_grid, plot_sweep_heatmap, plot_sweep_samples
+    from ncsn.records import SCORE
     from ncsn.sweep import parse_cell_label
 
-    require_files([p for _, p in args.input], "--input score.json")
+    if not args.input:
+        raise NcsnError("no --input score.json given")
     rows, grids = [], {}
     for name, path in args.input:
         eps, steps = parse_cell_label(name)
-        score = read_json(path)
+        score = SCORE.read(path)
         rows.append(
             {
                 "eps": eps,
                 "T": steps,
                 "fid": score["fid"],
-                "fid_cleanfid": score.get("fid_cleanfid"),
-                "is_mean": score.get("inception_score", {}).get("mean"),
-                "num_samples": score.get("num_samples"),
+                "fid_cleanfid": score["fid_cleanfid"],
+                "is_mean": score["inception_score"]["mean"],
+                "num_samples": score["num_samples"],
                 "fid_low": ((score.get("intervals") or {}).get("fid") or [None, None])[0],
                 "fid_high": ((score.get("intervals") or {}).get("fid") or [None, None])[1],
                 # the cell at the experiment's own eps and T copies the chosen checkpoint's selection score

@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.checkpoint import load_score_model
     from ncsn.data import load_split
     from ncsn.device import select_device, setup_threads
-    from ncsn.io import write_json
     from ncsn.metrics.heldout import heldout_loss
+    from ncsn.records import HELDOUT_LOSS
     from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         "data": str(args.data),
     }
     record["seconds"] = round(time.perf_counter() - began, 3)
-    write_json(args.out, record)
+    HELDOUT_LOSS.write(args.out, record)
     print(
         f"checkpoint {info['iteration']}: held-out DSM loss {record['heldout_loss']:.5g} on {record['num_images']} images -> {args.out}"
     )

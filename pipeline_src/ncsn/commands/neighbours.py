@@ -45,10 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.data import load_split
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import load_shards
-    from ncsn.io import save_npz, write_json
+    from ncsn.io import save_npz
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.neighbours import nearest_neighbours, pixel_vectors
     from ncsn.plots import grid_scale, save_rows_with_separator
+    from ncsn.records import NEIGHBOURS
 
     figure = {key: value for key, value in args.settings.items() if key != "device"}
     settings = check_block("figures.neighbours", figure, where="figures.neighbours")
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     save_npz(out / "neighbours.npz", **result)
-    write_json(out / "summary.json", summary)
+    NEIGHBOURS.write(out / "summary.json", summary)
     for path in [out / "neighbours.npz", out / "summary.json", *written]:
         print(path)
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ncsn.cli import add_settings_argument, named_path
 from ncsn.errors import NcsnError
-from ncsn.io import read_json
+from ncsn.records import METRICS, SELECTION
 from ncsn.report import (
     fid_comparisons,
     result_row,
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     results, timing = [], []
     for name, exp in experiments.items():
         results.append(
-            result_row(name, exp, read_json(files["selection"][name][0]), read_json(files["metrics"][name][0]))
+            result_row(name, exp, SELECTION.read(files["selection"][name][0]), METRICS.read(files["metrics"][name][0]))
         )
         train_benchmark = files["train_benchmark"][name][0] if name in files["train_benchmark"] else None
         timing.append(

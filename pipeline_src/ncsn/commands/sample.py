@@ -30,16 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def checkpoint_of(args: argparse.Namespace) -> str:
     """The checkpoint named by --checkpoint or by the selection file."""
-    from pathlib import Path
+    from ncsn.records import SELECTION
 
-    from ncsn.errors import NcsnError
-    from ncsn.io import read_json
-
-    if args.checkpoint:
-        return args.checkpoint
-    if not Path(args.selection).is_file():
-        raise NcsnError(f"selection file {args.selection} does not exist; run `python -m ncsn select` first")
-    return read_json(args.selection)["checkpoint"]
+    return args.checkpoint or SELECTION.read(args.selection)["checkpoint"]
 
 
 def run(args: argparse.Namespace) -> int:

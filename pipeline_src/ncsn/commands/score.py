@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,9 @@ def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
+    which.add_argument("--selection", help="selection.json of `ncsn select`: score the checkpoint it names")
     add_extractor_arguments(parser)
     parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
     add_settings_argument(
@@ -54,37 +55,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def same_draw(score: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Whether an earlier score was computed on the draw ``wanted`` describes, with its samples still on disk."""
-    sampling = score.get("sampling", {})
-    samples = score.get("samples")
-    return (
-        score.get("checkpoint") == wanted["checkpoint"]
-        and score.get("num_samples") == wanted["num_samples"]
-        and {k: sampling.get(k) for k in ("sampling", "seed", "stream")}
-        == {k: wanted[k] for k in ("sampling", "seed", "stream")}
-        and score.get("extractor") == wanted["extractor"]
-        and score.get("reference", {}).get("path") == wanted["reference"]
-        and samples is not None
-        and Path(samples).is_file()
-    )
-
-
-def reuse_score(candidates: list[str], wanted: dict[str, Any], out: str, samples_out: str | None) -> bool:
-    """Copy the first candidate score of the same draw (and its samples) to ``out``; False when none matches."""
+def reuse_score(candidates: list[str], draw: dict[str, Any], out: str, samples_out: str | None) -> bool:
+    """Copy the first candidate score of the same draw (``ncsn.records.score_draw``), with its samples
+    still on disk, to ``out`` (and its samples to ``samples_out``); False when none matches."""
     import shutil
 
-    from ncsn.io import atomic_path, read_json, write_json
+    from ncsn.io import atomic_path
+    from ncsn.records import SCORE, score_draw
 
+    wanted = score_draw(draw)
     for path in candidates:
-        score = read_json(path)
-        if not same_draw(score, wanted):
+        score = SCORE.read(path)
+        if score_draw(score) != wanted or score["samples"] is None or not Path(score["samples"]).is_file():
             continue
         if samples_out:
             with atomic_path(samples_out) as tmp:
                 shutil.copyfile(score["samples"], tmp)
             score["samples"] = str(samples_out)
-        write_json(out, {**score, "reused_from": str(path)})
+        SCORE.write(out, {**score, "reused_from": str(path)})
         print(
             f"checkpoint {score['iteration']}: FID {score['fid']:.4g} on {score['num_samples']} samples, reused from {path} (same draw) -> {out}"
         )
@@ -98,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
-    from ncsn.io import write_json
     from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
+    from ncsn.records import SCORE, SELECTION
     from ncsn.settings import check_block
 
     began = time.perf_counter()
@@ -115,18 +103,18 @@ def run(args: argparse.Namespace) -> int:
         args.refstats, args.extractor, device, args.extractor_settings
     )
     seed = top_level(args.settings, "seed")
-    wanted = {
-        "checkpoint": str(args.checkpoint),
+    checkpoint = str(args.checkpoint or SELECTION.read(args.selection)["checkpoint"])
+    # the fields of the score that say which samples it holds (ncsn.records.score_draw)
+    draw = {
+        "checkpoint": checkpoint,
         "num_samples": args.num_samples,
-        "sampling": opts,
-        "seed": seed,
-        "stream": "selection",
-        "extractor": json.loads(json.dumps(extractor.identity)),  # as a score JSON holds it
-        "reference": str(Path(args.refstats)),
+        "sampling": {"sampling": opts, "seed": seed, "stream": "selection"},
+        "extractor": extractor.identity,
+        "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},
     }
-    if reuse_score(args.reuse, wanted, args.out, args.samples_out):
+    if reuse_score(args.reuse, draw, args.out, args.samples_out):
         return 0
-    model, sigmas, info = load_score_model(args.checkpoint, device, use_ema=opts["use_ema"])
+    model, sigmas, info = load_score_model(checkpoint, device, use_ema=opts["use_ema"])
     spec = info["model_spec"]
     images, sample_info = generate(
         model,
@@ -136,26 +124,24 @@ def run(args: argparse.Namespace) -> int:
         args.num_samples,
         seed,
         log=print,
-        stream=wanted["stream"],
+        stream=draw["sampling"]["stream"],
     )
-    sample_info.update(checkpoint=str(args.checkpoint), iteration=info["iteration"], ema=info["ema"])
+    sample_info.update(checkpoint=checkpoint, iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
         save_shard(args.samples_out, images, sample_info)
     stats = image_statistics(images, extractor, is_splits=min(IS_SPLITS, len(images)), keep_all=True)
     score = {
-        "checkpoint": str(args.checkpoint),
+        **draw,
         "iteration": info["iteration"],
         **compare(stats, reference),
         "inception_score": stats.inception_score(),
         "intervals": intervals(stats, reference, interval_settings),
         "num_samples": len(images),
-        "extractor": extractor.identity,
-        "reference": {"path": str(Path(args.refstats)), "data": ref_meta["data"], "num_images": ref_meta["num_images"]},
         "sampling": {k: sample_info[k] for k in ("sampling", "seed", "stream", "device", "seconds", "samples_per_s")},
         "samples": str(args.samples_out) if args.samples_out else None,
         "seconds": round(time.perf_counter() - began, 3),
     }
-    write_json(args.out, score)
+    SCORE.write(args.out, score)
     print(
         f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}"
     )

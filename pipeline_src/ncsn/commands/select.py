@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ncsn.errors import NcsnError
-    from ncsn.io import atomic_path, read_json, write_json
+    from ncsn.io import atomic_path
     from ncsn.metrics.selection import (
         given_selection,
         iteration_from_name,
@@ -52,41 +52,37 @@ def run(args: argparse.Namespace) -> int:
         select,
         table_csv,
     )
+    from ncsn.records import CANDIDATES, HELDOUT_LOSS, RUN, SCORE, SELECTION
     from ncsn.settings import check_block
 
     if args.checkpoint:
         if not args.out:
             raise NcsnError("--out is required")
         selection = given_selection(args.checkpoint)
-        write_json(args.out, selection)
+        SELECTION.write(args.out, selection)
         print(f"given checkpoint {args.checkpoint} (iteration {selection['iteration']}) -> {args.out}")
         return 0
     block = check_block("selection", args.settings)
     criterion = args.criterion or block["criterion"]
     k = block["k"]
-    for path in [*args.scores, *args.losses]:
-        if not Path(path).is_file():
-            raise NcsnError(f"{path} does not exist; run `python -m ncsn score` / `heldout-loss` for that checkpoint")
-    losses = [read_json(path) for path in args.losses]
+    losses = [HELDOUT_LOSS.read(path) for path in args.losses]
     if args.candidates:
         chosen = loss_candidates(losses, k)
-        write_json(args.candidates, {"k": k, "iterations": chosen, "losses": list(args.losses)})
+        CANDIDATES.write(args.candidates, {"k": k, "iterations": chosen, "losses": list(args.losses)})
         print(f"{len(chosen)} of {len(losses)} checkpoints by held-out loss: {chosen} -> {args.candidates}")
         return 0
     if not args.out or not args.table:
         raise NcsnError("--out and --table are required when selecting among checkpoints")
-    scores = merge_by_iteration(losses, [read_json(path) for path in args.scores])
+    scores = merge_by_iteration(losses, [SCORE.read(path) for path in args.scores])
     if not args.scores and not args.losses and args.run:
-        if not Path(args.run).is_file():
-            raise NcsnError(f"run record {args.run} does not exist; train the experiment first")
         folder = Path(args.run).parent / "checkpoints"
         scores = [
             {"checkpoint": str(folder / name), "iteration": iteration_from_name(name)}
-            for name in read_json(args.run)["checkpoints"]
+            for name in RUN.read(args.run)["checkpoints"]
         ]
     selection = select(scores, criterion, k)
     selection["scores"] = list(args.scores)
-    write_json(args.out, selection)
+    SELECTION.write(args.out, selection)
     with atomic_path(args.table) as tmp:
         tmp.write_text(table_csv(scores, selection))
     fid = f", FID {selection['fid']:.4g}" if selection.get("fid") is not None else ""

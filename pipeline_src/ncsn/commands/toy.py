@@ -21,7 +21,8 @@ import torch
 
 from ncsn.cli import add_settings_argument
 from ncsn.errors import NcsnError
-from ncsn.io import atomic_path, save_npz, write_json
+from ncsn.io import atomic_path, save_npz
+from ncsn.records import TOY_DIVERGENCE, TOY_MODE_FRACTIONS, TOY_SCORES, TOY_SSM_NOISE
 from ncsn.settings import check_block, top_level
 
 KINDS = ("ssm-noise", "scores", "langevin-modes", "eps-sweep")
@@ -80,7 +81,7 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     )
     out = args.out_dir
     paths = [write_csv(rows, out / "loss.csv")]
-    write_json(out / "summary.json", summary)
+    TOY_SSM_NOISE.write(out / "summary.json", summary)
     paths.append(out / "summary.json")
     paths += plot_loss_curves(
         pd.DataFrame(rows),
@@ -103,7 +104,7 @@ def run_scores(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
     result = run(block, mixture(args.settings), gen)
     out = args.out_dir
     save_npz(out / "scores.npz", **{k: result[k] for k in ("grid", "density", "exact", "learned")})
-    write_json(out / "summary.json", result["summary"])
+    TOY_SCORES.write(out / "summary.json", result["summary"])
     paths = [out / "scores.npz", out / "summary.json", write_csv(result["loss_log"], out / "loss.csv")]
     paths += plot_score_fields(
         result["grid"],
@@ -124,7 +125,7 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     save_npz(
         out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()}
     )
-    write_json(out / "mode_fractions.json", rows)
+    TOY_MODE_FRACTIONS.write(out / "mode_fractions.json", {"rows": rows})
     paths = [out / "samples.npz", out / "mode_fractions.json", write_csv(rows, out / "mode_fractions.csv")]
     limit = float(block["init_half_width"]) * 1.25
     paths += plot_point_sets(
@@ -143,7 +144,7 @@ def run_eps_sweep(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
     points, rows = run(block, mixture(args.settings), gen)
     out = args.out_dir
-    write_json(out / "divergence.json", rows)
+    TOY_DIVERGENCE.write(out / "divergence.json", {"rows": rows})
     paths = [out / "divergence.json", write_csv(rows, out / "divergence.csv")]
     schedule = f"sigmas {rows[0]['sigma_first']:g} -> {rows[0]['sigma_last']:g}"
     paths += plot_point_sets(

@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.data import load_split
     from ncsn.errors import NcsnError
-    from ncsn.io import write_json
     from ncsn.metrics.digits_classifier import save_classifier, train_classifier, train_settings
+    from ncsn.records import EXTRACTOR_ACCURACY
 
     block = dict(args.settings.get("extractor", args.settings))
     if block.get("kind", "digits") != "digits":
@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     model, report = train_classifier(load_split(args.train), load_split(args.test), block)
     report.update(train=str(args.train), test=str(args.test), model=str(args.out))
     save_classifier(args.out, model, report)
-    write_json(args.accuracy, report)
+    EXTRACTOR_ACCURACY.write(args.accuracy, report)
     print(f"digits extractor: test accuracy {report['test_accuracy']:.4f} on {report['num_test']} images -> {args.out}")
     return 0

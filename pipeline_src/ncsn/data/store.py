@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ncsn.errors import NcsnError
-from ncsn.io import read_json, save_npz, write_json
+from ncsn.io import save_npz
+from ncsn.records import PREPARED_DATA
 
 SPLITS = ("train", "test")
 META_FILE = "meta.json"
@@ -63,7 +64,7 @@ def write_dataset(
         for split in SPLITS:
             images, labels = arrays[split]
             save_npz(split_path(staging, split), images=images, labels=labels)
-        write_json(staging / META_FILE, meta)
+        PREPARED_DATA.write(staging / META_FILE, meta)
         out.mkdir(exist_ok=True)
         for name in [f"{split}.npz" for split in SPLITS] + [META_FILE]:
             os.replace(staging / name, out / name)
@@ -92,10 +93,5 @@ def load_split(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_meta(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``meta.json`` of a prepared data set."""
-    path = Path(out_dir) / META_FILE
-    if not path.is_file():
-        raise NcsnError(
-            f"{path} does not exist: {out_dir} is not a prepared data set; run `python -m ncsn prepare` for it"
-        )
-    return read_json(path)
+    """The ``meta.json`` of a prepared data set (its record, :data:`ncsn.records.PREPARED_DATA`)."""
+    return PREPARED_DATA.read(Path(out_dir) / META_FILE)

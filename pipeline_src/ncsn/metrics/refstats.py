@@ -8,7 +8,6 @@ extractor raises an error instead of giving a meaningless number.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.metrics.extractors import Extractor, build_extractor
 from ncsn.metrics.fidelity import Statistics, image_statistics
+from ncsn.records import REFERENCE_STATS
 
-ARRAYS = ("mu", "sigma", "mu_cleanfid", "sigma_cleanfid")
+ARRAYS = ("mu", "sigma", "mu_cleanfid", "sigma_cleanfid", "features")
 
 
 def compute_reference(images: np.ndarray, extractor: Extractor, data: str) -> tuple[Statistics, dict[str, Any]]:
@@ -39,9 +39,9 @@ def compute_reference(images: np.ndarray, extractor: Extractor, data: str) -> tu
 
 def save_reference(path: str | os.PathLike, stats: Statistics, meta: dict[str, Any]) -> None:
     (mu, sigma), (mu_c, sigma_c) = stats.torch_fidelity, stats.cleanfid
-    extra = {} if stats.features is None else {"features": stats.features}
+    meta_text = np.array(REFERENCE_STATS.dumps(meta))
     save_npz(
-        path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, meta=np.array(json.dumps(meta)), **extra
+        path, mu=mu, sigma=sigma, mu_cleanfid=mu_c, sigma_cleanfid=sigma_c, features=stats.features, meta=meta_text
     )
 
 
@@ -55,12 +55,12 @@ def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) 
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ARRAYS}
-            meta = json.loads(str(data["meta"]))
-            features = data["features"] if "features" in data.files else None  # older files: no KID/PRC
+            meta_text = str(data["meta"])
     except (OSError, ValueError, KeyError) as err:
         raise NcsnError(
             f"{path} is not a reference statistics file written by ref-stats ({err}); delete it and run ref-stats again"
         ) from err
+    meta = REFERENCE_STATS.loads(meta_text, path)
     if extractor is not None:
         theirs, ours = meta["extractor"], extractor.identity
         if (theirs["kind"], theirs["model_sha256"]) != (ours["kind"], ours["model_sha256"]):
@@ -72,7 +72,7 @@ def load_reference(path: str | os.PathLike, extractor: Extractor | None = None) 
         meta["num_images"],
         (arrays["mu"], arrays["sigma"]),
         (arrays["mu_cleanfid"], arrays["sigma_cleanfid"]),
-        features=features,
+        features=arrays["features"],
     )
     return stats, meta
 

@@ -159,6 +159,8 @@ def given_selection(checkpoint: str | Path) -> dict[str, Any]:
         "fid_cleanfid": None,
         "num_samples": None,
         "num_candidates": 1,
+        "fid_interval": None,
+        "selection_noise": None,
         "imported_from": state.get("settings", {}).get("imported_from"),
     }
 
