@@ -9,7 +9,7 @@ a function costs nothing and is listed as not costed; one whose jobs take second
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -83,7 +83,7 @@ class Experiment:
     steps: int  # network evaluations per sample of its sampler
     feature: float  # FLOPs per image of its extractor (Inception), 0 for a small one
     image_bytes: int
-    checkpoints: int = field(default=0)
+    checkpoints: int = 0  # published checkpoints (0 for a given checkpoint)
 
 
 CostFunction = Callable[["CostModel", Mapping[str, str]], JobCost]
@@ -124,12 +124,9 @@ class CostModel:
                 result.append((added_rule, added, self.job(added_rule, added)))
         return result
 
+    @functools.cache
     def shape(self, dataset: str) -> tuple[int, int, int, int]:
         """(image size, channels, train images, test images) of a data set."""
-        return self._shape(dataset)
-
-    @functools.cache
-    def _shape(self, dataset: str) -> tuple[int, int, int, int]:
         return dataset_shape(dataset, self.config["datasets"][dataset], self.data_root)
 
     def feature_flop(self, extractor: str) -> float:
@@ -138,6 +135,7 @@ class CostModel:
 
     @functools.cache
     def experiment(self, name: str) -> Experiment:
+        """An experiment's network at its data's shape: FLOPs, parameters, sampler steps, image bytes."""
         from ncsn.schedules import make_sigmas
 
         exp = self.config["experiments"][name]
