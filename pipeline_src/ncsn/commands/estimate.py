@@ -45,12 +45,13 @@ def load_config(path: str | Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ncsn.estimate import estimate, format_estimate
+    from ncsn.estimate import estimate, format_estimate, gpu_speed
     from ncsn.seeds import plan_config
     from ncsn.workflow_plan import planned_jobs
 
     raw = read_config(args.configfile)
     config = plan_config(raw)
+    gpu_speed(config, args.gpu, args.precision)  # an unknown card or precision stops here, before planning
     jobs = [(job.rule, job.wildcards) for job in planned_jobs(raw, Path(args.snakefile))]
     result = estimate(config, args.gpu, jobs, args.precision, Path(args.data_root))
     print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
