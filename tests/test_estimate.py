@@ -36,8 +36,8 @@ PAPER = REPO / "config" / "paper.yaml"
 DEFAULT = REPO / "config" / "config.yaml"
 
 
-def plan(config_path: Path, snakefile: Path = REPO / "Snakefile") -> list[tuple[str, dict]]:
-    return [(job.rule, job.wildcards) for job in planned_jobs(read_config(config_path), snakefile)]
+def plan(config_path: Path, snakefile: Path = REPO / "Snakefile") -> list:
+    return planned_jobs(read_config(config_path), snakefile)
 
 
 @pytest.fixture(scope="module")

@@ -14,21 +14,19 @@ import contextlib
 import io
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from ncsn.errors import NcsnError
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """One planned job: its rule and its wildcards."""
 
     rule: str
-    wildcards: dict[str, str] = field(hash=False)
+    wildcards: dict[str, str]
 
 
 def stand_in_config(raw: dict[str, Any], scratch: Path) -> dict[str, Any]:

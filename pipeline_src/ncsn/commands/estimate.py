@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     raw = read_config(args.configfile)
     config = plan_config(raw)
     gpu_speed(config, args.gpu, args.precision)  # an unknown card or precision stops here, before planning
-    jobs = [(job.rule, job.wildcards) for job in planned_jobs(raw, Path(args.snakefile))]
+    jobs = planned_jobs(raw, Path(args.snakefile))
     result = estimate(config, args.gpu, jobs, args.precision, Path(args.data_root))
     print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
     print(format_estimate(result))
@@ -63,13 +63,12 @@ def run(args: argparse.Namespace) -> int:
 def format_runtimes(config: dict, jobs: list, data_root: Path) -> str:
     """The runtime each rule's longest job asks a cluster for, from the config's `cluster` block (the
     workflow's own figures: workflow/rules/cluster.smk), and the length of the longest training's chain."""
-    from ncsn.costs import CostModel
     from ncsn.estimate import JobClock, runtime_minutes, train_submissions
 
     cluster = config["cluster"]
     clock = JobClock(config, data_root)
     longest: dict[str, int] = {}
-    for rule, wildcards, cost in CostModel(config, data_root).jobs(jobs):
+    for rule, wildcards, cost in clock.model.jobs(jobs):
         if cost is None or cost.flop or cost.minutes:
             minutes = runtime_minutes(config, rule, wildcards, clock)
             longest[rule] = max(minutes, longest.get(rule, 0))
