@@ -74,7 +74,7 @@ class JobCost:
 class Experiment:
     """The facts of one experiment its jobs' costs need: its network at its data's shape."""
 
-    config: dict[str, Any]
+    block: dict[str, Any]  # its filled block of the config
     spec: dict[str, Any]
     forward: float  # FLOPs per sample of one network evaluation
     train_step: float  # forward + backward FLOPs per sample
@@ -173,7 +173,7 @@ def _prepare(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 @cost_of("train")
 def _train(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
-    training = e.config["training"]
+    training = e.block["training"]
     batch = training["batch_size"]
     weights = e.params * BYTES_PER_FLOAT * (2 if training.get("ema") else 1)
     return JobCost(
@@ -199,7 +199,7 @@ def _ref_stats(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 @cost_of("heldout_loss")
 def _heldout_loss(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
-    images = e.config["selection"]["heldout"]["num_images"]
+    images = e.block["selection"]["heldout"]["num_images"]
     return JobCost(
         e.num_levels * images * e.forward, memory="heldout", note=f"{e.num_levels} levels x {images} test images"
     )
@@ -208,7 +208,7 @@ def _heldout_loss(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 @cost_of("score")
 def _score(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
-    m = e.config["selection"]["num_samples"]
+    m = e.block["selection"]["num_samples"]
     return JobCost(
         m * (e.steps * e.forward + e.feature),
         m * e.image_bytes,
@@ -221,7 +221,7 @@ def _score(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 def _rank_checkpoints(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     """Seconds itself; the score jobs of the k candidates it picks follow once it has run."""
     e = model.experiment(wildcards["experiment"])
-    scored = scored_checkpoints(e.config["selection"], e.checkpoints)
+    scored = scored_checkpoints(e.block["selection"], e.checkpoints)
     candidate = {**wildcards, "iteration": "candidate"}
     return JobCost(note=f"adds {scored} score jobs", adds=tuple(("score", dict(candidate)) for _ in range(scored)))
 
@@ -231,7 +231,7 @@ def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     from ncsn.generate import shard_blocks
 
     e = model.experiment(wildcards["experiment"])
-    total, batch = e.config["evaluation"]["num_samples"], e.config["sampling"]["batch_size"]
+    total, batch = e.block["evaluation"]["num_samples"], e.block["sampling"]["batch_size"]
     count = sum(end - start for _, start, end in shard_blocks(total, batch, int(wildcards["k"]), int(wildcards["K"])))
     return JobCost(
         count * e.steps * e.forward,
@@ -246,7 +246,7 @@ def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 @cost_of("evaluate")
 def _evaluate(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
-    return JobCost(2 * e.config["evaluation"]["num_samples"] * e.feature, note="IS and FID, two libraries")
+    return JobCost(2 * e.block["evaluation"]["num_samples"] * e.feature, note="IS and FID, two libraries")
 
 
 @cost_of("sweep_cell")
@@ -256,12 +256,12 @@ def _sweep_cell(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     from ncsn.sweep import cell_sampling
 
     e = model.experiment(wildcards["experiment"])
-    sampling = cell_sampling(e.config["sampling"], wildcards["eps"], wildcards["T"])
+    sampling = cell_sampling(e.block["sampling"], wildcards["eps"], wildcards["T"])
     steps = sampler_steps(sampling, e.num_levels)
     m = model.config["figures"]["sweep"]["num_samples"]
-    selection = e.config["selection"]
+    selection = e.block["selection"]
     scored = scored_checkpoints(selection, e.checkpoints)
-    reused = bool(scored) and m == selection["num_samples"] and sampling == e.config["sampling"]
+    reused = bool(scored) and m == selection["num_samples"] and sampling == e.block["sampling"]
     return JobCost(
         0.0 if reused else m * (steps * e.forward + e.feature),
         m * e.image_bytes,

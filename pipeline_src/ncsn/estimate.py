@@ -284,7 +284,7 @@ def job_memory(name: str, model: CostModel, kinds: list[str], measured: dict) ->
     Inception's features where the extractor is Inception (evaluate and ref_stats need no more)."""
     gib = 2.0**30
     e = model.experiment(name)
-    spec, exp = e.spec, e.config
+    spec, exp = e.spec, e.block
     weights = e.params * BYTES_PER_FLOAT
     training, sampling, heldout = exp["training"], exp["sampling"], exp["selection"]["heldout"]
     train_batch = training["batch_size"]
