@@ -1,10 +1,12 @@
-"""``ncsn estimate``: counted FLOPs, the [Re] report's V100 timings, disk, and the command line."""
+"""``ncsn estimate``: the workflow's own plan costed per rule; counted FLOPs, the [Re] report's V100
+timings, disk, cluster runtimes, and the command line."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,33 +15,43 @@ import pytest
 import torch
 import yaml
 
-from ncsn.commands.estimate import load_config
+from ncsn.commands.estimate import load_config, read_config
 from ncsn.errors import NcsnError
 from ncsn.estimate import (
     GPU_MEMORY_GIB,
     GPU_PEAK_TFLOPS,
-    INCEPTION_GFLOP,
     STARTUP_MINUTES,
-    activation_bytes,
+    JobClock,
     estimate,
     format_estimate,
-    network_flops,
     runtime_minutes,
     train_submissions,
 )
 from ncsn.models import build_model, count_parameters
+from ncsn.workflow_plan import planned_jobs
+from ncsn.workload import INCEPTION_GFLOP, activation_bytes, network_flops
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "config" / "paper.yaml"
+DEFAULT = REPO / "config" / "config.yaml"
+
+
+def plan(config_path: Path, snakefile: Path = REPO / "Snakefile") -> list:
+    return planned_jobs(read_config(config_path), snakefile)
 
 
 @pytest.fixture(scope="module")
-def paper_v100():
-    return estimate(load_config(PAPER), "v100", data_root=Path("/nonexistent"), memory=False)
+def paper_jobs():
+    return plan(PAPER)
 
 
-def _stage(result, experiment: str, stage: str):
-    return next(s for s in result.stages if s.experiment == experiment and s.stage == stage)
+@pytest.fixture(scope="module")
+def paper_v100(paper_jobs):
+    return estimate(load_config(PAPER), "v100", paper_jobs, data_root=Path("/nonexistent"), memory=False)
+
+
+def _stage(result, key: str, rule: str):
+    return result.row(key, rule)
 
 
 def test_the_v100_estimate_agrees_with_the_re_report_timings(paper_v100):
@@ -91,8 +103,8 @@ def test_disk_keeps_weights_per_checkpoint_and_adam_once(paper_v100):
     assert _stage(paper_v100, "cifar10_geometric", "train").disk_bytes == (checkpoints + 2) * params * 4
     assert _stage(paper_v100, "cifar10", "prepare").disk_bytes == 60000 * 32 * 32 * 3
     # MNIST takes its last checkpoint: no FID per checkpoint; it is one of [Re] Table 1's timed experiments
-    stages = {s.stage for s in paper_v100.stages if s.experiment == "mnist_geometric"}
-    assert stages == {"train", "heldout", "sample", "evaluate", "timing"}
+    rules = {r.rule for r in paper_v100.rows if r.key == "mnist_geometric"}
+    assert rules == {"train", "heldout_loss", "sample", "evaluate", "sample_timing"}
     # the selection scores keep their samples: 40 checkpoints x 1000 CIFAR-10 images
     assert _stage(paper_v100, "cifar10_geometric", "score").disk_bytes == 40 * 1000 * 32 * 32 * 3
 
@@ -102,22 +114,27 @@ def test_held_out_loss_timed_sampling_and_the_reused_sweep_cell_are_counted(pape
     exp = config["experiments"]["cifar10_geometric"]
     forward, _, _ = network_flops({**exp["model"], "channels": 3, "image_size": 32, "num_classes": 10})
     heldout = exp["selection"]["heldout"]["num_images"]
-    assert _stage(paper_v100, "cifar10_geometric", "heldout").flop == 40 * 10 * heldout * forward
-    assert _stage(paper_v100, "cifar10_geometric", "timing").flop == (1 + 100 + 1000) * 10 * 100 * forward
+    assert _stage(paper_v100, "cifar10_geometric", "heldout_loss").flop == 40 * 10 * heldout * forward
+    assert _stage(paper_v100, "cifar10_geometric", "sample_timing").flop == (1 + 100 + 1000) * 10 * 100 * forward
     # 4 eps (both readings of the paper's: 2e-5 and 4e-5) x T in (10, 100, 1000) at 10 levels, less the
     # cell at the experiment's own eps and T = 100, which copies the chosen checkpoint's selection score
     # of as many samples; 11 cells extract features
     m = config["figures"]["sweep"]["num_samples"]
     assert m == exp["selection"]["num_samples"] and len(config["figures"]["sweep"]["eps"]) == 4
-    sweep = _stage(paper_v100, "cifar10_geometric", "sweep")
+    sweep = _stage(paper_v100, "cifar10_geometric", "sweep_cell")
     assert sweep.flop == pytest.approx(
         m * (4 * 10 * (10 + 100 + 1000) - 10 * 100) * forward + m * 11 * INCEPTION_GFLOP * 1e9
     )
 
 
 def test_a_given_checkpoint_is_neither_trained_nor_selected():
-    official = estimate(load_config(REPO / "config" / "paper_official.yaml"), "v100", data_root=Path("/nonexistent"))
-    assert {s.stage for s in official.stages} == {"prepare", "ref-stats", "sample", "evaluate"}
+    """Planned without the checkpoint file (a stand-in) nor data or weights: imported, sampled, evaluated."""
+    path = REPO / "config" / "paper_official.yaml"
+    jobs = plan(path)
+    official = estimate(load_config(path), "v100", jobs, data_root=Path("/nonexistent"))
+    assert {r.rule for r in official.rows} == {"prepare", "ref_stats", "sample", "evaluate"}
+    assert {rule for rule, _ in jobs} >= {"import_official", "given_checkpoint"} and not official.not_costed
+    assert {m.kind for m in official.memory} == {"sample"}
 
 
 def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(tmp_path):
@@ -126,36 +143,46 @@ def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(
     assert "A100 tf32" in out and "TOTAL" in out and "calibrated on the [Re] report's V100" in out
     assert re.search(r"^  score +\d+ min$", out, re.M) and "max_runtime 1440 min" in out, out[-1500:]
     assert re.search(r"^  train runs as up to [2-9] submission", out, re.M), out[-1500:]
+    assert "NOT COSTED" not in out and re.search(r"^Jobs: \d+ planned by the workflow", out, re.M), out[-1500:]
+    elsewhere = subprocess.run([*run, "--snakefile", str(tmp_path / "Snakefile")], capture_output=True, text=True)
+    assert elsewhere.returncode == 2 and "pass --snakefile" in elsewhere.stderr, elsewhere.stderr
     bad = subprocess.run([*run, "--gpu", "v100", "--precision", "bf16"], capture_output=True, text=True)
     assert bad.returncode == 2 and "v100 has no bf16" in bad.stderr and "--precision fp32" in bad.stderr
     with pytest.raises(NcsnError, match="unknown GPU 'tpu'"):
-        estimate(load_config(PAPER), "tpu")
+        estimate(load_config(PAPER), "tpu", [])
 
 
-def test_each_submitted_rule_asks_for_safety_times_its_largest_job_capped_and_overridable(paper_v100):
+def test_each_submitted_job_asks_for_safety_times_its_cost_capped_and_overridable(paper_v100, paper_jobs):
     config = load_config(PAPER)
     assert config["cluster"]["safety"] == 3 and config["cluster"]["max_runtime"] == 1440
+    assert config["cluster"]["gpu"] == "v100"
+    clock = JobClock(config, Path("/nonexistent"))
     score = _stage(paper_v100, "cifar10_geometric", "score")
-    # every score job is alike: the stage's work over its jobs, at the V100's sustained speed
+    job = {"dataset": "cifar10", "experiment": "cifar10_geometric", "iteration": "5000"}
+    # every score job is alike: the row's work over its jobs, at the V100's sustained speed
     minutes = score.flop / score.jobs / (GPU_PEAK_TFLOPS["v100"]["fp32"] * 1e12 * paper_v100.efficiency) / 60
-    assert paper_v100.job_minutes("score", "cifar10_geometric") == pytest.approx(minutes)
+    assert clock.minutes("score", job) == pytest.approx(minutes)
     expected = math.ceil(3 * minutes + STARTUP_MINUTES)
     assert 5 < expected < 1440
-    assert runtime_minutes(config, "score", "cifar10_geometric", paper_v100) == expected
+    assert runtime_minutes(config, "score", job, clock) == expected
     # training is longer than the cap: capped, and chained over that many submissions
-    train = 3 * paper_v100.job_minutes("train", "cifar10_geometric") + STARTUP_MINUTES
-    assert train > 1440 and runtime_minutes(config, "train", "cifar10_geometric", paper_v100) == 1440
-    longest = max(3 * paper_v100.job_minutes("train", n) + STARTUP_MINUTES for n in config["experiments"])
-    assert train_submissions(config, paper_v100) == math.ceil(longest / (1440 - STARTUP_MINUTES / 2)) > 1
+    trainings = [wildcards for rule, wildcards in paper_jobs if rule == "train"]
+    assert len(trainings) == 8
+    train = 3 * clock.minutes("train", {"experiment": "cifar10_geometric"}) + STARTUP_MINUTES
+    assert train > 1440 and runtime_minutes(config, "train", {"experiment": "cifar10_geometric"}, clock) == 1440
+    longest = max(3 * clock.minutes("train", w) + STARTUP_MINUTES for w in trainings)
+    assert train_submissions(config, clock, trainings) == math.ceil(longest / (1440 - STARTUP_MINUTES / 2)) > 1
+    assert train_submissions(config, clock, []) == 1
     # the config's figure replaces the estimate (and needs no cost model); the cap still holds
     config["cluster"]["runtime"] = {"score": 7, "train": 100}
-    assert runtime_minutes(config, "score", "cifar10_geometric", None) == 7
-    assert train_submissions(config, None) == 1
+    assert runtime_minutes(config, "score", job, None) == 7
+    assert train_submissions(config, None, trainings) == 1
     config["cluster"]["max_runtime"] = 5
-    assert runtime_minutes(config, "score", "cifar10_geometric", None) == 5
-    assert train_submissions(config, None) == 40  # 100 minutes in 2.5-minute pieces
-    # rules the FLOP count does not model have stated minutes
-    assert runtime_minutes(load_config(PAPER), "toy_scores", None, paper_v100) == 3 * 30 + STARTUP_MINUTES
+    assert runtime_minutes(config, "score", job, None) == 5
+    assert train_submissions(config, None, trainings) == 40  # 100 minutes in 2.5-minute pieces
+    # rules the FLOP count does not model have stated minutes; a rule without a cost function the cap
+    assert runtime_minutes(load_config(PAPER), "toy_scores", {}, clock) == 3 * 30 + STARTUP_MINUTES
+    assert runtime_minutes(load_config(PAPER), "a_new_rule", {}, clock) == 1440
 
 
 def test_peak_memory_counts_live_tensors_and_warns_when_a_job_does_not_fit(tmp_path):
@@ -173,16 +200,18 @@ def test_peak_memory_counts_live_tensors_and_warns_when_a_job_does_not_fit(tmp_p
     assert training > 2 * sampling  # a backward keeps the forward's activations
     assert activation_bytes(spec, 128, training=True) == pytest.approx(2 * training, rel=0.1)
 
-    config = load_config(REPO / "config" / "config.yaml")
+    config = load_config(DEFAULT)
     exp = next(iter(config["experiments"].values()))
     exp["training"]["batch_size"] = 2_000_000
-    out = format_estimate(estimate(config, "rtx3090", data_root=tmp_path, gpu_json=tmp_path / "none.json"))
+    out = format_estimate(
+        estimate(config, "rtx3090", plan(DEFAULT), data_root=tmp_path, gpu_json=tmp_path / "none.json")
+    )
     assert "Peak GPU memory per job (fp32; the RTX3090 has 24 GiB)" in out
     assert re.search(r"WARNING: \S+ train needs about \d+\.\d GiB, more than the 24 GiB of a RTX3090", out), out
     assert "computed" in out and "Assumed:" in out and "Measured:" in out
 
 
-def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(tmp_path):
+def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(tmp_path, paper_jobs):
     record = {
         "machine": {"device": "NVIDIA A100-SXM4-40GB"},
         "train": [
@@ -191,7 +220,7 @@ def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(
         "sampling": [{"precision": "fp32", "ngf": 128, "batch": 1000, "peak_mib": 4096}],
     }
     (tmp_path / "gpu.json").write_text(json.dumps(record))
-    result = estimate(load_config(PAPER), "a100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json")
+    result = estimate(load_config(PAPER), "a100", paper_jobs, data_root=tmp_path, gpu_json=tmp_path / "gpu.json")
     memory = {(m.experiment, m.kind): m for m in result.memory}
     train, sample = memory[("cifar10_geometric", "train")], memory[("cifar10_geometric", "sample")]
     assert train.source == "measured" and train.gib == pytest.approx(10 + 0.75)
@@ -200,7 +229,9 @@ def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(
     # the speed measured on this card replaces the assumed tensor-core efficiency
     record["train"][0] |= {"precision": "tf32", "it_per_s": 10.0}
     (tmp_path / "gpu.json").write_text(json.dumps(record))
-    result = estimate(load_config(PAPER), "a100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False)
+    result = estimate(
+        load_config(PAPER), "a100", paper_jobs, data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False
+    )
     _, train_step, _ = network_flops(
         {"arch": "refinenet", "ngf": 128, "channels": 3, "image_size": 32, "num_classes": 10}
     )
@@ -208,7 +239,7 @@ def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(
     assert "measured on NVIDIA A100-SXM4-40GB" in format_estimate(result)
     assert (
         estimate(
-            load_config(PAPER), "h100", data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False
+            load_config(PAPER), "h100", paper_jobs, data_root=tmp_path, gpu_json=tmp_path / "gpu.json", memory=False
         ).efficiency
         == 0.25
     )
@@ -221,11 +252,68 @@ def test_the_gpu_table_has_the_cards_labs_own():
 
 def test_the_estimate_counts_every_seeds_run(tmp_path):
     """`seeds: 2` trains and scores each experiment twice: the estimate's training doubles."""
-    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    default = yaml.safe_load(DEFAULT.read_text())
     hours = {}
     for seeds in (1, 2):
         path = tmp_path / f"seeds{seeds}.yaml"
         path.write_text(yaml.safe_dump({**default, "seeds": seeds}))
-        result = estimate(load_config(path), "v100", data_root=tmp_path, memory=False)
-        hours[seeds] = sum(result.hours(s) for s in result.stages if s.stage == "train")
+        result = estimate(load_config(path), "v100", plan(path), data_root=tmp_path, memory=False)
+        hours[seeds] = sum(result.hours(r) for r in result.rows if r.rule == "train")
     assert hours[1] > 0 and hours[2] == pytest.approx(2 * hours[1])
+
+
+def test_the_paper_totals_are_those_of_the_estimate_before_it_read_the_workflow_plan(paper_jobs):
+    """`ncsn estimate --configfile config/paper.yaml` printed 396.1 V100-hours, 138.7 A100-hours (tf32)
+    and 34.07 GB when it walked its own copy of the stages; costing the planned jobs gives the same."""
+    config = load_config(PAPER)
+    for gpu, hours in (("v100", 396.1), ("a100", 138.7)):
+        result = estimate(config, gpu, paper_jobs, data_root=Path("/nonexistent"), memory=False)
+        assert round(sum(result.hours(r) for r in result.rows), 1) == hours
+        assert round(sum(r.disk_bytes for r in result.rows) / 1e9, 2) == 34.07
+        assert not result.not_costed
+
+
+def test_a_rule_added_to_the_workflow_changes_the_estimate_with_no_edit_to_its_code(tmp_path):
+    """A copy of the workflow gains a figure rule that needs a timed sampling of 7 images: the estimate
+    counts one more sample_timing job and lists the new rule, which has no cost function, as not costed."""
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    config = load_config(DEFAULT)
+    before = estimate(config, "v100", plan(DEFAULT, tmp_path / "Snakefile"), data_root=tmp_path, memory=False)
+    (tmp_path / "workflow/rules/extra.smk").write_text(
+        "rule timing_figure:\n"
+        '    input: f"{TIMING}/digits/digits_geometric/n7.npz"\n'
+        '    output: f"{FIGURES}/timing_figure.txt"\n'
+        '    log: f"{LOGS}/timing_figure.log"\n'
+        '    shell: "touch {output}"\n'
+    )
+    snakefile = (tmp_path / "Snakefile").read_text()
+    assert "        all_targets(config),\n" in snakefile
+    snakefile = snakefile.replace(
+        "        all_targets(config),\n", '        all_targets(config) + [f"{FIGURES}/timing_figure.txt"],\n'
+    )
+    (tmp_path / "Snakefile").write_text(
+        snakefile.replace("\nrule all:", '\ninclude: "workflow/rules/extra.smk"\n\n\nrule all:')
+    )
+    after = estimate(config, "v100", plan(DEFAULT, tmp_path / "Snakefile"), data_root=tmp_path, memory=False)
+    assert before.not_costed == {} and after.not_costed == {"timing_figure": 1}
+    assert after.jobs == before.jobs + 2
+    timing = after.row("digits_geometric", "sample_timing")
+    assert timing.jobs == 1 and timing.flop > 0 and "timed sampling of 7 images" in timing.note(after.sustained_flops)
+    assert sum(after.hours(r) for r in after.rows) > sum(before.hours(r) for r in before.rows)
+    assert "NOT COSTED: rule timing_figure (1 jobs)" in format_estimate(after)
+
+
+def test_the_score_jobs_a_loss_topk_selection_adds_after_ranking_are_counted():
+    """Snakemake plans the k score jobs of criterion loss_topk only once rank_checkpoints has run:
+    the checkpoint's cost function counts them."""
+    path = REPO / "config" / "digits_selection.yaml"
+    jobs = plan(path)
+    config = load_config(path)
+    ranked = [w["experiment"] for rule, w in jobs if rule == "rank_checkpoints"]
+    assert ranked
+    result = estimate(config, "v100", jobs, memory=False)
+    for name in ranked:
+        k = config["experiments"][name]["selection"]["k"]
+        assert not any(rule == "score" and w["experiment"] == name for rule, w in jobs)
+        assert result.row(name, "score").jobs == k

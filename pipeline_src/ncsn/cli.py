@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toy": ("toy", "toy experiments of the paper (Figs. 1-3)"),
     "figure": ("figure", "figures of the papers from workflow artifacts"),
     "report": ("report", "results tables (Markdown, CSV, LaTeX)"),
-    "estimate": ("estimate", "GPU-hours and disk of a config, per stage, before running it"),
+    "estimate": ("estimate", "GPU-hours and disk of a config, per rule, before running it"),
     "import-official": ("import_official", "convert an official NCSN checkpoint (ermongroup/ncsn) to ours"),
     "fidelity": ("fidelity", "IS, FID, KID, precision/recall of your own image folder or .npz against a reference"),
     "export": ("export", "write the samples of a shard or a whole run to a PNG folder"),

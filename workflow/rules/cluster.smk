@@ -1,7 +1,7 @@
 # What each job asks a cluster for: GPU request, runtime and (for train) how many
-# submissions. One definition: the cost model of `python -m ncsn estimate` (per rule,
-# ncsn.estimate) and the config's `cluster` block; partitions and account are the
-# executor's (docs/running.md, "SLURM").
+# submissions. One definition: the cost function of each rule (ncsn.costs), as
+# `python -m ncsn estimate` applies it, and the config's `cluster` block; partitions
+# and account are the executor's (docs/running.md, "SLURM").
 
 
 def submitting() -> bool:
@@ -9,21 +9,23 @@ def submitting() -> bool:
     return workflow.non_local_exec
 
 
-_COST = []
+_CLOCK = []
 
 
-def cost_model():
-    """The config's estimate on `cluster.gpu`, computed once (FLOPs counted with torch)."""
-    if not _COST:
-        from ncsn.estimate import estimate
+def job_clock():
+    """Minutes of a job on `cluster.gpu` from its rule's cost function (ncsn.costs, the same as
+    `python -m ncsn estimate`), FLOP counts computed once."""
+    if not _CLOCK:
+        from ncsn.estimate import JobClock
 
-        _COST.append(estimate(config, config["cluster"]["gpu"], memory=False))
-    return _COST[0]
+        _CLOCK.append(JobClock(config))
+    return _CLOCK[0]
 
 
 def job_runtime(rule_name: str):
-    """`runtime` resource of a rule: minutes from the cost model (ncsn.estimate.runtime_minutes),
-    capped at cluster.max_runtime; just the cap when nothing is submitted (no cost to compute).
+    """`runtime` resource of a rule: minutes of the job from its cost function
+    (ncsn.estimate.runtime_minutes), capped at cluster.max_runtime; just the cap when nothing
+    is submitted (no cost to compute).
     """
 
     def runtime(wildcards) -> int:
@@ -31,24 +33,28 @@ def job_runtime(rule_name: str):
             return config["cluster"]["max_runtime"]
         from ncsn.estimate import runtime_minutes
 
-        key = wildcards.get("experiment") or wildcards.get("dataset")
-        cost = None if rule_name in config["cluster"]["runtime"] else cost_model()
-        return runtime_minutes(config, rule_name, key, cost)
+        clock = None if rule_name in config["cluster"]["runtime"] else job_clock()
+        return runtime_minutes(config, rule_name, dict(wildcards.items()), clock)
 
     return runtime
 
 
 def set_train_retries() -> None:
-    """Retries of train when submitting: one per further submission of the longest training's
-    chain (each stops before cluster.max_runtime and resumes), plus 3 for pre-emptions and
-    failures. Set in `onstart`: a `retries:` directive is read before the executor is known.
+    """Retries of train when submitting: one per further submission of the longest training
+    the run plans (each stops before cluster.max_runtime and resumes), plus 3 for pre-emptions
+    and failures. Set in `onstart`: a `retries:` directive is read before the executor is known.
     """
     if not submitting():
         return
     from ncsn.estimate import train_submissions
 
-    cost = None if "train" in config["cluster"]["runtime"] else cost_model()
-    rules.train.rule.restart_times = train_submissions(config, cost) - 1 + 3
+    trainings = [
+        dict(job.wildcards_dict)
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "train"
+    ]
+    clock = None if "train" in config["cluster"]["runtime"] else job_clock()
+    rules.train.rule.restart_times = train_submissions(config, clock, trainings) - 1 + 3
 
 
 def gpu_count(wildcards) -> int:

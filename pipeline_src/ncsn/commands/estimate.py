@@ -1,4 +1,4 @@
-"""``python -m ncsn estimate``: GPU-hours and disk of a workflow config, per experiment and stage, before running it."""
+"""``python -m ncsn estimate``: GPU-hours, disk and memory of the jobs the workflow plans for a config, before running it."""
 
 from __future__ import annotations
 
@@ -20,44 +20,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-root", default="results/data", help="prepared data sets (their sizes win over the built-in table)"
     )
+    parser.add_argument(
+        "--snakefile", default="Snakefile", help="the workflow whose plan is costed (default: Snakefile here)"
+    )
 
 
-def load_config(path: str | Path) -> dict:
-    """A workflow config as the Snakefile plans it (checked, filled, one run per seed)."""
+def read_config(path: str | Path) -> dict:
+    """A workflow config file as written (YAML)."""
     import yaml
 
     from ncsn.errors import NcsnError
-    from ncsn.seeds import plan_config
 
     path = Path(path)
     if not path.is_file():
         raise NcsnError(f"config file {path} does not exist")
-    return plan_config(yaml.safe_load(path.read_text()) or {})
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def load_config(path: str | Path) -> dict:
+    """A workflow config as the Snakefile plans it (checked, filled, one run per seed)."""
+    from ncsn.seeds import plan_config
+
+    return plan_config(read_config(path))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ncsn.estimate import estimate, format_estimate
+    from ncsn.estimate import estimate, format_estimate, gpu_speed
+    from ncsn.seeds import plan_config
+    from ncsn.workflow_plan import planned_jobs
 
-    config = load_config(args.configfile)
-    result = estimate(config, args.gpu, args.precision, Path(args.data_root))
+    raw = read_config(args.configfile)
+    config = plan_config(raw)
+    gpu_speed(config, args.gpu, args.precision)  # an unknown card or precision stops here, before planning
+    jobs = planned_jobs(raw, Path(args.snakefile))
+    result = estimate(config, args.gpu, jobs, args.precision, Path(args.data_root))
     print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
     print(format_estimate(result))
-    print("\n" + format_runtimes(config, Path(args.data_root)))
+    print("\n" + format_runtimes(config, jobs, Path(args.data_root)))
     return 0
 
 
-def format_runtimes(config: dict, data_root: Path) -> str:
-    """The runtime each submitted rule's jobs ask a cluster for, from the config's `cluster` block (the
+def format_runtimes(config: dict, jobs: list, data_root: Path) -> str:
+    """The runtime each rule's longest job asks a cluster for, from the config's `cluster` block (the
     workflow's own figures: workflow/rules/cluster.smk), and the length of the longest training's chain."""
-    from ncsn.estimate import FIXED_MINUTES, estimate, runtime_minutes, train_submissions
+    from ncsn.estimate import JobClock, runtime_minutes, train_submissions
 
     cluster = config["cluster"]
-    cost = estimate(config, cluster["gpu"], data_root=data_root, memory=False)
-    rules = sorted({s.rule for s in cost.stages if s.rule != "prepare"} | FIXED_MINUTES.keys())
+    clock = JobClock(config, data_root)
+    longest: dict[str, int] = {}
+    for rule, wildcards, cost in clock.model.jobs(jobs):
+        if cost is None or cost.flop or cost.minutes:
+            minutes = runtime_minutes(config, rule, wildcards, clock)
+            longest[rule] = max(minutes, longest.get(rule, 0))
     lines = [
         f"Runtime each cluster job asks for (cluster block: gpu {cluster['gpu']}, safety {cluster['safety']:g}, "
-        f"max_runtime {cluster['max_runtime']} min; the longest job of each rule):"
+        f"max_runtime {cluster['max_runtime']} min; the longest job of each rule that works more than seconds):"
     ]
-    lines += [f"  {rule:<20} {runtime_minutes(config, rule, None, cost):>6} min" for rule in rules]
-    lines.append(f"  train runs as up to {train_submissions(config, cost)} submission(s) of max_runtime")
+    lines += [f"  {rule:<20} {minutes:>6} min" for rule, minutes in sorted(longest.items())]
+    trainings = [wildcards for rule, wildcards in jobs if rule == "train"]
+    lines.append(f"  train runs as up to {train_submissions(config, clock, trainings)} submission(s) of max_runtime")
     return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""What the networks and data sets of a config weigh, whatever the hardware: FLOPs per sample of a
+score network (``FlopCounterMode`` on the meta device: nothing computed, nothing allocated), the
+bytes a step keeps alive, image counts and shapes, sampler steps. ``ncsn.costs`` turns them into
+the cost of each workflow job.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+from ncsn.data.store import META_FILE
+from ncsn.errors import NcsnError
+from ncsn.records import PREPARED_DATA
+
+# Inception-v3 at 299x299 (FID/IS features): 5.71 GMAC (torchvision's model card) = 11.4 GFLOP.
+INCEPTION_GFLOP = 11.4
+# Known data sets: (image size, channels, train images, test images) after `prepare`.
+DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
+    "digits": (8, 1, 1438, 359),
+    "mnist": (28, 1, 60000, 10000),
+    "cifar10": (32, 3, 50000, 10000),
+    "celeba": (32, 3, 162770, 39829),
+}
+BYTES_PER_FLOAT = 4
+
+
+@functools.lru_cache(maxsize=None)
+def _count(spec_items: tuple, batch: int) -> tuple[float, float, int]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ncsn.models import build_model, count_parameters, image_shape
+
+    spec = dict(spec_items)
+    with torch.device("meta"):
+        model = build_model(spec)
+    x = torch.zeros(batch, *image_shape(spec), device="meta")
+    levels = torch.zeros(batch, dtype=torch.long, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            model(x, levels)
+    forward = counter.get_total_flops() / batch
+    with FlopCounterMode(display=False) as counter:
+        model(x, levels).sum().backward()
+    return forward, counter.get_total_flops() / batch, count_parameters(model)
+
+
+class _LiveBytes:
+    """Peak bytes of the tensors alive at once while torch runs (on the meta device: nothing is
+    allocated), counting every new storage until it is freed."""
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def __enter__(self):
+        import weakref
+
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        outer = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                for tensor in tree_flatten(out)[0]:
+                    if hasattr(tensor, "untyped_storage") and tensor._base is None:
+                        size = tensor.untyped_storage().nbytes()
+                        outer.live += size
+                        outer.peak = max(outer.peak, outer.live)
+                        weakref.finalize(tensor, outer._free, size)
+                return out
+
+        self._mode = Mode()
+        self._mode.__enter__()
+        return self
+
+    def _free(self, size: int) -> None:
+        self.live -= size
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+
+
+@functools.lru_cache(maxsize=None)
+def _activation_bytes(spec_items: tuple, batch: int, training: bool) -> int:
+    import torch
+
+    from ncsn.models import build_model, image_shape
+
+    spec = dict(spec_items)
+    with torch.device("meta"):
+        model = build_model(spec)
+    x = torch.zeros(batch, *image_shape(spec), device="meta")
+    levels = torch.zeros(batch, dtype=torch.long, device="meta")
+    with _LiveBytes() as counter:
+        if training:
+            model(x, levels).pow(2).sum().backward()
+        else:
+            with torch.no_grad():
+                model(x, levels)
+    return counter.peak
+
+
+def activation_bytes(spec: dict[str, Any], batch: int, training: bool) -> int:
+    """Peak bytes torch allocates in one step of a score network at ``batch`` (fp32): a training
+    step's forward and backward (activations kept for the backward, then the gradients), or a
+    sampling step's forward; weights and optimiser state not included."""
+    return _activation_bytes(tuple(sorted(spec.items())), batch, training)
+
+
+def network_flops(spec: dict[str, Any]) -> tuple[float, float, int]:
+    """(forward FLOPs per sample, forward+backward FLOPs per sample, parameters) of a score network."""
+    return _count(tuple(sorted(spec.items())), 2)
+
+
+def dataset_shape(name: str, block: dict[str, Any], data_root: Path) -> tuple[int, int, int, int]:
+    """(image size, channels, train, test images) of a data set: the prepared one's, else the known table's."""
+    meta = data_root / name / META_FILE
+    if meta.is_file():
+        record = PREPARED_DATA.read(meta)
+        (size, _, channels), counts = record["shape"], record["counts"]
+        return int(size), int(channels), int(counts["train"]), int(counts["test"])
+    source = block.get("source", name)
+    if source not in DATASET_SHAPES:
+        raise NcsnError(
+            f"datasets.{name}: the size of source {source!r} is unknown before it is prepared; "
+            f"run the workflow's prepare step first (it writes {meta}), then estimate again"
+        )
+    size, channels, train, test = DATASET_SHAPES[source]
+    return int(block.get("image_size") or size), int(block.get("channels") or channels), train, test
+
+
+def sampler_steps(sampling: dict[str, Any], num_levels: int) -> int:
+    """Score-network evaluations per sample of a config's sampling block (the sampler's own count)."""
+    from ncsn.generate import chain_steps, sampling_settings
+
+    return chain_steps(sampling_settings(sampling), num_levels)
+
+
+def checkpoint_count(training: dict[str, Any]) -> int:
+    return math.ceil(training["iterations"] / training["snapshot_freq"])
+
+
+def scored_checkpoints(selection: dict[str, Any], checkpoints: int) -> int:
+    """Checkpoints whose FID the selection computes: all (fid), the k of lowest held-out loss (loss_topk) or none (last)."""
+    if selection["criterion"] == "fid":
+        return checkpoints
+    if selection["criterion"] == "loss_topk":
+        return min(selection["k"], checkpoints)
+    return 0
