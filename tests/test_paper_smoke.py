@@ -216,6 +216,20 @@ def test_smoke_overlay_shrinks_every_experiment_of_the_paper_config():
     )
 
 
+def test_smoke_run_plans_every_rule_the_paper_run_plans():
+    """The overlay shrinks sizes and draws per-experiment figures for a few experiments only; every
+    rule of the paper's plan (Snakemake's own DAG, ncsn.workflow_plan) must still run in the smoke run."""
+    from ncsn.workflow_plan import planned_jobs
+
+    paper, _, merged = merged_smoke_config()
+    rules = {
+        name: {job.rule for job in planned_jobs(cfg, ROOT / "Snakefile")}
+        for name, cfg in (("paper", paper), ("smoke", merged))
+    }
+    assert rules["paper"] - rules["smoke"] == set(), "rules the smoke overlay leaves out of the paper's plan"
+    assert {"figure_samples", "figure_intermediate", "figure_inpainting", "neighbours", "sweep_cell"} <= rules["smoke"]
+
+
 # ------------------------------------------------------------------ the whole paper DAG (slow)
 
 
