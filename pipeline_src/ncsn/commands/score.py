@@ -7,28 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ncsn.cli import add_settings_argument, add_threads_argument, parse_json_settings
+from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
 from ncsn.settings import top_level
-
-
-def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
-    """The extractor/reference options shared by score and evaluate."""
-    parser.add_argument(
-        "--extractor",
-        "--extractor-model",
-        dest="extractor",
-        default=None,
-        help="digits: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
-    )
-    parser.add_argument(
-        "--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`"
-    )
-    parser.add_argument(
-        "--extractor-settings",
-        type=parse_json_settings,
-        default=None,
-        help="extractor block (JSON); default: the settings the reference statistics record",
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

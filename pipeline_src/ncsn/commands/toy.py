@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ncsn.cli import add_settings_argument
+from ncsn.commands.options import add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz, write_json
 from ncsn.settings import check_block, top_level
