@@ -66,6 +66,7 @@ def evaluation_memory(num_samples: int) -> dict:
     from ncsn.metrics.digits_classifier import DigitsNet, save_classifier
     from ncsn.metrics.extractors import build_extractor
     from ncsn.metrics.fidelity import image_statistics
+    from ncsn.settings import check_block
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,7 @@ def evaluation_memory(num_samples: int) -> dict:
             {"test_accuracy": 0.0, "settings": {"feature_dim": 64, "num_classes": 10, "dropout": 0.3}},
         )
         extractor = build_extractor({"kind": "digits"}, path, torch.device("cpu"))
-        real = load({}).train[0]
+        real = load(check_block("dataset", {"source": "digits"})).train[0]
         samples = np.resize(real, (num_samples, *real.shape[1:]))  # real digits, repeated
         image_statistics(samples[:2000], extractor)  # warm-up: allocator pools, lazy imports
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -16,6 +16,7 @@ from ncsn.metrics import digits_classifier
 from ncsn.metrics.extractors import build_extractor, check_extractor
 from ncsn.metrics.fidelity import SHUFFLE_SEED, RunningMoments, compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, extractor_for_reference, load_reference, save_reference
+from ncsn.settings import check_block
 
 # Both libraries see the same uint8 pixels through the same network here, so their FIDs differ
 # only by round-off (clean-fid's scipy sqrtm vs torch-fidelity's eigenvalues).
@@ -24,7 +25,7 @@ LIBRARY_RTOL = 1e-6
 
 @pytest.fixture(scope="module")
 def digits():
-    prepared = load_digits({})
+    prepared = load_digits(check_block("dataset", {"source": "digits"}))
     return prepared.train, prepared.test
 
 

@@ -228,7 +228,14 @@ def test_inception_extractors_get_no_digits_defaults():
     config = copy.deepcopy(BASE)
     config["extractors"]["inc"] = {"kind": "inception", "weights": "w.pth"}
     filled = check_config(config)["extractors"]["inc"]
-    assert set(filled) == {"kind", "weights", "download", "urls", "sha256", "eval_batch_size"}  # inception's own defaults only
+    assert set(filled) == {
+        "kind",
+        "weights",
+        "download",
+        "urls",
+        "sha256",
+        "eval_batch_size",
+    }  # inception's own defaults only
     assert filled["eval_batch_size"] == 128
     assert filled["download"] is False and filled["sha256"]["weights"].startswith("6726825d")  # torch.hub's prefix
 

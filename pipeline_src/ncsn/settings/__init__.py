@@ -108,13 +108,14 @@ BLOCKS = (
     "toy",
     "figures",
     "intervals",
+    "train_job",
 )
 
 
 def top_level(settings: dict[str, Any], key: str) -> Any:
     """``settings[key]`` of a top-level key (``device``, ``seed``) a command received, checked, or its default."""
     value = settings.get(key, top_level_default(key))
-    problems = list(schema_problems(value, schema()["properties"][key], key))
+    problems = list(schema_problems(value, {**schema()["properties"][key], "$defs": schema()["$defs"]}, key))
     if problems:
         raise_problems(problems, "The settings")
     return value
@@ -144,7 +145,7 @@ def check_block(name: str, settings: Any, where: str | None = None) -> dict[str,
 
     ``where`` prefixes the key paths in messages (default: the block's name).
     """
-    where = where or name
+    where = name if where is None else where
     node = definition(name)
     problems = list(schema_problems(settings if settings is not None else {}, node, where))
     if not problems:

@@ -87,7 +87,7 @@ def defaults(name: str) -> dict[str, Any]:
 
 def top_level_default(key: str) -> Any:
     """The default of a top-level key (``device``, ``seed``)."""
-    return schema()["properties"][key]["default"]
+    return resolve(schema()["properties"][key])["default"]
 
 
 def kind_keys(kind: str) -> set[str]:
