@@ -317,9 +317,9 @@ def test_inpaint_rejects_bad_masks():
     x = torch.zeros(2, 1, 4, 4)
     score = lambda x, levels: x  # noqa: E731
     with pytest.raises(NcsnError, match="broadcast"):
-        inpaint(score, x, torch.ones(3, 1, 4, 4), torch.tensor([1.0]))
+        inpaint(score, x, torch.ones(3, 1, 4, 4), torch.tensor([1.0]), n_steps_each=1, eps=0.1)
     with pytest.raises(NcsnError, match="0 .* or 1"):
-        inpaint(score, x, torch.full((1, 1, 4, 4), 0.5), torch.tensor([1.0]))
+        inpaint(score, x, torch.full((1, 1, 4, 4), 0.5), torch.tensor([1.0]), n_steps_each=1, eps=0.1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

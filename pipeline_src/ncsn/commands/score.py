@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
-from ncsn.settings import top_level
+from ncsn.settings import defaults, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint file ckpt_{iteration}.pt")
     add_extractor_arguments(parser)
-    parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=defaults("selection")["num_samples"],
+        help="samples to score (default: selection.num_samples's, the paper's 1000)",
+    )
     add_settings_argument(
         parser,
         'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the bootstrap)',
