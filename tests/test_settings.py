@@ -366,3 +366,13 @@ def test_default_eps_is_the_paper_configs_and_its_sweep_holds_both_readings_of_e
     grid = paper["figures"]["sweep"]["eps"]
     assert any(math.isclose(v, 2e-5) for v in grid) and any(math.isclose(v, 4e-5) for v in grid)
     assert any(math.isclose(v, default) for v in defaults("figures.sweep")["eps"])
+
+
+def test_the_schemas_allowed_names_are_the_implementations():
+    """The schema lists the data sources and resize filters; the code that implements them has the same names."""
+    from ncsn.data import SOURCES
+    from ncsn.data.transforms import FILTERS
+
+    properties = definition("dataset")["properties"]
+    assert properties["source"]["enum"] == list(SOURCES)
+    assert properties["resize_filter"]["enum"] == list(FILTERS)
