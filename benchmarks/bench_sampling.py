@@ -74,7 +74,7 @@ def evaluation_memory(num_samples: int) -> dict:
         path = Path(tmp) / "model.pt"
         opts = train_settings({})
         arch = {key: opts[key] for key in ("feature_dim", "num_classes", "dropout")}
-        save_classifier(path, DigitsNet(**arch), {"test_accuracy": 0.0, "settings": arch})
+        save_classifier(path, DigitsNet(**arch), {"test_accuracy": 0.0, "test_recognisable": 0.0, "settings": arch})
         extractor = build_extractor({"kind": "digits"}, path, torch.device("cpu"))
         real = load(check_block("dataset", {"source": "digits"})).train[0]
         samples = np.resize(real, (num_samples, *real.shape[1:]))  # real digits, repeated
