@@ -11,7 +11,7 @@ from ncsn.settings.schema import definition, kind_keys, source_keys
 
 
 def schedule_problems(spec: dict[str, Any], where: str) -> list[str]:
-    """Level count and order of a filled schedule block (the checks ``make_sigmas`` would make later)."""
+    """Level count and order of a filled schedule block (``make_sigmas`` trusts a block checked here)."""
     kind, levels = spec["kind"], spec["num_levels"]
     if kind == "single":
         return (
