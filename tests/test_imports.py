@@ -12,6 +12,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pipeline_src" / "ncsn"
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
@@ -72,14 +74,15 @@ def floors() -> dict[str, int]:
 
 
 def floor(module: str) -> int:
-    """A module's floor: its own entry, else its closest package's; a ``__main__`` is an entry point (the top)."""
+    """A module's floor: its own entry, else its closest package's (never the root ``ncsn``'s, which
+    holds only the package's ``__init__``); a ``__main__`` is an entry point (the top floor)."""
     if module.endswith("__main__"):
         return max(floors().values())
-    name = module
-    while name not in floors():
-        assert "." in name, f"{module} is on no floor: add it to the Layers table of docs/ARCHITECTURE.md"
-        name = name.rpartition(".")[0]
-    return floors()[name]
+    parts = module.split(".")
+    for cut in range(len(parts), 1 if len(parts) > 1 else 0, -1):
+        if (name := ".".join(parts[:cut])) in floors():
+            return floors()[name]
+    raise AssertionError(f"{module} is on no floor: add it to the Layers table of docs/ARCHITECTURE.md")
 
 
 def upward_arrows(edges: dict[str, set[str]], floor_of) -> list[str]:
@@ -146,6 +149,8 @@ def test_the_checks_find_planted_faults():
     planted = {**graph(), "ncsn.io": {"ncsn.train"}, "ncsn.commands.evaluate": {"ncsn.commands.score"}}
     assert upward_arrows(planted, floor) == ["ncsn.io (floor 1) imports ncsn.train (floor 4)"]
     assert command_arrows(planted) == ["ncsn.commands.evaluate -> ncsn.commands.score"]
+    with pytest.raises(AssertionError, match="ncsn.brand_new is on no floor"):
+        floor("ncsn.brand_new")  # a new top-level module must be placed, not fall to the root's floor
     cycle = find_cycle({**graph(), "ncsn.errors": {"ncsn.settings"}})  # settings imports errors
     assert cycle[0] == cycle[-1] and {"ncsn.errors", "ncsn.settings"} <= set(cycle)
 
