@@ -146,7 +146,7 @@ def train_step(case: dict, channels_last: bool, amp: bool = False, official: boo
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     else:  # ours, as ncsn.train builds it (fused where torch has the kernel)
         optimizer = make_adam(model, {**defaults("training"), "lr": 1e-3}, torch.device("cpu"))
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     x = torch.rand(case["train_batch"], case["channels"], case["image_size"], case["image_size"])
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

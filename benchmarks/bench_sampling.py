@@ -50,11 +50,11 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> t
     sigmas = make_sigmas({"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10}).to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     x = uniform_init((batch, *image_shape(spec)), generator=generator, device=device)
-    annealed_langevin(model, x, sigmas[:1], n_steps_each=1, generator=generator)  # warm-up
+    annealed_langevin(model, x, sigmas[:1], n_steps_each=1, eps=2e-5, generator=generator)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter(), time.process_time()
-    annealed_langevin(model, x, sigmas[:steps], n_steps_each=1, generator=generator)
+    annealed_langevin(model, x, sigmas[:steps], n_steps_each=1, eps=2e-5, generator=generator)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
@@ -63,21 +63,20 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> t
 def evaluation_memory(num_samples: int) -> dict:
     """Run in a fresh process: peak RSS growth of streaming ``num_samples`` digits through the metrics."""
     from ncsn.data.digits import load
-    from ncsn.metrics.digits_classifier import DigitsNet, save_classifier
+    from ncsn.metrics.digits_classifier import DigitsNet, save_classifier, train_settings
     from ncsn.metrics.extractors import build_extractor
     from ncsn.metrics.fidelity import image_statistics
+    from ncsn.settings import check_block
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         # Memory does not depend on the weights: an untrained network avoids a training run here.
         path = Path(tmp) / "model.pt"
-        save_classifier(
-            path,
-            DigitsNet(),
-            {"test_accuracy": 0.0, "settings": {"feature_dim": 64, "num_classes": 10, "dropout": 0.3}},
-        )
+        opts = train_settings({})
+        arch = {key: opts[key] for key in ("feature_dim", "num_classes", "dropout")}
+        save_classifier(path, DigitsNet(**arch), {"test_accuracy": 0.0, "test_recognisable": 0.0, "settings": arch})
         extractor = build_extractor({"kind": "digits"}, path, torch.device("cpu"))
-        real = load({}).train[0]
+        real = load(check_block("dataset", {"source": "digits"})).train[0]
         samples = np.resize(real, (num_samples, *real.shape[1:]))  # real digits, repeated
         image_statistics(samples[:2000], extractor)  # warm-up: allocator pools, lazy imports
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

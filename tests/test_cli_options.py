@@ -9,7 +9,8 @@ from importlib import metadata
 
 import pytest
 
-from ncsn.cli import main, parse_json_settings
+from ncsn.cli import main
+from ncsn.commands.options import parse_json_settings
 from ncsn.errors import NcsnError
 
 

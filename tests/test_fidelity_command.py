@@ -30,7 +30,9 @@ def setup(tmp_path_factory):
     prepare("digits", {"source": "digits"}, root / "data")
     train, train_labels = load_split(root / "data/train.npz")
     test, test_labels = load_split(root / "data/test.npz")
-    settings = {"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5}  # a short training; accuracy is tested elsewhere
+    settings = digits_classifier.train_settings(
+        {"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5}
+    )  # short; accuracy: elsewhere
     model, report = digits_classifier.train_classifier((train, train_labels), (test, test_labels), settings)
     digits_classifier.save_classifier(root / "model.pt", model, report)
     extractor = build_extractor({"kind": "digits"}, root / "model.pt", torch.device("cpu"))

@@ -9,6 +9,7 @@ from torch import nn
 from ncsn.errors import NcsnError
 from ncsn.losses import annealed_ssm_loss, dsm_loss, sliced_score_matching_loss
 from ncsn.schedules import make_sigmas
+from ncsn.settings import check_block, defaults
 
 
 class SmallConditionalNet(nn.Module):
@@ -27,7 +28,7 @@ class SmallConditionalNet(nn.Module):
 
 def test_dsm_equals_direct_per_example_computation():
     torch.manual_seed(0)
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     model = SmallConditionalNet(3, len(sigmas)).double()
     x = torch.rand(6, 3, 5, 5, dtype=torch.float64)
     loss = dsm_loss(model, x, sigmas.double(), generator=torch.Generator().manual_seed(7))
@@ -51,7 +52,7 @@ def test_dsm_equals_direct_per_example_computation():
 
 
 def test_dsm_uses_given_levels_and_backpropagates():
-    sigmas = make_sigmas({"num_levels": 4})
+    sigmas = make_sigmas(check_block("schedule", {"num_levels": 4}))
     model = SmallConditionalNet(1, 4)
     x = torch.rand(4, 1, 6, 6)
     levels = torch.tensor([0, 1, 2, 3])
@@ -65,7 +66,7 @@ def test_dsm_uses_given_levels_and_backpropagates():
 
 
 def test_dsm_rejects_bad_arguments():
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     model = SmallConditionalNet(1, 10)
     x = torch.rand(3, 1, 4, 4)
     with pytest.raises(NcsnError, match="reduction"):
@@ -86,7 +87,7 @@ def gaussian_perturbed_score(mean, data_std, sigmas):
 
 def test_dsm_for_gaussian_data_prefers_the_exact_score_and_matches_closed_form():
     mean, data_std, dim = 0.5, 0.1, 16
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     x = mean + data_std * torch.randn(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
     exact = gaussian_perturbed_score(mean, data_std, sigmas)
 
@@ -187,7 +188,7 @@ def test_annealed_ssm_matches_the_formula_by_hand_for_a_linear_score():
 def test_annealed_ssm_of_the_exact_score_of_gaussian_data_is_minus_half_d_sigma2_over_var():
     # exact score of N(mean, (d^2 + sigma^2) I): E[v^T J v + 0.5 ||s||^2] = -D / var + 0.5 D / var
     mean, data_std, dim = 0.5, 0.1, 16
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     x = mean + data_std * torch.randn(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
     exact = gaussian_perturbed_score(mean, data_std, sigmas)
     for level in (0, 9):

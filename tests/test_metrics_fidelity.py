@@ -16,6 +16,7 @@ from ncsn.metrics import digits_classifier
 from ncsn.metrics.extractors import build_extractor, check_extractor
 from ncsn.metrics.fidelity import SHUFFLE_SEED, RunningMoments, compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, extractor_for_reference, load_reference, save_reference
+from ncsn.settings import check_block
 
 # Both libraries see the same uint8 pixels through the same network here, so their FIDs differ
 # only by round-off (clean-fid's scipy sqrtm vs torch-fidelity's eigenvalues).
@@ -24,14 +25,16 @@ LIBRARY_RTOL = 1e-6
 
 @pytest.fixture(scope="module")
 def digits():
-    prepared = load_digits({})
+    prepared = load_digits(check_block("dataset", {"source": "digits"}))
     return prepared.train, prepared.test
 
 
 @pytest.fixture(scope="module")
 def trained(digits, tmp_path_factory):
     torch.set_num_threads(1)
-    model, report = digits_classifier.train_classifier(*digits, {"epochs": 10, "lr": 3e-3})
+    model, report = digits_classifier.train_classifier(
+        *digits, digits_classifier.train_settings({"epochs": 10, "lr": 3e-3})
+    )
     path = tmp_path_factory.mktemp("extractor") / "model.pt"
     digits_classifier.save_classifier(path, model, report)
     return path, report
@@ -66,9 +69,13 @@ def test_classifier_exceeds_95_percent_test_accuracy_and_round_trips(trained, di
 
 def test_classifier_training_is_reproducible_and_leaves_the_global_rng_alone(digits):
     state = torch.get_rng_state()
-    first, _ = digits_classifier.train_classifier(*digits, {"epochs": 1, "min_accuracy": 0})
+    first, _ = digits_classifier.train_classifier(
+        *digits, digits_classifier.train_settings({"epochs": 1, "min_accuracy": 0})
+    )
     assert torch.equal(torch.get_rng_state(), state)
-    second, _ = digits_classifier.train_classifier(*digits, {"epochs": 1, "min_accuracy": 0})
+    second, _ = digits_classifier.train_classifier(
+        *digits, digits_classifier.train_settings({"epochs": 1, "min_accuracy": 0})
+    )
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
 
 

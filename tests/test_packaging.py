@@ -16,6 +16,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ncsn import cli
+from ncsn.commands.options import parse_json_settings
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path
 
@@ -101,7 +102,7 @@ def test_unknown_command_is_rejected_with_usage():
 @pytest.mark.parametrize("text, message", [("{bad", "not valid JSON"), ("[1, 2]", "must be a JSON object")])
 def test_settings_json_errors_say_what_is_wrong(text, message):
     with pytest.raises(NcsnError, match=message):
-        cli.parse_json_settings(text)
+        parse_json_settings(text)
 
 
 def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):

@@ -10,6 +10,7 @@ from torch import nn
 from ncsn.errors import NcsnError
 from ncsn.sampling import annealed_langevin, inpaint, langevin, uniform_init
 from ncsn.schedules import make_sigmas
+from ncsn.settings import check_block
 from ncsn.toy import GaussianMixture
 
 N_POINTS = 1280  # paper App. B.1: 1280 samples per panel of Fig. 3
@@ -142,7 +143,7 @@ def test_annealed_langevin_step_matches_the_update_rule_by_hand():
 
 def test_denoise_adds_one_score_step_at_the_smallest_noise():
     gmm = GaussianMixture.paper()
-    sigmas = make_sigmas({"sigma_begin": 5.0, "sigma_end": 0.5, "num_levels": 3}).double()
+    sigmas = make_sigmas(check_block("schedule", {"sigma_begin": 5.0, "sigma_end": 0.5, "num_levels": 3})).double()
     x0 = uniform_init((32, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     kwargs = dict(n_steps_each=5, eps=0.05)
     plain = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, generator=torch.Generator().manual_seed(2), **kwargs)
@@ -172,7 +173,7 @@ class SmallConditionalNet(nn.Module):
 @pytest.fixture(scope="module")
 def image_setup():
     torch.manual_seed(0)
-    sigmas = make_sigmas({"num_levels": 4})
+    sigmas = make_sigmas(check_block("schedule", {"num_levels": 4}))
     return SmallConditionalNet(len(sigmas)).eval(), sigmas
 
 
@@ -200,7 +201,7 @@ def test_annealed_langevin_is_deterministic_and_chunking_does_not_change_results
 
 def test_chunked_mixture_sampling_is_bitwise_identical():
     gmm = GaussianMixture.paper()
-    sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 4})
+    sigmas = make_sigmas(check_block("schedule", {"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 4}))
     x0 = uniform_init((100, 2), -8.0, 8.0, generator=torch.Generator().manual_seed(0))
     runs = [
         annealed_langevin(
@@ -272,7 +273,7 @@ def test_inpainting_keeps_observed_pixels_and_noises_them_per_level(image_setup)
 def test_inpainting_the_mixture_follows_the_conditional():
     # Observe the first coordinate at +5 or -5: the second must settle near the same mode.
     gmm = GaussianMixture.paper()
-    sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10})
+    sigmas = make_sigmas(check_block("schedule", {"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10}))
     observed = torch.zeros(200, 2)
     observed[:100, 0], observed[100:, 0] = 5.0, -5.0
     mask = torch.tensor([[True, False]])
@@ -316,15 +317,15 @@ def test_inpaint_rejects_bad_masks():
     x = torch.zeros(2, 1, 4, 4)
     score = lambda x, levels: x  # noqa: E731
     with pytest.raises(NcsnError, match="broadcast"):
-        inpaint(score, x, torch.ones(3, 1, 4, 4), torch.tensor([1.0]))
+        inpaint(score, x, torch.ones(3, 1, 4, 4), torch.tensor([1.0]), n_steps_each=1, eps=0.1)
     with pytest.raises(NcsnError, match="0 .* or 1"):
-        inpaint(score, x, torch.full((1, 1, 4, 4), 0.5), torch.tensor([1.0]))
+        inpaint(score, x, torch.full((1, 1, 4, 4), 0.5), torch.tensor([1.0]), n_steps_each=1, eps=0.1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_sampling_on_cuda_with_a_device_generator():
     gmm = GaussianMixture.paper()
-    sigmas = make_sigmas({"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10})
+    sigmas = make_sigmas(check_block("schedule", {"sigma_begin": 20.0, "sigma_end": 1.0, "num_levels": 10}))
     gen = torch.Generator(device="cuda").manual_seed(0)
     x0 = uniform_init((N_POINTS, 2), -8.0, 8.0, generator=gen, device="cuda")
     x = annealed_langevin(gmm.score_fn(sigmas), x0, sigmas, n_steps_each=100, eps=0.1, generator=gen, batch_size=500)

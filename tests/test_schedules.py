@@ -7,10 +7,11 @@ import torch
 
 from ncsn.errors import NcsnError
 from ncsn.schedules import make_sigmas
+from ncsn.settings import check_block, defaults
 
 
 def test_default_is_the_papers_geometric_schedule():
-    sigmas = make_sigmas({})
+    sigmas = make_sigmas(defaults("schedule"))
     assert sigmas.dtype == torch.float32
     expected = [10 ** (-2 * i / 9) for i in range(10)]  # 1 -> 0.01, L = 10
     assert sigmas.tolist() == pytest.approx(expected, rel=1e-6)
@@ -39,8 +40,10 @@ def test_linear_matches_closed_form(begin, end, levels):
 
 
 def test_single_is_one_level_at_sigma_end():
-    assert make_sigmas({"kind": "single"}).tolist() == pytest.approx([0.01])
-    assert make_sigmas({"kind": "single", "sigma_end": 0.05, "num_levels": 1}).tolist() == pytest.approx([0.05])
+    assert make_sigmas(check_block("schedule", {"kind": "single"})).tolist() == pytest.approx([0.01])
+    assert make_sigmas(
+        check_block("schedule", {"kind": "single", "sigma_end": 0.05, "num_levels": 1})
+    ).tolist() == pytest.approx([0.05])
 
 
 @pytest.mark.parametrize(
@@ -59,4 +62,4 @@ def test_single_is_one_level_at_sigma_end():
 )
 def test_bad_specs_name_the_key(spec, key):
     with pytest.raises(NcsnError, match=key.replace(".", r"\.")):
-        make_sigmas(spec)
+        check_block("schedule", spec)

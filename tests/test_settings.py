@@ -228,7 +228,15 @@ def test_inception_extractors_get_no_digits_defaults():
     config = copy.deepcopy(BASE)
     config["extractors"]["inc"] = {"kind": "inception", "weights": "w.pth"}
     filled = check_config(config)["extractors"]["inc"]
-    assert set(filled) == {"kind", "weights", "download", "urls", "sha256"}  # inception's own defaults only
+    assert set(filled) == {
+        "kind",
+        "weights",
+        "download",
+        "urls",
+        "sha256",
+        "eval_batch_size",
+    }  # inception's own defaults only
+    assert filled["eval_batch_size"] == 128
     assert filled["download"] is False and filled["sha256"]["weights"].startswith("6726825d")  # torch.hub's prefix
 
 
@@ -292,20 +300,37 @@ def test_config_readme_holds_the_current_parameter_table():
     assert "| `experiments.NAME.schedule.kind` | string | `geometric` | geometric, linear, single |" in table
 
 
-def test_the_schema_knows_which_keys_each_data_source_reads():
-    from ncsn.data import celeba, digits, folder, torchvision_sets
-    from ncsn.data.settings import COMMON
-
-    modules = {
-        "digits": digits.KEYS,
-        "mnist": torchvision_sets.MNIST_KEYS,
-        "cifar10": torchvision_sets.CIFAR10_KEYS,
-        "celeba": celeba.KEYS,
-        "folder": folder.KEYS,
+def test_a_data_set_block_is_filled_with_its_sources_defaults_and_only_its_sources_keys():
+    filled = {
+        source: check_block("dataset", {"source": source, **({} if source == "digits" else {"root": "/data"})})
+        for source in definition("dataset")["properties"]["source"]["enum"]
     }
-    assert set(modules) == set(definition("dataset")["properties"]["source"]["enum"])
-    for source, keys in modules.items():
-        assert source_keys(source) == set(COMMON) | set(keys), source
+    for source, block in filled.items():
+        assert set(block) == source_keys(source), source  # every key the source reads, none it rejects
+    assert filled["digits"] == {
+        "source": "digits",
+        "flip": False,
+        "resize_filter": "bilinear",
+        "test_fraction": 0.2,
+        "split_seed": 0,
+        "image_size": None,
+        "channels": 1,
+    }
+    assert (filled["celeba"]["image_size"], filled["celeba"]["crop"], filled["celeba"]["test_fraction"]) == (
+        32,
+        140,
+        0.1,
+    )
+    assert (filled["folder"]["crop"], filled["mnist"]["channels"], filled["cifar10"]["channels"]) == ("square", 1, 3)
+    assert check_block("dataset", {"source": "celeba", "root": "/d", "image_size": 64})["image_size"] == 64
+
+
+def test_defaults_that_depend_on_a_kind_come_from_the_schema():
+    assert check_block("schedule", {"kind": "single"})["num_levels"] == 1
+    assert check_block("schedule", {"kind": "linear"})["num_levels"] == 10
+    assert check_block("extractor", {"kind": "digits"})["eval_batch_size"] == 1000
+    assert check_block("extractor", {"kind": "inception", "weights": "w.pth"})["eval_batch_size"] == 128
+    assert "| `datasets.NAME.test_fraction` | number | source digits: `0.2`; source celeba: `0.1`" in parameter_table()
 
 
 def test_commands_take_device_and_seed_defaults_from_the_schema():
@@ -341,3 +366,13 @@ def test_default_eps_is_the_paper_configs_and_its_sweep_holds_both_readings_of_e
     grid = paper["figures"]["sweep"]["eps"]
     assert any(math.isclose(v, 2e-5) for v in grid) and any(math.isclose(v, 4e-5) for v in grid)
     assert any(math.isclose(v, default) for v in defaults("figures.sweep")["eps"])
+
+
+def test_the_schemas_allowed_names_are_the_implementations():
+    """The schema lists the data sources and resize filters; the code that implements them has the same names."""
+    from ncsn.data import SOURCES
+    from ncsn.data.transforms import FILTERS
+
+    properties = definition("dataset")["properties"]
+    assert properties["source"]["enum"] == list(SOURCES)
+    assert properties["resize_filter"]["enum"] == list(FILTERS)

@@ -2,19 +2,16 @@
 
 Each command lives in ``ncsn.commands.<module>`` with ``add_arguments(parser)`` and
 ``run(args) -> int | None``; modules are imported only when their command runs, so
-``python -m ncsn prepare`` does not pay for importing the metrics libraries.
+``python -m ncsn prepare`` does not pay for importing the metrics libraries. The options several
+commands share live in ``ncsn.commands.options``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from pathlib import Path
-from typing import Any, Sequence
-
-import yaml
+from typing import Sequence
 
 from ncsn import __version__
 from ncsn.errors import NcsnError
@@ -42,52 +39,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("fetch", "download a file (the Inception weights) and keep it only if its SHA-256 matches"),
     "fixtures": ("fixtures", "small real-format stand-ins of the paper's data and Inception files (smoke run)"),
 }
-
-
-def parse_json_settings(text: str) -> dict[str, Any]:
-    """Parse ``--settings``: a JSON object, or ``@FILE`` naming a YAML/JSON file that holds one."""
-    if text.startswith("@"):
-        path = Path(text[1:])
-        if not path.is_file():
-            raise NcsnError(f"--settings {text}: file '{path}' does not exist; pass @PATH of a YAML or JSON file")
-        try:
-            value = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise NcsnError(f"--settings {text}: '{path}' is not valid YAML/JSON ({err})") from err
-        source = f"the file '{path}'"
-    else:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise NcsnError(
-                f"--settings is not valid JSON ({err}); pass a JSON object such as '{{\"seed\": 0}}' or @FILE.yaml"
-            ) from err
-        source = "--settings"
-    if not isinstance(value, dict):
-        raise NcsnError(f"{source} must be a JSON object (a mapping), got {type(value).__name__}")
-    return value
-
-
-def named_path(text: str) -> tuple[str, Path]:
-    """argparse type for ``NAME=PATH`` options (e.g. ``--metrics digits_geometric=metrics.json``)."""
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
-
-
-def add_settings_argument(
-    parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object, or @FILE (YAML or JSON)"
-) -> None:
-    """The shared ``--settings JSON|@FILE`` option through which rules pass config blocks."""
-    parser.add_argument("--settings", type=parse_json_settings, default={}, help=help_text)
-
-
-def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """The shared ``--threads N`` option of the commands that run torch on the CPU."""
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: all CPUs this job may use)"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

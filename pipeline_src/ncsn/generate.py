@@ -119,7 +119,7 @@ def generate(
     model: torch.nn.Module,
     sigmas: torch.Tensor,
     image_shape: tuple[int, int, int],
-    settings: dict[str, Any],
+    opts: dict[str, Any],
     num_samples: int,
     seed: int,
     shard: int = 0,
@@ -131,9 +131,9 @@ def generate(
 
     ``stream``: ``evaluation`` for final samples, ``selection`` for checkpoint scoring (see above).
 
-    ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device.
+    ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device;
+    ``opts`` is a filled sampling block (:func:`sampling_settings`, called where the settings come in).
     """
-    opts = sampling_settings(settings)
     blocks = shard_blocks(num_samples, opts["batch_size"], shard, num_shards)
     start, stop = blocks[0][1], blocks[-1][2]
     out = np.empty((stop - start, image_shape[1], image_shape[2], image_shape[0]), dtype=np.uint8)

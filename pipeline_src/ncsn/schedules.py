@@ -6,7 +6,7 @@ Three kinds, all from one settings block (paper Sec. 4, [Re] Sec. 6.2):
   (L = 10 from 1 to 0.01 by default), computed as in the official code.
 - ``linear``: the [Re] extension, ``linspace(sigma_begin, sigma_end, L)`` with the same ends.
 - ``single``: the paper's baseline, one level ``sigma_end`` (0.01 by default).
-  ``sigma_begin`` plays no part; ``num_levels``, when given, must be 1.
+  ``sigma_begin`` plays no part; ``num_levels`` is 1.
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ from typing import Any
 
 import torch
 
-from ncsn.settings import check_block
 
-
-def make_sigmas(spec: Mapping[str, Any] | None = None) -> torch.Tensor:
+def make_sigmas(spec: Mapping[str, Any]) -> torch.Tensor:
     """Return the noise levels of ``spec`` as a 1-D float32 tensor in descending order.
 
-    ``spec`` has the keys ``kind``, ``sigma_begin``, ``sigma_end``, ``num_levels``; missing
-    keys take the paper's values (``ncsn.settings``, block ``schedule``). Bad values raise
-    :class:`NcsnError` naming the key.
+    ``spec`` is a filled, checked schedule block (keys ``kind``, ``sigma_begin``, ``sigma_end``,
+    ``num_levels``): ``ncsn.settings.check_block("schedule", ...)`` fills and checks it where the
+    settings come in (the paper's values: ``ncsn.settings.defaults("schedule")``).
     """
-    spec = check_block("schedule", dict(spec or {}))
     kind, sigma_begin, sigma_end, num_levels = spec["kind"], spec["sigma_begin"], spec["sigma_end"], spec["num_levels"]
     if kind == "single":
         return torch.tensor([sigma_end], dtype=torch.float32)

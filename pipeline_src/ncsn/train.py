@@ -34,11 +34,10 @@ from ncsn.models import build_model, count_parameters
 from ncsn.progress import Progress
 from ncsn.records import RUN
 from ncsn.schedules import make_sigmas
-from ncsn.settings import check_block, defaults, top_level
+from ncsn.settings import check_block
 
-# The blocks and keys of the train settings; their defaults and checks: ncsn.settings (schema.yaml).
-# `flip` is the data set's.
-SETTINGS_KEYS = {"model", "schedule", "training", "device", "seed", "flip"}
+# Model keys the trainer fills from the data and the schedule (the train settings' defaults and checks:
+# the schema's block `train_job`).
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
@@ -67,42 +66,28 @@ def _stderr(message: str) -> None:
 # ----------------------------------------------------------------------------------- settings
 
 
-def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...], num_levels: int) -> dict[str, Any]:
-    """Complete and check ``{model, schedule, training, device, seed, flip}``.
+def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Fill and check ``{model, schedule, training, device, seed, flip}`` (the schema's block ``train_job``).
 
-    Fills the paper's defaults, the model's ``channels``/``image_size`` from the data (NHWC
-    shape ``image_shape``) and ``num_classes`` from the schedule; any inconsistency or unknown
-    key is an ``NcsnError`` raised before training starts.
+    Adds the model's ``channels``/``image_size`` from the data (NHWC shape ``image_shape``) and
+    ``num_classes`` from the schedule; any inconsistency or unknown key is an ``NcsnError`` raised
+    before training starts. The complete schedule travels with every checkpoint, so sampling never guesses.
     """
-    unknown = sorted(set(settings) - SETTINGS_KEYS)
-    if unknown:
-        raise NcsnError(f"train settings: unknown key(s) {unknown}; allowed: {sorted(SETTINGS_KEYS)}")
-    training = check_block("training", settings.get("training"))
-
+    job = check_block("train_job", settings, where="")
     _, height, width, channels = image_shape
     if height != width:
         raise NcsnError(
             f"the training images are {height}x{width}; the score networks need square images (prepare the data with a square crop)"
         )
-    given = settings.get("model") or {}
+    given = job["model"]
     model = check_block("model", {key: value for key, value in given.items() if key not in FILLED_MODEL_KEYS})
-    for key, value in zip(FILLED_MODEL_KEYS, (channels, height, num_levels)):
+    for key, value in zip(FILLED_MODEL_KEYS, (channels, height, job["schedule"]["num_levels"])):
         if key in given and given[key] != value:
             raise NcsnError(
                 f"model.{key} is {given[key]!r} but the data/schedule give {value}; leave model.{key} out, the trainer fills it in"
             )
         model[key] = value
-
-    resolved = {
-        "device": top_level(settings, "device"),
-        "seed": top_level(settings, "seed"),
-        "flip": settings.get("flip", defaults("dataset")["flip"]),
-    }
-    if not isinstance(resolved["flip"], bool):
-        raise NcsnError(f"flip is {resolved['flip']!r}; it must be true or false")
-    # the complete schedule (defaults filled) travels with every checkpoint, so sampling never guesses
-    schedule = {**check_block("schedule", settings.get("schedule")), "num_levels": num_levels}
-    return {"model": model, "schedule": schedule, "training": training, **resolved}
+    return {**job, "model": model}
 
 
 # ------------------------------------------------------------------------------ training state
@@ -320,8 +305,8 @@ def train(
     and raises :class:`StoppedEarly` (a wall-time limit near; the next session resumes there).
     """
     images, _ = load_split(data_path)
-    sigmas = make_sigmas(settings.get("schedule"))
-    settings = resolve_settings(settings, images.shape, sigmas.numel())
+    settings = resolve_settings(settings, images.shape)
+    sigmas = make_sigmas(settings["schedule"])
     cfg = settings["training"]
     device = devices.select_device(settings["device"])
     if cfg["amp"] and device.type == "cpu":

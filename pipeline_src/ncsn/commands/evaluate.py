@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument, add_threads_argument
-from ncsn.commands.score import add_extractor_arguments
+from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def summary_line(metrics: dict) -> str:
-    """IS, both FIDs, KID and precision/recall of a metrics dict in one line."""
-    score = metrics["inception_score"]
-    line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g}"
-    fid_interval = (metrics.get("intervals") or {}).get("fid")
-    if fid_interval:
-        line += f" [{fid_interval[0]:.4g}, {fid_interval[1]:.4g}]"
-    if metrics.get("fid_cleanfid") is not None:
-        line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
-    if metrics.get("kid") is not None:
-        line += f", KID {metrics['kid']['mean']:.4g} ± {metrics['kid']['std']:.2g}"
-        line += f", precision {metrics['precision']:.3g}, recall {metrics['recall']:.3g}"
-    return line
-
-
 def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -50,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
     from ncsn.metrics.bootstrap import intervals
-    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics, summary_line
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.records import METRICS
     from ncsn.settings import check_block, top_level

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_threads_argument
+from ncsn.commands.options import add_threads_argument
 from ncsn.data.store import REFERENCE_SPLIT, SPLITS
+from ncsn.settings import defaults, top_level_default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,13 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--is-splits",
         type=int,
-        default=10,
-        help="Inception Score splits (default 10; fewer when there are fewer images)",
+        default=defaults("evaluation")["is_splits"],
+        help="Inception Score splits (default: evaluation.is_splits's; fewer when there are fewer images)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=None, help="extractor batch size (default: 128 inception, 1000 digits)"
+        "--batch-size", type=int, default=None, help="extractor batch size (default: the kind's eval_batch_size)"
     )
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--device", default=top_level_default("device"), help="auto | cpu | cuda")
     add_threads_argument(parser)
     parser.add_argument(
         "--out", default=None, help="metrics JSON to write (optional; the numbers are printed either way)"
@@ -68,10 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from ncsn.commands.evaluate import summary_line
     from ncsn.device import select_device, setup_threads
     from ncsn.metrics.extractors import build_extractor, check_extractor
-    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics, summary_line
     from ncsn.metrics.image_sets import is_prepared_data_set, is_statistics_file, load_images, load_statistics
     from ncsn.records import FIDELITY
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ncsn.cli import add_settings_argument, named_path
+from ncsn.commands.options import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.settings import check_block, top_level
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ncsn.cli import add_settings_argument
-from ncsn.commands.score import add_extractor_arguments
+from ncsn.commands.options import add_extractor_arguments, add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.settings import check_block, top_level
 

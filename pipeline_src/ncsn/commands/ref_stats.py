@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument, add_threads_argument, parse_json_settings
+from ncsn.commands.options import add_settings_argument, add_threads_argument, parse_json_settings
 from ncsn.settings import top_level
 
 

@@ -20,7 +20,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from ncsn.cli import add_settings_argument, named_path
+from ncsn.commands.options import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.records import METRICS, SELECTION
 from ncsn.report import (

@@ -6,28 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ncsn.cli import add_settings_argument, add_threads_argument, parse_json_settings
-from ncsn.settings import top_level
-
-
-def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
-    """The extractor/reference options shared by score and evaluate."""
-    parser.add_argument(
-        "--extractor",
-        "--extractor-model",
-        dest="extractor",
-        default=None,
-        help="digits: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
-    )
-    parser.add_argument(
-        "--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`"
-    )
-    parser.add_argument(
-        "--extractor-settings",
-        type=parse_json_settings,
-        default=None,
-        help="extractor block (JSON); default: the settings the reference statistics record",
-    )
+from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
+from ncsn.settings import defaults, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
     which.add_argument("--selection", help="selection.json of `ncsn select`: score the checkpoint it names")
     add_extractor_arguments(parser)
-    parser.add_argument("--num-samples", type=int, default=1000, help="samples to score (paper: 1000)")
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=defaults("selection")["num_samples"],
+        help="samples to score (default: selection.num_samples's, the paper's 1000)",
+    )
     add_settings_argument(
         parser,
         'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the bootstrap)',

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ncsn.cli import add_settings_argument
+from ncsn.commands.options import add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz
 from ncsn.records import TOY_DIVERGENCE, TOY_MODE_FRACTIONS, TOY_SCORES, TOY_SSM_NOISE

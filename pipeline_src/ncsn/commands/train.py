@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument, add_threads_argument
+from ncsn.commands.options import add_settings_argument, add_threads_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ncsn.cli import add_settings_argument
+from ncsn.commands.options import add_settings_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_argument(
         parser,
         'JSON {"extractor": {"kind": "digits", "epochs": 20, ...}, "seed": 0} or the extractor block itself; '
-        "keys: epochs, batch_size, lr, weight_decay, dropout, feature_dim, num_classes, seed, min_accuracy",
+        "its keys and defaults: the extractor block of config/README.md",
     )
 
 
@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if "seed" not in block and "seed" in args.settings:
         block["seed"] = args.settings["seed"]
-    train_settings(block)  # unknown keys fail before the data are read
+    opts = train_settings(block)  # filled and checked: unknown keys fail before the data are read
     torch.set_num_threads(1)  # a tiny network: more threads only add overhead
-    model, report = train_classifier(load_split(args.train), load_split(args.test), block)
+    model, report = train_classifier(load_split(args.train), load_split(args.test), opts)
     report.update(train=str(args.train), test=str(args.test), model=str(args.out))
     save_classifier(args.out, model, report)
     EXTRACTOR_ACCURACY.write(args.accuracy, report)

@@ -56,8 +56,10 @@ def prepare(name: str, settings: dict[str, Any], out_dir: str | os.PathLike) -> 
     """
     if not isinstance(settings, dict) or "source" not in settings:
         raise NcsnError(f"the settings of data set '{name}' need a 'source' key (one of: {', '.join(SOURCES)})")
-    check_block("dataset", settings, where=f"datasets.{name}")  # as the workflow checks it, before any image is read
-    prepared = source_loader(settings["source"])(settings)
+    filled = check_block(
+        "dataset", settings, where=f"datasets.{name}"
+    )  # as the workflow checks it, before any image is read
+    prepared = source_loader(settings["source"])(filled)
     train_images, _ = prepared.train
     meta = {
         "name": name,

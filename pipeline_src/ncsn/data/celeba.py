@@ -14,21 +14,10 @@ import numpy as np
 
 from ncsn.data.images import is_image, read_images
 from ncsn.data.prepared import Prepared, one_line
-from ncsn.data.settings import check_keys
 from ncsn.data.split import train_test_indices
 from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
 
-KEYS = {
-    "root": None,
-    "download": False,
-    "crop": 140,
-    "image_size": 32,
-    "channels": 3,
-    "test_fraction": 0.1,
-    "split_seed": 0,
-    "workers": None,
-}
 IMAGE_DIR = "img_align_celeba"
 PARTITION_FILE = "list_eval_partition.txt"
 TRAIN, TEST = 0, 2  # partition codes the official NCSN code trains and tests on (1 = validation, unused)
@@ -108,8 +97,8 @@ def official_split(images: Path, partition: Path) -> tuple[list[Path], np.ndarra
     return [images / name for name in names], np.asarray(codes)
 
 
-def load(settings: dict[str, Any]) -> Prepared:
-    opts = check_keys("celeba", settings, KEYS)
+def load(opts: dict[str, Any]) -> Prepared:
+    """CelebA as a filled data set block says (``ncsn.data.prepare`` fills and checks it)."""
     image_dir, partition = find(opts)
     if partition is not None:
         paths, codes = official_split(image_dir, partition)

@@ -8,11 +8,9 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from ncsn.data.prepared import Prepared
-from ncsn.data.settings import check_keys
 from ncsn.data.split import split_prepared, train_test_indices
 from ncsn.data.transforms import convert_array
 
-KEYS = {"image_size": None, "channels": 1, "test_fraction": 0.2, "split_seed": 0}
 GREY_LEVELS = 16  # load_digits pixel values are 0..16
 
 
@@ -21,8 +19,8 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
     return np.rint(values.astype(np.float64) * 255.0 / GREY_LEVELS).astype(np.uint8)
 
 
-def load(settings: dict[str, Any]) -> Prepared:
-    opts = check_keys("digits", settings, KEYS)
+def load(opts: dict[str, Any]) -> Prepared:
+    """The digits as a filled data set block says (``ncsn.data.prepare`` fills and checks it)."""
     bunch = load_digits()
     images = to_uint8(bunch.images)[..., None]  # (1797, 8, 8, 1)
     labels = bunch.target.astype(np.int64)

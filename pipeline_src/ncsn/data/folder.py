@@ -9,20 +9,9 @@ import numpy as np
 
 from ncsn.data.images import IMAGE_SUFFIXES, is_image, read_images
 from ncsn.data.prepared import Prepared
-from ncsn.data.settings import check_keys
 from ncsn.data.split import split_prepared, train_test_indices
 from ncsn.data.transforms import describe
 from ncsn.errors import NcsnError
-
-KEYS = {
-    "root": None,
-    "image_size": None,
-    "channels": 3,
-    "crop": "square",
-    "test_fraction": 0.1,
-    "split_seed": 0,
-    "workers": None,
-}
 
 
 def require_root(source: str, opts: dict[str, Any], expected: str) -> Path:
@@ -60,8 +49,8 @@ def find_images(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     return loose, np.full(len(loose), -1, np.int64), []
 
 
-def load(settings: dict[str, Any]) -> Prepared:
-    opts = check_keys("folder", settings, KEYS)
+def load(opts: dict[str, Any]) -> Prepared:
+    """An image folder as a filled data set block says (``ncsn.data.prepare`` fills and checks it)."""
     root = require_root("folder", opts, "PNG/JPEG images, directly or in one sub-folder per class")
     paths, labels, classes = find_images(root)
     split = train_test_indices(

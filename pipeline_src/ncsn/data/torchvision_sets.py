@@ -9,12 +9,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ncsn.data.prepared import Prepared, one_line
-from ncsn.data.settings import check_keys
 from ncsn.data.transforms import convert_array
 from ncsn.errors import NcsnError
 
-MNIST_KEYS = {"root": None, "download": False, "image_size": None, "channels": 1}
-CIFAR10_KEYS = {"root": None, "download": False, "image_size": None, "channels": 3}
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN = [f"data_batch_{k}" for k in range(1, 6)]
 CIFAR10_TEST = ["test_batch"]
@@ -53,11 +50,10 @@ def fetch(
         ) from err
 
 
-def load_mnist(settings: dict[str, Any]) -> Prepared:
+def load_mnist(opts: dict[str, Any]) -> Prepared:
     """MNIST through ``torchvision.datasets.MNIST`` (idx files in ``root/MNIST/raw/``), 28x28 grey, labels 0..9."""
     from torchvision.datasets import MNIST
 
-    opts = check_keys("mnist", settings, MNIST_KEYS)
     names = [Path(url).stem for url, _ in MNIST.resources]  # train-images-idx3-ubyte, ... (uncompressed)
     root = root_of("mnist", opts, f"MNIST/raw/ with {', '.join(names)}")
     raw = root / "MNIST" / "raw"
@@ -102,13 +98,12 @@ def read_cifar_batch(path: Path) -> dict[str, Any]:
         ) from err
 
 
-def load_cifar10(settings: dict[str, Any]) -> Prepared:
+def load_cifar10(opts: dict[str, Any]) -> Prepared:
     """CIFAR-10 from ``root/cifar-10-batches-py/`` (pickled batches), 32x32 RGB, labels 0..9.
 
     torchvision downloads and checks the official archive; the batches are read here in the
     format torchvision reads them (torchvision's own class also insists on the official MD5 sums).
     """
-    opts = check_keys("cifar10", settings, CIFAR10_KEYS)
     names = CIFAR10_TRAIN + CIFAR10_TEST + [CIFAR10_META]
     root = root_of("cifar10", opts, f"{CIFAR10_FOLDER}/ with {', '.join(names)}")
     folder = root / CIFAR10_FOLDER

@@ -42,7 +42,7 @@ TRAIN_KEYS = (
 class DigitsNet(nn.Module):
     """conv16-conv32-pool-conv64-pool -> linear ``feature_dim`` (penultimate) -> ReLU -> dropout -> linear logits."""
 
-    def __init__(self, feature_dim: int = 64, num_classes: int = 10, dropout: float = 0.3):
+    def __init__(self, feature_dim: int, num_classes: int, dropout: float):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1),
@@ -132,14 +132,14 @@ def _fit(
 
 
 def train_classifier(
-    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], settings: dict[str, Any]
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], opts: dict[str, Any]
 ) -> tuple[DigitsNet, dict[str, Any]]:
     """Train with Adam + cross-entropy on ``train``; returns the model and a report with the test accuracy.
 
-    Raises NcsnError (before training) on wrong data, and after training when the test accuracy
-    is below ``min_accuracy``: a weak classifier would make every FID/IS number meaningless.
+    ``opts`` are the filled training settings (:func:`train_settings`). Raises NcsnError (before
+    training) on wrong data, and after training when the test accuracy is below ``min_accuracy``:
+    a weak classifier would make every FID/IS number meaningless.
     """
-    opts = train_settings(settings)
     (x_train, y_train), (x_test, y_test) = train, test
     check_images(x_train, "training split")
     check_images(x_test, "test split")

@@ -37,12 +37,11 @@ from ncsn.errors import NcsnError
 from ncsn.io import file_sha256
 from ncsn.metrics import digits_classifier
 from ncsn.metrics.inception_files import CLEANFID_INCEPTION_FILE, TORCH_FIDELITY_INCEPTION_FILE, inception_paths
+from ncsn.settings import check_block
 
 KINDS = ("digits", "inception")
 TORCH_FIDELITY_DIGITS = "ncsn-digits"
 TORCH_FIDELITY_INCEPTION = "inception-v3-compat"
-DEFAULT_EVAL_BATCH = {"digits": 1000, "inception": 128}
-INCEPTION_KEYS = {"kind", "dataset", "weights", "cleanfid_weights", "eval_batch_size"}
 
 
 class DigitsFeatureExtractor(FeatureExtractorBase):
@@ -125,12 +124,10 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     if not isinstance(settings, dict) or settings.get("kind") not in KINDS:
         raise NcsnError(f"extractor settings need kind: one of {', '.join(KINDS)}; got {settings!r}")
     kind = settings["kind"]
-    batch = settings.get("eval_batch_size", DEFAULT_EVAL_BATCH[kind])
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise NcsnError(f"extractor eval_batch_size must be a whole number >= 1, got {batch!r}")
-    resolved: dict[str, Any] = {"kind": kind, "eval_batch_size": batch}
+    given = {**settings, "weights": str(model_path)} if kind == "inception" and model_path is not None else settings
+    block = check_block("extractor", given)  # the schema's checks and the kind's defaults (eval_batch_size)
+    resolved: dict[str, Any] = {"kind": kind, "eval_batch_size": block["eval_batch_size"]}
     if kind == "digits":
-        digits_classifier.train_settings(settings)  # rejects unknown keys
         if model_path is None:
             raise NcsnError(
                 "the digits extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)"
@@ -139,9 +136,6 @@ def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
             digits_classifier.load_classifier(model_path)  # raises the message saying how to make it
         resolved["model"] = str(model_path)
         return resolved
-    unknown = sorted(set(settings) - INCEPTION_KEYS)
-    if unknown:
-        raise NcsnError(f"unknown inception extractor setting(s) {unknown}; allowed: {sorted(INCEPTION_KEYS)}")
     weights, cleanfid = inception_paths(settings, model_path)
     missing = []
     if not weights.is_file():

@@ -260,3 +260,18 @@ def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
         out["kid"] = kid(stats.features, ref.features)
         out.update(precision_recall(stats.features, ref.features))
     return out
+
+
+def summary_line(metrics: dict) -> str:
+    """IS, both FIDs, KID and precision/recall of a metrics dict in one line."""
+    score = metrics["inception_score"]
+    line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g}"
+    fid_interval = (metrics.get("intervals") or {}).get("fid")
+    if fid_interval:
+        line += f" [{fid_interval[0]:.4g}, {fid_interval[1]:.4g}]"
+    if metrics.get("fid_cleanfid") is not None:
+        line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
+    if metrics.get("kid") is not None:
+        line += f", KID {metrics['kid']['mean']:.4g} ± {metrics['kid']['std']:.2g}"
+        line += f", precision {metrics['precision']:.3g}, recall {metrics['recall']:.3g}"
+    return line

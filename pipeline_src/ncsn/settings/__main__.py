@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ncsn.settings import with_parameter_table
+from ncsn.settings.table import with_parameter_table
 
 for page in map(Path, sys.argv[1:]):
     page.write_text(with_parameter_table(page.read_text(encoding="utf-8")), encoding="utf-8")
