@@ -28,7 +28,8 @@ def cifar_shaped(out: Path) -> Path:
         split: (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.zeros(n, dtype=np.int64))
         for split, n in (("train", 64), ("test", 8))
     }
-    write_dataset(out, arrays, {"name": "cifar_shaped"})
+    meta = {"name": "cifar_shaped", "source": "random", "counts": {"train": 64, "test": 8}, "shape": [32, 32, 3]}
+    write_dataset(out, arrays, {**meta, "labelled": False, "settings": {}})
     return out / "train.npz"
 
 
