@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +15,19 @@ from ncsn.data import prepare
 
 # Whether the running test is marked slow (end-to-end), for helpers that start real workflow runs.
 RUNNING = {"slow": False}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache of network counts (ncsn.workload) per test session, shared by the xdist workers and the
+    commands the tests start (they inherit the environment): counted once per session, never taken
+    from the user's ~/.cache."""
+    if not hasattr(config, "workerinput") and "NCSN_TEST_CACHE" not in os.environ:
+        os.environ["NCSN_TEST_CACHE"] = os.environ["NCSN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ncsn-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and os.environ.get("NCSN_TEST_CACHE"):
+        shutil.rmtree(os.environ.pop("NCSN_TEST_CACHE"), ignore_errors=True)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -24,6 +24,8 @@ ALLOWED = {
     "settings_json": "workflow/rules/common.smk: a config block as --settings for a command",
     "measured_peaks": "ncsn.estimate: benchmarks/results/gpu.json, a benchmark result, not a job's output",
     "measured_efficiency": "ncsn.estimate: the same benchmark result",
+    "_disk_cached": "ncsn.workload: a cache of network counts across processes, no job's output",
+    "stored": "ncsn.workload: the same cache, read",
 }
 JSON_CALLS = {"load", "loads", "dump", "dumps"}
 TEXT_PATTERN = re.compile(r"\bjson\.(load|loads|dump|dumps)\b|\b(read_json|write_json)\b|\bpython3? -c\b")

@@ -7,9 +7,12 @@ the cost of each workflow job.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ncsn.data.store import META_FILE
 from ncsn.errors import NcsnError
@@ -25,10 +28,66 @@ DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
     "celeba": (32, 3, 162770, 39829),
 }
 BYTES_PER_FLOAT = 4
+# Where counts of earlier estimates are kept (one JSON file); default ~/.cache/ncsn.
+CACHE_DIR_VARIABLE = "NCSN_CACHE_DIR"
+
+
+def cache_file() -> Path:
+    """The file that keeps the counts across processes: $NCSN_CACHE_DIR, else $XDG_CACHE_HOME/ncsn or ~/.cache/ncsn."""
+    root = os.environ.get(CACHE_DIR_VARIABLE)
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ncsn"
+    return Path(root) / "workload.json"
+
+
+@functools.cache
+def _code_version() -> str:
+    """What the counts depend on besides their arguments: torch's version and the networks' and this
+    module's source (a change to any of them counts afresh)."""
+    import torch
+
+    import ncsn.models
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    for source in sorted(Path(ncsn.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _disk_cached(kind: str, arguments: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, or the value an earlier process stored for the same ``kind``, ``arguments`` and
+    code: counting a paper-sized network on the meta device takes seconds, its result never changes.
+    A cache that cannot be read or written is ignored (counted again)."""
+    key = hashlib.sha256(json.dumps([kind, _code_version(), arguments], default=str).encode()).hexdigest()
+    path = cache_file()
+
+    def stored() -> dict[str, Any]:
+        try:
+            table = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return table if isinstance(table, dict) else {}
+
+    if key in stored():
+        return stored()[key]
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**stored(), key: value}))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return value
 
 
 @functools.lru_cache(maxsize=None)
 def _count(spec_items: tuple, batch: int) -> tuple[float, float, int]:
+    forward, backward, parameters = _disk_cached("flops", [spec_items, batch], lambda: _count_now(spec_items, batch))
+    return float(forward), float(backward), int(parameters)
+
+
+def _count_now(spec_items: tuple, batch: int) -> tuple[float, float, int]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -87,6 +146,11 @@ class _LiveBytes:
 
 @functools.lru_cache(maxsize=None)
 def _activation_bytes(spec_items: tuple, batch: int, training: bool) -> int:
+    arguments = [spec_items, batch, training]
+    return int(_disk_cached("activations", arguments, lambda: _activation_bytes_now(spec_items, batch, training)))
+
+
+def _activation_bytes_now(spec_items: tuple, batch: int, training: bool) -> int:
     import torch
 
     from ncsn.models import build_model, image_shape
