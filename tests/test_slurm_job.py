@@ -20,7 +20,7 @@ def test_squeue_time_left_is_read_in_seconds(text, seconds):
 
 def test_stop_rule_keeps_the_margin_and_two_iterations_in_hand(monkeypatch):
     monkeypatch.setattr("time.time", lambda: 1000.0)
-    assert stop_rule(None) is None
+    assert stop_rule(None, 30.0) is None
     stop = stop_rule(1040.0, margin=30.0)
     assert not stop(1, 4.0)  # 1000 + 30 + 8 < 1040
     assert stop(1, 5.0)  # 1000 + 30 + 10 >= 1040
@@ -52,3 +52,16 @@ def test_a_training_stopped_twice_off_its_snapshot_cadence_ends_bit_identical(di
         for key in RESUMABLE:
             assert_identical(a[key], b[key], f"{name}: {key}")
         assert_identical([r[:-1] for r in a["loss_log"]], [r[:-1] for r in b["loss_log"]], "loss_log")
+
+
+def test_the_train_rule_passes_the_configured_stop_margin(tmp_path):
+    """cluster.stop_margin reaches the train command (`--stop-margin`); its default is the schema's."""
+    from test_workflow import TINY, snakemake, write_config
+
+    from ncsn.settings import defaults
+
+    for cluster, margin in (({}, defaults("cluster")["stop_margin"]), ({"stop_margin": 75}, 75)):
+        config = write_config(tmp_path / "config.yaml", {**TINY, "cluster": cluster})
+        result = snakemake(tmp_path, config, "-n", "-p", "--forcerun", "train", "--until", "train")
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert f"--stop-margin {margin} " in result.stdout, result.stdout[-3000:]

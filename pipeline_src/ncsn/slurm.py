@@ -16,9 +16,6 @@ from typing import Callable
 
 # Status of a training that stopped early to beat its time limit (EX_TEMPFAIL: "try again").
 EXIT_RESUME = 75
-# Seconds kept in hand before the limit: one more iteration, the snapshot, the process exit, and
-# slurmctld's enforcement granularity (it checks limits every 30 s, so never earlier than the limit).
-MARGIN_S = 30.0
 # What a SLURM job was given, as the job itself sees it: partition, node, GPUs (a job step, as the
 # executor runs each rule, sees SLURM_STEP_GPUS; the batch script SLURM_JOB_GPUS).
 PLACEMENT_VARIABLES = (
@@ -63,9 +60,10 @@ def slurm_deadline() -> float | None:
     return None if left is None else time.time() + left
 
 
-def stop_rule(deadline: float | None, margin: float = MARGIN_S) -> Callable[[int, float], bool] | None:
+def stop_rule(deadline: float | None, margin: float) -> Callable[[int, float], bool] | None:
     """A ``stop(iteration, seconds it took)`` predicate for ``ncsn.train.train``: yes once the next
-    iteration and ``margin`` would no longer fit before ``deadline``; None when there is no deadline."""
+    iteration and ``margin`` seconds (``cluster.stop_margin``: the snapshot and the exit) would no
+    longer fit before ``deadline``; None when there is no deadline."""
     if deadline is None:
         return None
     return lambda _iteration, step_seconds: time.time() + margin + 2 * step_seconds >= deadline

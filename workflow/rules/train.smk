@@ -33,7 +33,8 @@ rule train:
             wc.dataset, wc.experiment, train_settings(wc.experiment)
         ),
         run=lambda wc: run_dir(wc.dataset, wc.experiment),
+        stop_margin=config["cluster"]["stop_margin"],
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn train --data {input.train:q} --state-dir {params.state:q}"
         " --out-dir {params.run:q} --settings {params.settings:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --threads {threads} --stop-margin {params.stop_margin} > {log:q} 2>&1"

@@ -29,7 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="SECONDS",
         help="stop this many seconds after starting, with a snapshot to resume from, and exit with status 75 "
-        "(default: shortly before the time limit of the SLURM job this runs in; none outside SLURM)",
+        "(default: --stop-margin seconds before the time limit of the SLURM job this runs in; none outside SLURM)",
+    )
+    parser.add_argument(
+        "--stop-margin",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds kept in hand before a SLURM job's time limit (default: the setting cluster.stop_margin's)",
     )
 
 
@@ -37,13 +44,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from ncsn.settings import defaults
     from ncsn.slurm import EXIT_RESUME, slurm_deadline, stop_rule
     from ncsn.train import StoppedEarly, train
 
     if args.wall_time is not None:
         stop = stop_rule(time.time() + args.wall_time, margin=0.0)
     else:
-        stop = stop_rule(slurm_deadline())
+        margin = defaults("cluster")["stop_margin"] if args.stop_margin is None else args.stop_margin
+        stop = stop_rule(slurm_deadline(), margin)
     try:
         record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads, stop=stop)
     except StoppedEarly as stopped:

@@ -25,13 +25,15 @@ def schema() -> dict[str, Any]:
 def definition(name: str) -> dict[str, Any]:
     """The schema of one block, standalone (its ``$ref``s resolve).
 
-    ``name`` is a block (``sampling``, ``training``, ...) or a dotted path into one (``figures.samples``).
+    ``name`` is a block (``sampling``, ``training``, ...), a top-level block of the config
+    (``cluster``) or a dotted path into one (``figures.samples``).
     """
     defs = schema()["$defs"]
     first, *rest = name.split(".")
-    if first not in defs:
-        raise KeyError(f"no settings block {first!r}; known: {', '.join(defs)}")
-    node = defs[first]
+    top = {key: value for key, value in schema()["properties"].items() if value.get("type") == "object"}
+    if first not in defs and first not in top:
+        raise KeyError(f"no settings block {first!r}; known: {', '.join([*defs, *top])}")
+    node = defs[first] if first in defs else top[first]
     for key in rest:
         node = resolve(node["properties"][key])
     return {**node, "$defs": defs}
