@@ -68,8 +68,9 @@ def _disk_cached(kind: str, arguments: Any, compute: Callable[[], Any]) -> Any:
             return {}
         return table if isinstance(table, dict) else {}
 
-    if key in stored():
-        return stored()[key]
+    table = stored()
+    if key in table:
+        return table[key]
     value = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
