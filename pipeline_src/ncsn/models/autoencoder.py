@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ncsn.models.activations import elu
 from ncsn.models.resnet import ResNetScore
 
 NORMS = ("group", "batch")  # model.norm of ssm_autoencoder: official GroupNorm net, [Re] BatchNorm net
@@ -67,14 +67,14 @@ class OfficialResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, size: torch.Size | None = None) -> torch.Tensor:
         """``size``: the output (H, W) of an "up" block (undoes an odd-size down-sampling)."""
-        h = elu(self.norm1(self.conv1(x)))
+        h = F.elu(self.norm1(self.conv1(x)))
         h = self.norm2(self.conv2(h, output_size=size) if self.kind == "up" else self.conv2(h))
         skip = (
             x
             if self.shortcut is None
             else (self.shortcut(x, output_size=size) if self.kind == "up" else self.shortcut(x))
         )
-        return elu(h + skip)
+        return F.elu(h + skip)
 
 
 class OfficialSSMAutoencoder(nn.Module):

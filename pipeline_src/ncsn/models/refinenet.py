@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncsn.models.activations import elu
 from ncsn.models.normalization import CondInstanceNormPlus
 
 
@@ -63,8 +62,8 @@ class CondResBlock(nn.Module):
             self.shortcut = conv3x3(c_in, c_out, dilation)
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(elu(self.norm1(x, levels), inplace=True))
-        h = self.conv2(elu(self.norm2(h, levels), inplace=True))
+        h = self.conv1(F.elu(self.norm1(x, levels), inplace=True))
+        h = self.conv2(F.elu(self.norm2(h, levels), inplace=True))
         skip = x if self.shortcut is None else self.shortcut(x)
         if self.pool:
             h, skip = F.avg_pool2d(h, 2), F.avg_pool2d(skip, 2)
@@ -83,7 +82,7 @@ class CondRCU(nn.Module):
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
         h = x
         for k, (norm, conv) in enumerate(zip(self.norms, self.convs)):
-            h = conv(elu(norm(h, levels), inplace=True))
+            h = conv(F.elu(norm(h, levels), inplace=True))
             if (k + 1) % self.n_stages == 0:  # end of a unit: add its input, start the next unit
                 h = x = h + x
         return h
@@ -118,7 +117,7 @@ class CondCRP(nn.Module):
         self.convs = nn.ModuleList(conv3x3(features, features, bias=False) for _ in range(n_stages))
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        x = elu(x)
+        x = F.elu(x)
         path = x
         for norm, conv in zip(self.norms, self.convs):
             path = conv(F.avg_pool2d(norm(path, levels), 5, stride=1, padding=2))
@@ -148,7 +147,7 @@ def refine_and_output(net: nn.Module, features: list[torch.Tensor], levels: torc
     h = net.refines[0]([features[3]], levels)
     for refine, skip in zip(net.refines[1:], reversed(features[:3])):
         h = refine([skip, h], levels)
-    return net.end_conv(elu(net.end_norm(h, levels)))
+    return net.end_conv(F.elu(net.end_norm(h, levels)))
 
 
 class CondRefineNet(nn.Module):

@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncsn.models.activations import elu
 from ncsn.models.normalization import CondInstanceNormPlus
 from ncsn.models.refinenet import refine_and_output
 
@@ -54,8 +53,8 @@ class ReResBlock(nn.Module):
         self.pool = pool
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(elu(self.norm1(x, levels)))
-        h = self.conv2(elu(self.norm2(h, levels)))
+        h = self.conv1(F.elu(self.norm1(x, levels)))
+        h = self.conv2(F.elu(self.norm2(h, levels)))
         skip = x if self.skip is None else self.skip(x)
         if self.pool:
             h, skip = F.avg_pool2d(h, 2), F.avg_pool2d(skip, 2)
@@ -71,7 +70,7 @@ class ReCRP(nn.Module):
         self.convs = nn.ModuleList(conv3x3(features, features) for _ in range(n_stages))
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        total = path = elu(x)
+        total = path = F.elu(x)
         for norm, conv in zip(self.norms, self.convs):
             path = conv(F.avg_pool2d(norm(path, levels), 5, stride=1, padding=2, count_include_pad=False))
             total = total + path

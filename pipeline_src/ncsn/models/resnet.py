@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ncsn.models.activations import elu
 from ncsn.models.normalization import CondInstanceNormPlus
 
 WIDTHS = (1, 2, 2, 4, 4)  # encoder widths in units of ngf; the decoder mirrors them
@@ -51,8 +51,8 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor | None, size: torch.Size | None = None) -> torch.Tensor:
         """``size`` is the output (H, W) of an "up" block (undoes an odd-size down-sampling)."""
-        h = self.conv1(elu(self.norm1(x, levels)))
-        h = self._resize(self.conv2, elu(self.norm2(h, levels)), size)
+        h = self.conv1(F.elu(self.norm1(x, levels)))
+        h = self._resize(self.conv2, F.elu(self.norm2(h, levels)), size)
         skip = x if self.shortcut is None else self._resize(self.shortcut, x, size)
         return h + skip
 
@@ -84,7 +84,7 @@ class ResNetScore(nn.Module):
             h = block(h, levels)
         for block in self.decoder:
             h = block(h, levels, sizes.pop() if block.resample else None)
-        return self.end_conv(elu(h))
+        return self.end_conv(F.elu(h))
 
 
 def cond_resnet(channels: int, ngf: int, num_classes: int) -> ResNetScore:
