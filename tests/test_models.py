@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ncsn.errors import NcsnError
 from ncsn.models import build_model, count_parameters
 from ncsn.models.normalization import CondInstanceNormPlus
-from ncsn.models.refinenet import SameConv3x3
+from ncsn.models.refinenet import SameConv3x3, box_mean5
 
 
 def spec(arch: str = "refinenet", **kw) -> dict:
@@ -85,6 +85,20 @@ def test_fused_norm_gradients_equal_textbook_form():
     )
     torch.testing.assert_close(fused_x, ref_x, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fused_w, ref_w, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("shape", [(3, 4, 8, 8), (2, 5, 4, 4), (2, 3, 3, 7), (1, 2, 2, 2), (2, 3, 16, 16)])
+def test_box_mean_equals_torch_average_pooling(shape, count_include_pad):
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(shape, dtype=torch.float64)
+    ours = box_mean5(x, count_include_pad)
+    theirs = F.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=count_include_pad)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    ours_grad = torch.autograd.grad((ours * grad_out).sum(), x)[0]
+    theirs_grad = torch.autograd.grad((theirs * grad_out).sum(), x)[0]
+    torch.testing.assert_close(ours_grad, theirs_grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(("dilation", "size"), [(4, 4), (4, 3), (2, 4), (1, 8)])

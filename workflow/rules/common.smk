@@ -20,6 +20,22 @@ RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
+# The order in which jobs take free cores (higher first; the rest 0): the data and the
+# trainings, then each experiment's chain to its final metrics, the DAG's longest path. The
+# figures, toys and the sweep come after and fill the cores at the end, instead of one long
+# sampling job running alone there (docs/performance.md, "The default run").
+PRIORITY = {
+    "prepare": 30,
+    "train": 30,
+    "train_extractor": 20,
+    "ref_stats": 20,
+    "heldout_loss": 20,
+    "score": 20,
+    "select": 20,
+    "sample": 20,
+    "evaluate": 10,
+}
+
 
 # ---------------------------------------------------------------- config checks
 # Settings are checked by `ncsn.settings.check_config` (Snakefile) first, so every

@@ -8,6 +8,7 @@ rule prepare:
         f"{LOGS}/prepare/{{dataset}}.log",
     benchmark:
         prepare_benchmark("{dataset}")
+    priority: PRIORITY["prepare"]
     threads: 1
     resources:
         mem_mb=4000,

@@ -10,6 +10,7 @@ rule sample:
         f"{LOGS}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.log",
     benchmark:
         f"{BENCH}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.tsv"
+    priority: PRIORITY["sample"]
     threads: 2
     resources:
         **cluster_resources("sample", gpu=True),
@@ -36,6 +37,7 @@ rule evaluate:
         f"{LOGS}/evaluate/{{dataset}}/{{experiment}}.log",
     benchmark:
         f"{BENCH}/evaluate/{{dataset}}/{{experiment}}.tsv"
+    priority: PRIORITY["evaluate"]
     threads: 2
     resources:
         **cluster_resources("evaluate", gpu=True),

@@ -11,6 +11,7 @@ rule train_extractor:
         f"{LOGS}/train_extractor/{{extractor}}.log",
     benchmark:
         f"{BENCH}/train_extractor/{{extractor}}.tsv"
+    priority: PRIORITY["train_extractor"]
     threads: 2
     resources:
         **cluster_resources("train_extractor"),
@@ -33,6 +34,7 @@ rule ref_stats:
         f"{LOGS}/ref_stats/{{dataset}}/{{extractor}}.log",
     benchmark:
         f"{BENCH}/ref_stats/{{dataset}}/{{extractor}}.tsv"
+    priority: PRIORITY["ref_stats"]
     threads: 2
     resources:
         **cluster_resources("ref_stats", gpu=True),

@@ -16,6 +16,7 @@ rule heldout_loss:
         f"{BENCH}/heldout/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
+    priority: PRIORITY["heldout_loss"]
     threads: 1
     resources:
         **cluster_resources("heldout_loss", gpu=True),
@@ -59,6 +60,7 @@ rule score:
         f"{BENCH}/score/{{dataset}}/{{experiment}}/ckpt_{{iteration}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
+    priority: PRIORITY["score"]
     threads: 2
     resources:
         **cluster_resources("score", gpu=True),
@@ -91,6 +93,7 @@ rule select:
         f"{BENCH}/select/{{dataset}}/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
+    priority: PRIORITY["select"]
     threads: 1
     resources:
         mem_mb=1000,

@@ -23,6 +23,7 @@ rule train:
         train_benchmark("{dataset}", "{experiment}")
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
+    priority: PRIORITY["train"]
     threads: 4
     resources:
         **cluster_resources("train", gpu=True),

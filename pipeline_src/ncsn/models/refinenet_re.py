@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ncsn.models.normalization import CondInstanceNormPlus
-from ncsn.models.refinenet import refine_and_output
+from ncsn.models.refinenet import box_mean5, refine_and_output
 
 # [Re]'s code: alpha, gamma = 1, beta = 0, tf.nn.moments (biased) with eps 1e-6
 ReNorm = partial(CondInstanceNormPlus, eps=1e-6, init="ones", correction=0)
@@ -72,7 +72,7 @@ class ReCRP(nn.Module):
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
         total = path = F.elu(x)
         for norm, conv in zip(self.norms, self.convs):
-            path = conv(F.avg_pool2d(norm(path, levels), 5, stride=1, padding=2, count_include_pad=False))
+            path = conv(box_mean5(norm(path, levels), count_include_pad=False))
             total = total + path
         return total
 
