@@ -30,9 +30,10 @@ demo: venv
 # pytest exits 5 when it collects no test: an empty suite is not a failure.
 # In CI (CI=true, as root) the SLURM integration test then runs on a one-node cluster that
 # it starts and stops itself (tests/slurm/cluster.sh); elsewhere it is skipped unless a
-# cluster is up (see docs/running.md, "The SLURM integration test").
+# cluster is up (see docs/running.md, "The SLURM integration test"). --durations lists the
+# slowest tests, so that a CI log shows where its time goes.
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected: treated as success"; status=0; fi; \
 	[ $$status -eq 0 ] || exit $$status; \
 	if [ "$${CI:-}" = "true" ] && [ "$$(id -u)" = "0" ] && [ -z "$(PYTEST_ARGS)" ]; then \
