@@ -23,7 +23,7 @@ BENCH = f"{RESULTS}/benchmarks"
 # The order in which jobs take free cores (higher first; the rest 0): the data and the
 # trainings, then each experiment's chain to its final metrics, the DAG's longest path. The
 # figures, toys and the sweep come after and fill the cores at the end, instead of one long
-# sampling job running alone there (docs/performance.md, "The default run").
+# sampling job running alone there (docs/performance.md, "The default run's time").
 PRIORITY = {
     "prepare": 30,
     "train": 30,
