@@ -63,7 +63,7 @@ def time_sampling(spec: dict, batch: int, steps: int, device: torch.device) -> t
 def evaluation_memory(num_samples: int) -> dict:
     """Run in a fresh process: peak RSS growth of streaming ``num_samples`` digits through the metrics."""
     from ncsn.data.digits import load
-    from ncsn.metrics.digits_classifier import DigitsNet, save_classifier, train_settings
+    from ncsn.metrics.classifier import ClassifierNet, save_classifier, train_settings
     from ncsn.metrics.extractors import build_extractor
     from ncsn.metrics.fidelity import image_statistics
     from ncsn.settings import check_block
@@ -74,8 +74,10 @@ def evaluation_memory(num_samples: int) -> dict:
         path = Path(tmp) / "model.pt"
         opts = train_settings({})
         arch = {key: opts[key] for key in ("feature_dim", "num_classes", "dropout")}
-        save_classifier(path, DigitsNet(**arch), {"test_accuracy": 0.0, "test_recognisable": 0.0, "settings": arch})
-        extractor = build_extractor({"kind": "digits"}, path, torch.device("cpu"))
+        save_classifier(
+            path, ClassifierNet((8, 8, 1), **arch), {"test_accuracy": 0.0, "test_recognisable": 0.0, "settings": arch}
+        )
+        extractor = build_extractor({"kind": "classifier"}, path, torch.device("cpu"))
         real = load(check_block("dataset", {"source": "digits"})).train[0]
         samples = np.resize(real, (num_samples, *real.shape[1:]))  # real digits, repeated
         image_statistics(samples[:2000], extractor)  # warm-up: allocator pools, lazy imports

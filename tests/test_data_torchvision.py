@@ -1,5 +1,6 @@
 """MNIST and CIFAR-10 read from small fake data laid out on disk exactly as torchvision expects."""
 
+import gzip
 import pickle
 import struct
 
@@ -57,16 +58,37 @@ def test_mnist_missing_files_and_download_off(tmp_path):
         prepare("mnist", {"source": "mnist", "root": str(tmp_path / "nowhere")}, tmp_path / "out")
     message = str(err.value)
     assert f"{tmp_path / 'nowhere' / 'MNIST' / 'raw'}" in message and "train-images-idx3-ubyte" in message
+    assert "4 of the 4 files missing" in message
     assert "set download: true" in message and "(download is off)" in message
     assert not (tmp_path / "out").exists()
 
 
-def test_mnist_gz_only_says_gunzip(fake_mnist, tmp_path):
+def test_mnist_says_what_it_found_and_what_is_missing(fake_mnist, tmp_path):
     root, _ = fake_mnist
-    image_file = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    image_file.rename(image_file.with_name(image_file.name + ".gz"))
-    with pytest.raises(NcsnError, match="gunzip"):
+    (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(NcsnError) as err:
         prepare("mnist", {"source": "mnist", "root": str(root)}, tmp_path / "out")
+    message = str(err.value)
+    assert "1 of the 4 files missing (t10k-labels-idx1-ubyte" in message
+    assert f"found train-images-idx3-ubyte ({root / 'MNIST' / 'raw' / 'train-images-idx3-ubyte'})" in message
+
+
+@pytest.mark.parametrize("layout", ["torchvision", "flat"])
+def test_mnist_from_gz_files_of_any_compression(fake_mnist, tmp_path, layout):
+    """Recompressed .gz files (other bytes, so another MD5 than torchvision's downloads) read as they are,
+    in torchvision's MNIST/raw or directly in root, as the shared copy of the real MNIST lies."""
+    root, data = fake_mnist
+    raw = root / "MNIST" / "raw"
+    target = raw if layout == "torchvision" else tmp_path / "flat"
+    target.mkdir(exist_ok=True)
+    for path in sorted(raw.glob("*-ubyte")):
+        (target / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+        path.unlink()
+    where = root if layout == "torchvision" else target
+    meta = prepare("mnist", {"source": "mnist", "root": str(where)}, tmp_path / "out")
+    images, labels = load_split(tmp_path / "out" / "train.npz")
+    assert np.array_equal(images[..., 0], data["train"][0]) and np.array_equal(labels, data["train"][1])
+    assert meta["files"]["t10k-images-idx3-ubyte"] == "t10k-images-idx3-ubyte.gz"
 
 
 def test_mnist_without_root_key(tmp_path):

@@ -16,7 +16,7 @@ from PIL import Image
 from ncsn.cli import main
 from ncsn.data import load_split, prepare
 from ncsn.generate import save_shard
-from ncsn.metrics import digits_classifier
+from ncsn.metrics import classifier
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, save_reference
@@ -30,11 +30,9 @@ def setup(tmp_path_factory):
     prepare("digits", {"source": "digits"}, root / "data")
     train, train_labels = load_split(root / "data/train.npz")
     test, test_labels = load_split(root / "data/test.npz")
-    settings = digits_classifier.train_settings(
-        {"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5}
-    )  # short; accuracy: elsewhere
-    model, report = digits_classifier.train_classifier((train, train_labels), (test, test_labels), settings)
-    digits_classifier.save_classifier(root / "model.pt", model, report)
+    settings = classifier.train_settings({"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5})  # short; accuracy: elsewhere
+    model, report = classifier.train_classifier((train, train_labels), (test, test_labels), settings)
+    classifier.save_classifier(root / "model.pt", model, report)
     extractor = build_extractor({"kind": "digits"}, root / "model.pt", torch.device("cpu"))
     stats, meta = compute_reference(train, extractor, str(root / "data/train.npz"))
     save_reference(root / "ref.npz", stats, meta)

@@ -210,14 +210,14 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
     assert metrics["inception_score"]["splits"] == 10 and 1.0 <= metrics["inception_score"]["mean"] <= 10.0
     assert (
         metrics["num_samples"] == 20
-        and metrics["extractor"]["kind"] == "digits"
+        and metrics["extractor"]["kind"] == "classifier"
         and metrics["extractor"]["model"] == str(root / "model.pt")
     )
     assert metrics["reference"]["num_images"] == 1438 and metrics["reference"]["inception_score"]["splits"] == 10
     assert metrics["samples"]["iteration"] == 20 and metrics["samples"]["num_shards"] == 2
     # the share of samples the classifier is >= 90% sure of, recomputed from its logits; beside the real test digits' share
     from ncsn.generate import load_shards
-    from ncsn.metrics.digits_classifier import load_classifier, to_input
+    from ncsn.metrics.classifier import load_classifier, to_input
 
     model, _ = load_classifier(root / "model.pt")
     with torch.no_grad():

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ncsn.data.digits import load as load_digits
 from ncsn.errors import NcsnError
-from ncsn.metrics import digits_classifier
+from ncsn.metrics import classifier
 from ncsn.metrics.extractors import build_extractor, check_extractor
 from ncsn.metrics.fidelity import SHUFFLE_SEED, RunningMoments, compare, image_statistics
 from ncsn.metrics.refstats import compute_reference, extractor_for_reference, load_reference, save_reference
@@ -32,11 +32,9 @@ def digits():
 @pytest.fixture(scope="module")
 def trained(digits, tmp_path_factory):
     torch.set_num_threads(1)
-    model, report = digits_classifier.train_classifier(
-        *digits, digits_classifier.train_settings({"epochs": 10, "lr": 3e-3})
-    )
+    model, report = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 10, "lr": 3e-3}))
     path = tmp_path_factory.mktemp("extractor") / "model.pt"
-    digits_classifier.save_classifier(path, model, report)
+    classifier.save_classifier(path, model, report)
     return path, report
 
 
@@ -62,20 +60,16 @@ def uniform_noise(like: np.ndarray) -> np.ndarray:
 def test_classifier_exceeds_95_percent_test_accuracy_and_round_trips(trained, digits):
     path, report = trained
     assert report["test_accuracy"] > 0.95 and report["num_test"] == len(digits[1][0])
-    model, info = digits_classifier.load_classifier(path)
+    model, info = classifier.load_classifier(path)
     assert info["test_accuracy"] == report["test_accuracy"]
-    assert digits_classifier.accuracy(model, *digits[1]) == report["test_accuracy"]
+    assert classifier.accuracy(model, *digits[1]) == report["test_accuracy"]
 
 
 def test_classifier_training_is_reproducible_and_leaves_the_global_rng_alone(digits):
     state = torch.get_rng_state()
-    first, _ = digits_classifier.train_classifier(
-        *digits, digits_classifier.train_settings({"epochs": 1, "min_accuracy": 0})
-    )
+    first, _ = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 1, "min_accuracy": 0}))
     assert torch.equal(torch.get_rng_state(), state)
-    second, _ = digits_classifier.train_classifier(
-        *digits, digits_classifier.train_settings({"epochs": 1, "min_accuracy": 0})
-    )
+    second, _ = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 1, "min_accuracy": 0}))
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
 
 
@@ -103,9 +97,9 @@ def test_inception_score_of_real_digits_is_near_ten_and_far_above_noise(digits, 
 def test_recognisable_share_of_real_test_digits_is_recorded_and_far_above_blur_and_noise(digits, trained, extractor):
     path, report = trained
     test_images = digits[1][0]
-    model, info = digits_classifier.load_classifier(path)
+    model, info = classifier.load_classifier(path)
     with torch.no_grad():
-        logits = model(digits_classifier.to_input(test_images))[1].double().numpy()
+        logits = model(classifier.to_input(test_images))[1].double().numpy()
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     expected = float(np.mean(probabilities.max(axis=1) >= 0.9))  # independent of torch's softmax
@@ -136,7 +130,7 @@ def test_streamed_metrics_equal_torch_fidelity_calculate_metrics(digits, trained
     theirs = torch_fidelity.calculate_metrics(
         input1=Uint8Images(test_images),
         input2=Uint8Images(train_images),
-        feature_extractor="ncsn-digits",
+        feature_extractor="ncsn-classifier",
         feature_extractor_weights_path=str(trained[0]),
         cuda=False,
         cache=False,
@@ -185,7 +179,7 @@ def test_kid_and_precision_recall_equal_torch_fidelity_calculate_metrics(digits,
     theirs = torch_fidelity.calculate_metrics(
         input1=Uint8Images(in_our_order[0]),
         input2=Uint8Images(in_our_order[1]),
-        feature_extractor="ncsn-digits",
+        feature_extractor="ncsn-classifier",
         feature_extractor_weights_path=str(trained[0]),
         cuda=False,
         cache=False,
@@ -237,16 +231,16 @@ def test_reference_statistics_round_trip_and_refuse_another_extractor(digits, tr
         back.cleanfid[0], stats.cleanfid[0]
     )
     assert np.array_equal(back.features, stats.features) and back.features.shape == (len(digits[0][0]), 64)
-    model, report = digits_classifier.load_classifier(trained[0])
+    model, report = classifier.load_classifier(trained[0])
     with torch.no_grad():
         model.head[-1].bias.add_(1.0)
-    digits_classifier.save_classifier(tmp_path / "other.pt", model, {**trained[1], "settings": trained[1]["settings"]})
+    classifier.save_classifier(tmp_path / "other.pt", model, {**trained[1], "settings": trained[1]["settings"]})
     with pytest.raises(NcsnError, match="run ref-stats again"):
         extractor_for_reference(tmp_path / "ref.npz", tmp_path / "other.pt", torch.device("cpu"))
 
 
 def test_digits_extractor_rejects_images_of_another_shape(extractor):
-    with pytest.raises(NcsnError, match=r"\(N, 8, 8, 1\)"):
+    with pytest.raises(NcsnError, match=r"reads 8x8 images \(the data set it was trained on\), got 32x32"):
         image_statistics(np.zeros((20, 32, 32, 3), dtype=np.uint8), extractor)
 
 

@@ -143,9 +143,13 @@ CROSS = {
     ),
     "EMA weights never kept": (exp(sampling={"use_ema": True}), "use_ema is true but training.ema is false"),
     "unknown data set": (exp(dataset="mnist"), "experiments.tiny.dataset: 'mnist' is not a key of 'datasets'"),
-    "digits extractor on CIFAR": (
-        lambda c: c["datasets"].update(digits={"source": "cifar10", "root": "/data"}),
-        "the digits extractor reads 8x8 grey digits",
+    "digits classifier on CIFAR": (
+        lambda c: (
+            c["datasets"].update(cifar={"source": "cifar10", "root": "/data"}),
+            c["experiments"]["tiny"].update(dataset="cifar"),
+        ),
+        "extractor 'digits' is a classifier trained on data set 'digits' (8x8x1) and reads only images of that "
+        "size, but data set 'cifar' is 32x32x3",
     ),
     "no root": (
         lambda c: c["datasets"].update(mnist={"source": "mnist"}),
@@ -161,7 +165,7 @@ CROSS = {
     ),
     "digits key on inception": (
         lambda c: c["extractors"].update(inc={"kind": "inception", "weights": "w.pth", "epochs": 3}),
-        "extractors.inc.epochs: applies to kind digits only",
+        "extractors.inc.epochs: applies to kind classifier only",
     ),
     "toy data set": (
         lambda c: c["toy"]["ssm_noise"].update(dataset="cifar10"),
@@ -342,11 +346,11 @@ def test_commands_take_device_and_seed_defaults_from_the_schema():
         top_level({"device": "tpu"}, "device")
 
 
-def test_the_digits_extractor_trains_with_exactly_the_schemas_digits_keys():
-    from ncsn.metrics.digits_classifier import TRAIN_KEYS
+def test_the_classifier_extractor_trains_with_exactly_the_schemas_classifier_keys():
+    from ncsn.metrics.classifier import TRAIN_KEYS
     from ncsn.settings import kind_keys
 
-    assert set(TRAIN_KEYS) == kind_keys("digits") and kind_keys("inception") == {
+    assert set(TRAIN_KEYS) == kind_keys("classifier") and kind_keys("inception") == {
         "weights",
         "cleanfid_weights",
         "download",

@@ -25,7 +25,7 @@ from ncsn.workload import (
 )
 
 # Minutes one job of the rules whose work is not counted takes (assumed, generous): CPU work (toy
-# experiments, the digits extractor, reading official weights) and small figure samplings.
+# experiments, the classifier extractor, reading official weights) and small figure samplings.
 FIXED_MINUTES = {
     "train_extractor": 10,
     "import_official": 10,
@@ -130,7 +130,7 @@ class CostModel:
         return dataset_shape(dataset, self.config["datasets"][dataset], self.data_root)
 
     def feature_flop(self, extractor: str) -> float:
-        """FLOPs per image of an extractor's features: Inception's; a small digits network's count as 0."""
+        """FLOPs per image of an extractor's features: Inception's; a small classifier's count as 0."""
         return INCEPTION_GFLOP * 1e9 if self.config["extractors"][extractor]["kind"] == "inception" else 0.0
 
     @functools.cache

@@ -96,7 +96,7 @@ PREPARED_DATA = Record(
     ("name", "source", "counts", "shape", "labelled", "settings", "content_sha256"),
 )
 EXTRACTOR_ACCURACY = Record(
-    "digits extractor accuracy record",
+    "classifier extractor accuracy record",
     "rule train_extractor (`python -m ncsn train-extractor`)",
     ("test_accuracy", "test_recognisable", "num_test", "settings", "model"),
 )

@@ -249,7 +249,7 @@ def result_row(
         "kid_std": (metrics["kid"] or {}).get("std"),
         "precision": metrics["precision"],
         "recall": metrics["recall"],
-        # share of samples (and of real test images) the digits classifier is >= 90% sure of; None with Inception
+        # share of samples (and of real test images) the classifier extractor is >= 90% sure of; None with Inception
         "recognisable": metrics["recognisable"],
         "recognisable_real": metrics["recognisable_real"],
     }

@@ -7,6 +7,8 @@ optimiser state, EMA weights, the batcher's and the noise generator's states, th
 RNG states and the partly filled loss-log window; only the newest snapshot keeps the optimiser
 state (older ones are rewritten without it, see ``ncsn.checkpoint``). Once the last iteration is reached the run is
 *published* to an output dir: every snapshot (hard-linked), ``loss.csv`` and ``run.json``.
+``loss.csv`` already grows there while training runs (a row every ``log_every`` iterations), so
+``ncsn figure loss`` draws the current curve of a run in progress.
 """
 
 from __future__ import annotations
@@ -345,6 +347,8 @@ def train(
         "host": platform.node(),
         "slurm_job": os.environ.get("SLURM_JOB_ID"),
     }
+    live_loss = out_dir / LOSS_FILE  # grows every log_every iterations; publish rewrites it whole
+    write_loss_log(live_loss, len(sigmas), trainer.loss_log)
     started = window_start = time.perf_counter()
     window_iteration = trainer.iteration
     bar = Progress(cfg["iterations"], "train", initial=trainer.iteration, log=log)
@@ -362,6 +366,7 @@ def train(
             if it % cfg["log_every"] == 0:
                 now = time.perf_counter()
                 row = trainer.close_window(now - window_start, it - window_iteration)
+                append_loss_row(live_loss, row)
                 window_start, window_iteration = now, it
                 bar.set_postfix(loss=f"{row[1]:.4g}")
                 if not bar.on_terminal:
@@ -422,6 +427,34 @@ def _check_compatible(state: dict[str, Any], settings: dict[str, Any], path: Pat
             )
 
 
+# ------------------------------------------------------------------------------------ loss log
+
+LOSS_FILE = "loss.csv"
+
+
+def loss_header(num_levels: int) -> list[str]:
+    return ["iteration", "loss", *(f"loss_level_{i}" for i in range(num_levels)), "it_per_s"]
+
+
+def loss_line(row: list[float]) -> list[str]:
+    return [str(int(row[0])), *(f"{v:.8g}" for v in row[1:])]
+
+
+def write_loss_log(path: Path, num_levels: int, rows: list[list[float]]) -> None:
+    """The whole loss log as CSV, replacing ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(loss_header(num_levels))
+            writer.writerows(loss_line(row) for row in rows)
+
+
+def append_loss_row(path: Path, row: list[float]) -> None:
+    """One more row of the live loss log (flushed, so a reader sees the curve while training runs)."""
+    with open(path, "a", newline="") as handle:
+        csv.writer(handle).writerow(loss_line(row))
+
+
 # ------------------------------------------------------------------------------------ publish
 
 
@@ -436,13 +469,7 @@ def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, 
     ]
     for _, path in snapshots:
         _link_or_copy(path, out_dir / "checkpoints" / path.name)
-    num_levels = final["sigmas"].numel()
-    with atomic_path(out_dir / "loss.csv") as tmp:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["iteration", "loss", *(f"loss_level_{i}" for i in range(num_levels)), "it_per_s"])
-            for row in final["loss_log"]:
-                writer.writerow([int(row[0]), *(f"{v:.8g}" for v in row[1:])])
+    write_loss_log(out_dir / LOSS_FILE, final["sigmas"].numel(), final["loss_log"])
     sessions = final["sessions"]
     seconds = sum(s["seconds"] for s in sessions)
     trained = sum(s["end_iteration"] - s["start_iteration"] for s in sessions)

@@ -17,15 +17,16 @@ from typing import Any, Callable
 from ncsn.data.store import META_FILE
 from ncsn.errors import NcsnError
 from ncsn.records import PREPARED_DATA
+from ncsn.settings import NATIVE_SIZE, definition, fill_defaults
 
 # Inception-v3 at 299x299 (FID/IS features): 5.71 GMAC (torchvision's model card) = 11.4 GFLOP.
 INCEPTION_GFLOP = 11.4
-# Known data sets: (image size, channels, train images, test images) after `prepare`.
-DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
-    "digits": (8, 1, 1438, 359),
-    "mnist": (28, 1, 60000, 10000),
-    "cifar10": (32, 3, 50000, 10000),
-    "celeba": (32, 3, 162770, 39829),
+# Known data sets: (train images, test images) after `prepare`; sizes: ncsn.settings.NATIVE_SIZE.
+DATASET_COUNTS: dict[str, tuple[int, int]] = {
+    "digits": (1438, 359),
+    "mnist": (60000, 10000),
+    "cifar10": (50000, 10000),
+    "celeba": (162770, 39829),
 }
 BYTES_PER_FLOAT = 4
 # Where counts of earlier estimates are kept (one JSON file); default ~/.cache/ncsn.
@@ -190,13 +191,14 @@ def dataset_shape(name: str, block: dict[str, Any], data_root: Path) -> tuple[in
         (size, _, channels), counts = record["shape"], record["counts"]
         return int(size), int(channels), int(counts["train"]), int(counts["test"])
     source = block.get("source", name)
-    if source not in DATASET_SHAPES:
+    if source not in DATASET_COUNTS:
         raise NcsnError(
             f"datasets.{name}: the size of source {source!r} is unknown before it is prepared; "
             f"run the workflow's prepare step first (it writes {meta}), then estimate again"
         )
-    size, channels, train, test = DATASET_SHAPES[source]
-    return int(block.get("image_size") or size), int(block.get("channels") or channels), train, test
+    filled = fill_defaults({"source": source, **block}, definition("dataset"))
+    train, test = DATASET_COUNTS[source]
+    return int(filled.get("image_size") or NATIVE_SIZE[source]), int(filled["channels"]), train, test
 
 
 def sampler_steps(sampling: dict[str, Any], num_levels: int) -> int:

@@ -43,7 +43,7 @@ PRIORITY = {
 
 
 def used_datasets_and_extractors(config: dict) -> tuple[set[str], set[str]]:
-    """Data sets and extractors some job of this config reads (experiments, the SSM toy, digits extractors)."""
+    """Data sets and extractors some job of this config reads (experiments, the SSM toy, classifier extractors)."""
     datasets = {exp["dataset"] for exp in config["experiments"].values()}
     extractors = {exp["extractor"] for exp in config["experiments"].values()}
     ssm_noise = config.get("toy", {}).get("ssm_noise")
@@ -51,7 +51,7 @@ def used_datasets_and_extractors(config: dict) -> tuple[set[str], set[str]]:
         datasets.add(ssm_noise["dataset"])
     for name in sorted(extractors):
         ext = config["extractors"][name]
-        if ext["kind"] == "digits":
+        if ext["kind"] == "classifier":
             datasets.add(ext["dataset"])
     return datasets, extractors
 
@@ -250,7 +250,7 @@ def data_files(dataset: str) -> dict[str, str]:
 def extractor_files(config: dict, name: str) -> dict[str, str]:
     """What FID/IS need of an extractor: the workflow-trained model or the two Inception files."""
     ext = config["extractors"][name]
-    if ext["kind"] == "digits":
+    if ext["kind"] == "classifier":
         return {"extractor": f"{RESULTS}/extractors/{name}/model.pt"}
     weights, cleanfid = inception_paths(ext)
     return {"extractor": str(weights), "cleanfid_weights": str(cleanfid)}

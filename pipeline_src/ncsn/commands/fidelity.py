@@ -38,14 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--extractor",
-        choices=("inception", "digits"),
+        choices=("inception", "classifier", "digits"),
         default="inception",
-        help="feature extractor (default inception)",
+        help="feature extractor (default inception; classifier: a model.pt of train-extractor; digits: its former name)",
     )
     parser.add_argument(
         "--weights",
         required=True,
-        help="inception: torch-fidelity's weights-inception-2015-12-05-6726825d.pth; digits: model.pt of train-extractor",
+        help="inception: torch-fidelity's weights-inception-2015-12-05-6726825d.pth; classifier: model.pt of train-extractor",
     )
     parser.add_argument(
         "--cleanfid-weights", default=None, help="clean-fid's inception-2015-12-05.pt (default: beside --weights)"
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     check_extractor(settings, args.weights)  # missing weight files stop here, before any image is read
     setup_threads(args.threads)
     extractor = build_extractor(settings, args.weights, select_device(args.device))
-    channels = 1 if args.extractor == "digits" else 3
+    channels = extractor.torch_fidelity.net.image_shape[2] if extractor.kind == "classifier" else 3
 
     def scored(path: str):
         images = load_images(path, channels, args.split)

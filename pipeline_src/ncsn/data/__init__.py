@@ -1,6 +1,6 @@
 """Data sets to cached uint8 arrays (``prepare``), reading them back (``load_split``) and training batches (``DeviceBatcher``).
 
-Sources: ``digits`` (scikit-learn, embedded), ``mnist`` and ``cifar10`` (torchvision layouts),
+Sources: ``digits`` (scikit-learn, embedded), ``mnist`` (its IDX files, plain or ``.gz``), ``cifar10`` (torchvision layout),
 ``celeba`` (torchvision layout or a plain folder; centre crop 140, resize 32) and ``folder``
 (any PNG/JPEG folder, optional class sub-folders).
 """
@@ -19,7 +19,7 @@ from ncsn.settings import check_block
 # source name -> "module:function" whose function(settings) -> Prepared reads it (imported only when used)
 SOURCES: dict[str, str] = {
     "digits": "ncsn.data.digits:load",
-    "mnist": "ncsn.data.torchvision_sets:load_mnist",
+    "mnist": "ncsn.data.mnist:load",
     "cifar10": "ncsn.data.torchvision_sets:load_cifar10",
     "celeba": "ncsn.data.celeba:load",
     "folder": "ncsn.data.folder:load",

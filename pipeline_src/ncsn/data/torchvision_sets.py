@@ -1,4 +1,4 @@
-"""MNIST and CIFAR-10 in torchvision's on-disk layouts, downloaded by torchvision only when ``download: true``."""
+"""CIFAR-10 in torchvision's on-disk layout, downloaded by torchvision only when ``download: true``; the helpers MNIST shares."""
 
 from __future__ import annotations
 
@@ -48,43 +48,6 @@ def fetch(
             f"torchvision could not download {source} into {root} ({type(err).__name__}: {one_line(err)}); check the network, "
             f"or fetch the files elsewhere and place them in {folder}, then set download: false"
         ) from err
-
-
-def load_mnist(opts: dict[str, Any]) -> Prepared:
-    """MNIST through ``torchvision.datasets.MNIST`` (idx files in ``root/MNIST/raw/``), 28x28 grey, labels 0..9."""
-    from torchvision.datasets import MNIST
-
-    names = [Path(url).stem for url, _ in MNIST.resources]  # train-images-idx3-ubyte, ... (uncompressed)
-    root = root_of("mnist", opts, f"MNIST/raw/ with {', '.join(names)}")
-    raw = root / "MNIST" / "raw"
-    legacy = all((root / "MNIST" / "processed" / name).is_file() for name in (MNIST.training_file, MNIST.test_file))
-    gz = [name for name in names if (raw / f"{name}.gz").is_file() and not (raw / name).is_file()]
-    how = (
-        f"decompress the .gz files there (`gunzip {raw}/*.gz`)."
-        if gz
-        else "get the four idx files from http://yann.lecun.com/exdb/mnist/ (or a mirror such as "
-        "https://ossci-datasets.s3.amazonaws.com/mnist/) and decompress them there."
-    )
-    fetch(
-        "MNIST",
-        root,
-        raw,
-        [] if legacy else missing_files(raw, names),
-        opts["download"],
-        lambda: MNIST(str(root), train=True, download=True),
-        how,
-    )
-    splits = {}
-    for split, train in (("train", True), ("test", False)):
-        try:
-            dataset = MNIST(str(root), train=train, download=False)
-        except (RuntimeError, AssertionError, ValueError, OSError, EOFError) as err:
-            raise NcsnError(
-                f"the MNIST files in {raw} are unreadable or corrupt ({type(err).__name__}: {err}); delete them and fetch them again"
-            ) from err
-        images = dataset.data.numpy().astype(np.uint8)[..., None]
-        splits[split] = (images, dataset.targets.numpy().astype(np.int64))
-    return finish(splits, opts, origin=str(raw), classes=[str(k) for k in range(10)])
 
 
 def read_cifar_batch(path: Path) -> dict[str, Any]:

@@ -6,9 +6,10 @@ Two kinds, chosen by the config block ``extractors.<name>`` (``kind``):
   downloaded): torch-fidelity's ``inception-v3-compat`` (2048-d pool features for FID,
   ``logits_unbiased`` for IS) and clean-fid's TorchScript network (its "clean" PIL-bicubic resize
   to 299x299).
-- ``digits``: the small classifier of :mod:`ncsn.metrics.digits_classifier`, registered with
-  torch-fidelity as the custom extractor ``ncsn-digits`` and passed to clean-fid as its
-  ``custom_feat_extractor`` with an identity ``custom_fn_resize`` (the classifier reads 8x8).
+- ``classifier`` (``digits``, its former name): the small classifier of
+  :mod:`ncsn.metrics.classifier`, trained by the workflow on a labelled data set, registered with
+  torch-fidelity as the custom extractor ``ncsn-classifier`` and passed to clean-fid as its
+  ``custom_feat_extractor`` with an identity ``custom_fn_resize`` (it reads its data set's size).
 
 :func:`check_extractor` validates the settings and finds the weight files without loading
 anything, so commands fail before any work; :func:`build_extractor` loads the networks.
@@ -35,17 +36,17 @@ from torch_fidelity.utils import create_feature_extractor
 
 from ncsn.errors import NcsnError
 from ncsn.io import file_sha256
-from ncsn.metrics import digits_classifier
+from ncsn.metrics import classifier
 from ncsn.metrics.inception_files import CLEANFID_INCEPTION_FILE, TORCH_FIDELITY_INCEPTION_FILE, inception_paths
 from ncsn.settings import check_block
 
-KINDS = ("digits", "inception")
-TORCH_FIDELITY_DIGITS = "ncsn-digits"
+KINDS = ("classifier", "inception")
+TORCH_FIDELITY_CLASSIFIER = "ncsn-classifier"
 TORCH_FIDELITY_INCEPTION = "inception-v3-compat"
 
 
-class DigitsFeatureExtractor(FeatureExtractorBase):
-    """torch-fidelity wrapper of the digits classifier: uint8 (B, 1 or 3, 8, 8) -> penultimate features, logits."""
+class ClassifierFeatureExtractor(FeatureExtractorBase):
+    """torch-fidelity wrapper of the classifier: uint8 (B, 1 or 3, H, W) -> penultimate features, logits."""
 
     def __init__(
         self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any
@@ -53,9 +54,9 @@ class DigitsFeatureExtractor(FeatureExtractorBase):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
             raise NcsnError(
-                "the digits extractor needs feature_extractor_weights_path (the model.pt of train-extractor)"
+                "the classifier extractor needs feature_extractor_weights_path (the model.pt of train-extractor)"
             )
-        self.net, self.info = digits_classifier.load_classifier(feature_extractor_weights_path)
+        self.net, self.info = classifier.load_classifier(feature_extractor_weights_path)
 
     @staticmethod
     def get_provided_features_list() -> tuple[str, ...]:
@@ -74,27 +75,29 @@ class DigitsFeatureExtractor(FeatureExtractorBase):
         return torch.zeros(1, 1, 8, 8, dtype=torch.uint8)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if x.dtype != torch.uint8 or x.dim() != 4 or tuple(x.shape[2:]) != (8, 8):
-            raise NcsnError(f"the digits extractor reads uint8 (B, C, 8, 8) images, got {x.dtype} {tuple(x.shape)}")
-        grey = x.float().mean(dim=1, keepdim=True) / 255.0  # grey replicated to RGB averages back exactly
-        features, logits = self.net(grey)
+        height, width, _ = self.net.image_shape
+        if x.dtype != torch.uint8 or x.dim() != 4 or tuple(x.shape[2:]) != (height, width):
+            raise NcsnError(
+                f"the classifier extractor reads uint8 (B, C, {height}, {width}) images, got {x.dtype} {tuple(x.shape)}"
+            )
+        features, logits = self.net(self.net.adapt(x.float()) / 255.0)
         out = {"penultimate": features, "logits_unbiased": logits}
         return tuple(out[name] for name in self.features_list)
 
 
-class CleanFidDigits(torch.nn.Module):
-    """clean-fid ``custom_feat_extractor``: float (B, 3, 8, 8) in [0, 255] (its RGB tensors) -> penultimate features."""
+class CleanFidClassifier(torch.nn.Module):
+    """clean-fid ``custom_feat_extractor``: float (B, 3, H, W) in [0, 255] (its RGB tensors) -> penultimate features."""
 
-    def __init__(self, net: digits_classifier.DigitsNet):
+    def __init__(self, net: classifier.ClassifierNet):
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.mean(dim=1, keepdim=True) / 255.0)[0]
+        return self.net(self.net.adapt(x) / 255.0)[0]
 
 
-if TORCH_FIDELITY_DIGITS not in FEATURE_EXTRACTORS_REGISTRY:
-    register_feature_extractor(TORCH_FIDELITY_DIGITS, DigitsFeatureExtractor)
+if TORCH_FIDELITY_CLASSIFIER not in FEATURE_EXTRACTORS_REGISTRY:
+    register_feature_extractor(TORCH_FIDELITY_CLASSIFIER, ClassifierFeatureExtractor)
 
 
 def _missing_inception_message(missing: list[tuple[str, Path, str, str]]) -> str:
@@ -108,7 +111,7 @@ def _missing_inception_message(missing: list[tuple[str, Path, str, str]]) -> str
     lines.append(
         f"Download both files where the network allows, copy them here, and set extractors.<name>.weights to "
         f"{TORCH_FIDELITY_INCEPTION_FILE}; extractors.<name>.cleanfid_weights defaults to {CLEANFID_INCEPTION_FILE} in the same folder. "
-        "Or use the digits extractor (kind: digits) for the embedded digits data set."
+        "Or use a classifier extractor (kind: classifier), which the workflow trains on a labelled data set."
     )
     return "\n".join(lines)
 
@@ -116,24 +119,28 @@ def _missing_inception_message(missing: list[tuple[str, Path, str, str]]) -> str
 def check_extractor(settings: dict[str, Any], model_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Validate extractor settings and that its weight files exist; return the resolved settings.
 
-    ``model_path``: the digits model (required for digits); for inception it overrides ``weights``.
+    ``model_path``: the classifier's model file (required for classifier); for inception it overrides ``weights``.
 
     Raises NcsnError naming the missing file, where the libraries normally get it and the config key
     to set — cheap (no file is read), so commands call it before any work.
     """
-    if not isinstance(settings, dict) or settings.get("kind") not in KINDS:
+    if not isinstance(settings, dict) or "kind" not in settings:
         raise NcsnError(f"extractor settings need kind: one of {', '.join(KINDS)}; got {settings!r}")
-    kind = settings["kind"]
-    given = {**settings, "weights": str(model_path)} if kind == "inception" and model_path is not None else settings
-    block = check_block("extractor", given)  # the schema's checks and the kind's defaults (eval_batch_size)
+    given = (
+        {**settings, "weights": str(model_path)}
+        if settings["kind"] == "inception" and model_path is not None
+        else settings
+    )
+    block = check_block("extractor", given)  # the schema's checks, the kind's defaults, the kind's current name
+    kind = block["kind"]
     resolved: dict[str, Any] = {"kind": kind, "eval_batch_size": block["eval_batch_size"]}
-    if kind == "digits":
+    if kind == "classifier":
         if model_path is None:
             raise NcsnError(
-                "the digits extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)"
+                "the classifier extractor needs its model file (--extractor results/extractors/NAME/model.pt, written by train-extractor)"
             )
         if not Path(model_path).is_file():
-            digits_classifier.load_classifier(model_path)  # raises the message saying how to make it
+            classifier.load_classifier(model_path)  # raises the message saying how to make it
         resolved["model"] = str(model_path)
         return resolved
     weights, cleanfid = inception_paths(settings, model_path)
@@ -170,13 +177,13 @@ class Extractor:
 
     @property
     def classifies_data(self) -> bool:
-        """Whether the IS logits are a classifier of the data's own classes (digits), so "recognisable" means something."""
-        return self.kind == "digits"
+        """Whether the IS logits are a classifier of the data's own classes, so "recognisable" means something."""
+        return self.kind == "classifier"
 
     def check_images(self, images: np.ndarray, what: str) -> None:
         """Raise NcsnError unless ``images`` are uint8 NHWC this extractor can read."""
-        if self.kind == "digits":
-            digits_classifier.check_images(images, what)
+        if self.kind == "classifier":
+            classifier.check_images(images, what, self.torch_fidelity.net.image_shape)
         elif images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
             raise NcsnError(f"{what}: expected uint8 images (N, H, W, 1 or 3), got {images.dtype} {images.shape}")
 
@@ -203,20 +210,20 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
     """Load the extractor described by ``settings`` (see :func:`check_extractor`) onto ``device``."""
     opts = check_extractor(settings, model_path)
     kind = opts["kind"]
-    if kind == "digits":
+    if kind == "classifier":
         path = opts["model"]
         tf = create_feature_extractor(
-            TORCH_FIDELITY_DIGITS,
+            TORCH_FIDELITY_CLASSIFIER,
             ["penultimate", "logits_unbiased"],
             cuda=False,
             feature_extractor_weights_path=path,
             verbose=False,
         )
-        clean_model: torch.nn.Module = CleanFidDigits(tf.net)
-        resize: Callable[[np.ndarray], np.ndarray] = lambda image: image  # noqa: E731 - keep 8x8 (clean-fid custom_fn_resize)
+        clean_model: torch.nn.Module = CleanFidClassifier(tf.net)
+        resize: Callable[[np.ndarray], np.ndarray] = lambda image: image  # noqa: E731 - keep the size (clean-fid custom_fn_resize)
         identity = {
             "kind": kind,
-            "torch_fidelity": TORCH_FIDELITY_DIGITS,
+            "torch_fidelity": TORCH_FIDELITY_CLASSIFIER,
             "fid_feature": "penultimate",
             "is_feature": "logits_unbiased",
             "cleanfid": "custom_feat_extractor (same network), custom_fn_resize: identity",
@@ -224,6 +231,7 @@ def build_extractor(settings: dict[str, Any], model_path: str | os.PathLike | No
             "model_sha256": file_sha256(path),
             "test_accuracy": tf.info["test_accuracy"],
             "test_recognisable": tf.info["test_recognisable"],
+            "image_shape": list(tf.net.image_shape),
         }
     else:
         try:

@@ -8,7 +8,7 @@ functions: torch-fidelity's ``fid_statistics_to_metric``, ``isc_features_to_metr
 ``kid_features_to_metric`` and ``prc_features_to_metric``, clean-fid's ``frechet_distance``.
 
 KID and precision/recall use the FID features of the extractor (Inception's 2048-d pool, or the
-digits classifier's penultimate layer): torch-fidelity's defaults for KID, while its own default
+classifier extractor's penultimate layer): torch-fidelity's defaults for KID, while its own default
 for precision/recall is VGG-16, whose weights this pipeline does not have. KID's subset size is
 torch-fidelity's 1000, lowered to the smaller set's size for small samples (torch-fidelity refuses
 a subset larger than a set).
@@ -18,7 +18,7 @@ takes the trace of sqrt(sigma1 sigma2) from eigenvalues, clean-fid from ``scipy.
 What differs systematically is the input each library's pipeline feeds the network:
 torch-fidelity passes uint8 tensors (its Inception resizes with a TF1-compatible bilinear
 filter), clean-fid converts images to float (``ToTensor() * 255``, exact for uint8) after
-its PIL bicubic resize. With the digits extractor (no resize) the two FIDs agree to round-off
+its PIL bicubic resize. With the classifier extractor (no resize) the two FIDs agree to round-off
 (tested to 1e-6 relative); with Inception the two resize filters make them differ
 systematically, which is the point of clean-fid.
 """
@@ -40,7 +40,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 
 from ncsn.errors import NcsnError
-from ncsn.metrics import digits_classifier
+from ncsn.metrics import classifier
 from ncsn.metrics.extractors import Extractor
 from ncsn.progress import Progress
 
@@ -95,7 +95,7 @@ class Statistics:
     cleanfid: tuple[np.ndarray, np.ndarray] | None  # None for saved statistics of torch-fidelity's FID only
     is_per_split: list[float] = field(default_factory=list)
     features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
-    recognisable: float | None = None  # share the data's classifier is sure of (digits extractor only)
+    recognisable: float | None = None  # share the data's classifier is sure of (classifier extractor only)
     # every image's FID features (torch-fidelity's, clean-fid's), float32, for the bootstrap (keep_all=True)
     fid_features: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -134,7 +134,7 @@ def image_statistics(
     when None), cut into ``is_splits`` splits; each split's logits give one IS value
     (``isc_features_to_metric`` on that split alone), so memory holds one split's logits at most.
     The FID features of the first ``max_features`` images visited (a random subset) are kept.
-    With the digits extractor the same logits give the share of recognisable images. ``keep_all``
+    With the classifier extractor the same logits give the share of recognisable images. ``keep_all``
     also keeps every image's features of both libraries (float32; 50,000 Inception images: 0.8 GB)
     for the bootstrap intervals (:mod:`ncsn.metrics.bootstrap`).
     """
@@ -162,7 +162,7 @@ def image_statistics(
                     every[0].append(np.asarray(fid_features, dtype=np.float32))
                     every[1].append(np.asarray(clean_features, dtype=np.float32))
                 if extractor.classifies_data:
-                    recognised += int(digits_classifier.recognisable(batch_logits).sum())
+                    recognised += int(classifier.recognisable(batch_logits).sum())
                 if is_splits:
                     logits.append(batch_logits)
                 progress.update(len(batch))

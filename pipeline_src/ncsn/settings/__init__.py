@@ -20,6 +20,7 @@ from typing import Any
 
 from ncsn.settings.checks import (
     BLOCK_CHECKS,
+    NATIVE_SIZE,
     config_cross_problems,
     dataset_key_problems,
     dataset_problems,
@@ -45,6 +46,7 @@ from ncsn.settings.schema import (
     SCHEMA_FILE,
     defaults,
     definition,
+    extractor_kind,
     fill_defaults,
     fill_extractor,
     kind_keys,
@@ -60,6 +62,7 @@ __all__ = [
     "BLOCKS",
     "BLOCK_CHECKS",
     "MAX_PROBLEMS",
+    "NATIVE_SIZE",
     "RENAMED_TO",
     "SCHEMA_FILE",
     "STEP_LR_HINT",
@@ -75,6 +78,7 @@ __all__ = [
     "defaults",
     "definition",
     "experiment_problems",
+    "extractor_kind",
     "extractor_problems",
     "fill_defaults",
     "fill_extractor",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ncsn.settings.schema import definition, kind_keys, source_keys
+from ncsn.settings.schema import definition, extractor_kind, kind_keys, source_keys
 
 
 def schedule_problems(spec: dict[str, Any], where: str) -> list[str]:
@@ -118,16 +118,14 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
             f"{where}.evaluation.is_splits ({evaluation['is_splits']}) exceeds evaluation.num_samples ({evaluation['num_samples']})"
         )
     extractor, dataset = config["extractors"].get(exp["extractor"]), config["datasets"].get(exp["dataset"])
-    if (
-        extractor
-        and dataset
-        and extractor["kind"] == "digits"
-        and (dataset["source"] != "digits" or dataset.get("image_size") not in (None, 8))
-    ):
-        problems.append(
-            f"{where}: the digits extractor reads 8x8 grey digits, but data set '{exp['dataset']}' is not the digits source "
-            "at its own size; use an inception extractor for it"
-        )
+    if extractor and dataset and extractor["kind"] == "classifier":
+        trained_on = config["datasets"].get(extractor["dataset"])
+        if trained_on is not None and image_geometry(trained_on) != image_geometry(dataset):
+            problems.append(
+                f"{where}: extractor '{exp['extractor']}' is a classifier trained on data set '{extractor['dataset']}' "
+                f"({describe_geometry(trained_on)}) and reads only images of that size, but data set '{exp['dataset']}' is "
+                f"{describe_geometry(dataset)}; give this experiment a classifier trained on its own data set, or inception"
+            )
     size = (dataset or {}).get("image_size")
     if exp["model"]["arch"] in ("refinenet", "refinenet_re") and size is not None and size % 2:
         problems.append(
@@ -136,9 +134,25 @@ def experiment_problems(config: dict[str, Any], name: str) -> list[str]:
     return problems
 
 
+# A source's native image size, where it has one (folder: whatever its files are).
+NATIVE_SIZE = {"digits": 8, "mnist": 28, "cifar10": 32, "celeba": 32}
+
+
+def image_geometry(dataset: dict[str, Any]) -> tuple[Any, Any]:
+    """(side length or ``source:NAME`` when only the files know it, channels) of a filled data set block."""
+    size = dataset.get("image_size") or NATIVE_SIZE.get(dataset["source"])
+    return (size if size is not None else f"source:{dataset['source']}:{dataset.get('root')}", dataset["channels"])
+
+
+def describe_geometry(dataset: dict[str, Any]) -> str:
+    size, channels = image_geometry(dataset)
+    side = f"{size}x{size}" if isinstance(size, int) else "as its files"
+    return f"{side}x{channels}"
+
+
 def extractor_problems(ext: dict[str, Any], where: str) -> list[str]:
     """Keys written for the other kind of extractor, and the weights path inception needs (on the user's block)."""
-    other = "inception" if ext["kind"] == "digits" else "digits"
+    other = "inception" if extractor_kind(ext["kind"]) == "classifier" else "classifier"
     problems = [
         f"{where}.{key}: applies to kind {other} only; remove it" for key in sorted(kind_keys(other)) if key in ext
     ]
@@ -165,7 +179,7 @@ def config_cross_problems(config: dict[str, Any]) -> list[str]:
     used = {exp["extractor"] for exp in config["experiments"].values()}
     for name in sorted(used & set(config["extractors"])):
         ext = config["extractors"][name]
-        if ext["kind"] == "digits":
+        if ext["kind"] == "classifier":
             problems += _reference(config, f"extractors.{name}.dataset", ext["dataset"], "datasets")
     for name in config["experiments"]:
         problems += experiment_problems(config, name)

@@ -97,10 +97,21 @@ def kind_keys(kind: str) -> set[str]:
     return {key for key, node in definition("extractor")["properties"].items() if node.get("x-kinds") == [kind]}
 
 
+# Extractor kinds renamed -> their current name; the old name still reads as the new one.
+KIND_RENAMED = {"digits": "classifier"}
+
+
+def extractor_kind(kind: str) -> str:
+    """The current name of an extractor kind (``digits`` -> ``classifier``)."""
+    return KIND_RENAMED.get(kind, kind)
+
+
 def fill_extractor(ext: dict[str, Any]) -> dict[str, Any]:
-    """An extractor block with the defaults of its kind (the other kind's defaults, and inception's `dataset`, left out)."""
+    """An extractor block with the defaults of its kind under the kind's current name (the other kind's
+    defaults, and inception's `dataset`, left out)."""
+    ext = {**ext, "kind": extractor_kind(ext["kind"])}
     filled = fill_defaults(ext, definition("extractor"))
-    foreign = kind_keys("digits") | {"dataset"} if ext["kind"] == "inception" else kind_keys("inception")
+    foreign = kind_keys("classifier") | {"dataset"} if ext["kind"] == "inception" else kind_keys("inception")
     return {key: value for key, value in filled.items() if key in ext or key not in foreign}
 
 
