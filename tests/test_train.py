@@ -289,3 +289,25 @@ def test_compile_switch_trains_a_step_on_cpu_and_saves_plain_weights(digits, tmp
     for (name, a), b in zip(model.state_dict().items(), plain.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name  # the compiled step is the same step
     assert uncompiled["settings"]["training"]["compile"] is False
+
+
+def test_loss_csv_grows_while_training_runs_and_ends_as_the_published_log(digits, tmp_path):
+    """A reader of loss.csv mid-run (``ncsn figure loss`` on a run in progress) sees every row logged so far."""
+    seen: dict[int, list[str]] = {}
+    loss_file = tmp_path / "out" / "loss.csv"
+
+    def peek(iteration: int, seconds: float) -> bool:
+        seen[iteration] = loss_file.read_text().splitlines()
+        return False
+
+    train(digits, tmp_path / "state", tmp_path / "out", tiny(8, snapshot_freq=8), threads=1, log=[].append, stop=peek)
+    assert [line.split(",")[0] for line in seen[1]] == ["iteration"]  # the header before the first row
+    assert [line.split(",")[0] for line in seen[7]] == ["iteration", "2", "4", "6"]
+    final = loss_file.read_text().splitlines()
+    assert final[: len(seen[7])] == seen[7] and [line.split(",")[0] for line in final] == [
+        "iteration",
+        "2",
+        "4",
+        "6",
+        "8",
+    ]

@@ -318,7 +318,11 @@ def test_tiny_run_produces_metrics_and_results_table(tiny_run):
         metrics["precision"]
     )
     assert pd.read_csv(workdir / "results/selection/digits/tiny/fid_vs_checkpoint.csv")["heldout_loss"].notna().all()
-    assert f"| {metrics['recognisable']:.2f} | {metrics['recognisable_real']:.2f} |" in table
+    low, high = metrics["intervals"]["recognisable"]  # Wilson's interval of the share
+    assert low <= metrics["recognisable"] <= high
+    recognisable = f"| {metrics['recognisable']:.2f} [{low:.2f}, {high:.2f}] | {metrics['recognisable_real']:.2f} |"
+    assert recognisable in table
+    assert f"| {metrics['extractor']['test_accuracy']:.4f} |" in table  # the classifier's test accuracy
     selection = json.loads((workdir / "results/selection/digits/tiny/selection.json").read_text())
     assert selection["iteration"] in (10, 20) and selection["num_candidates"] == 2
     for log in ("train/digits/tiny.log", "score/digits/tiny/ckpt_10.log", "evaluate/digits/tiny.log"):

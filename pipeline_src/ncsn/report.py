@@ -38,6 +38,7 @@ INTERVALS = {
     "kid_mean": "kid",
     "precision": "precision",
     "recall": "recall",
+    "recognisable": "recognisable",
 }
 RESULT_COLUMNS = [
     "source",
@@ -62,6 +63,7 @@ RESULT_COLUMNS = [
     "recall",
     "recognisable",
     "recognisable_real",
+    "extractor_accuracy",
 ]
 RESULT_COLUMNS += [f"{column}_{end}" for column in INTERVALS for end in ("low", "high")]
 TIMING_COLUMNS = [
@@ -193,6 +195,7 @@ DECIMALS = {
     "recall": 3,
     "recognisable": 2,
     "recognisable_real": 2,
+    "extractor_accuracy": 4,
     "train_it_per_s": 2,
     "seconds_per_1000_samples": 1,
     "prepare_seconds": 1,
@@ -252,6 +255,7 @@ def result_row(
         # share of samples (and of real test images) the classifier extractor is >= 90% sure of; None with Inception
         "recognisable": metrics["recognisable"],
         "recognisable_real": metrics["recognisable_real"],
+        "extractor_accuracy": extractor.get("test_accuracy") if isinstance(extractor, Mapping) else None,
     }
 
 

@@ -70,7 +70,7 @@ def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
         "--extractor-model",
         dest="extractor",
         default=None,
-        help="digits: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
+        help="classifier: model.pt of train-extractor; inception: torch-fidelity weights (default: the file the statistics record)",
     )
     parser.add_argument(
         "--refstats", "--ref", dest="refstats", required=True, help="reference statistics of `ncsn ref-stats`"

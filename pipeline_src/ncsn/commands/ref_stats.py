@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extractor-model",
         dest="extractor",
         default=None,
-        help="digits: model.pt of train-extractor; inception: torch-fidelity weights (overrides extractor.weights)",
+        help="classifier: model.pt of train-extractor; inception: torch-fidelity weights (overrides extractor.weights)",
     )
     parser.add_argument(
         "--extractor-settings",
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="extractor block (JSON); default: settings.extractor",
     )
-    add_settings_argument(parser, 'JSON {"extractor": {"kind": "digits|inception", ...}, "device": "auto"}')
+    add_settings_argument(parser, 'JSON {"extractor": {"kind": "classifier|inception", ...}, "device": "auto"}')
     add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)"

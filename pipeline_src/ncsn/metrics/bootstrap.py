@@ -33,6 +33,7 @@ small-sample bias remains in the value, so compare FIDs at equal sample counts.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 import numpy as np
@@ -68,6 +69,17 @@ def bias_corrected_interval(
     bias = float(np.mean(replicates)) - value
     ends = [v - bias for v in percentile_interval(replicates, confidence)]
     return [float(np.clip(v, low, high)) if low is not None or high is not None else v for v in ends]
+
+
+def wilson_interval(share: float, n: int, confidence: float) -> list[float]:
+    """Wilson's score interval of a binomial share (the recognisable share of ``n`` samples): exact enough at
+    small ``n`` and at shares near 0 or 1, where the normal approximation's interval leaves [0, 1]."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def psd_sqrt(matrix: np.ndarray) -> np.ndarray:
@@ -227,7 +239,8 @@ def precision_recall_replicates(
 
 
 def intervals(stats: Any, ref: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    """Intervals of FID (both libraries), KID and precision/recall, with the FID replicates (selection noise).
+    """Intervals of FID (both libraries), KID and precision/recall, with the FID replicates (selection noise), and
+    Wilson's interval of the recognisable share (classifier extractors).
 
     ``stats``/``ref`` are :class:`ncsn.metrics.fidelity.Statistics`; ``stats`` must hold every
     image's features (``fid_features``). ``settings`` is the filled ``intervals`` block. Metrics
@@ -256,6 +269,8 @@ def intervals(stats: Any, ref: Any, settings: dict[str, Any]) -> dict[str, Any]:
         precision, recall = precision_recall_replicates(stats.features, ref.features, resamples, seed)
         out["precision"] = bias_corrected_interval(float(inside.mean()), precision, confidence, 0.0, 1.0)
         out["recall"] = bias_corrected_interval(float(covers.any(axis=0).mean()), recall, confidence, 0.0, 1.0)
+    if stats.recognisable is not None:
+        out["recognisable"] = wilson_interval(stats.recognisable, stats.count, confidence)
     out["fid_replicates"] = [round(float(v), 6) for v in fid]
     out["fid_replicates_bias"] = round(float(np.mean(fid)) - fid_value(tf_features, ref.torch_fidelity), 6)
     return out

@@ -214,10 +214,7 @@ def save_classifier(path: str | os.PathLike, model: ClassifierNet, report: dict[
 
 
 def load_classifier(path: str | os.PathLike) -> tuple[ClassifierNet, dict[str, Any]]:
-    """Load a saved classifier in eval mode; returns (model, {arch, test_accuracy, test_recognisable}).
-
-    ``test_recognisable`` is None for a file saved before it was recorded.
-    """
+    """Load a saved classifier in eval mode; returns (model, {arch, test_accuracy, test_recognisable})."""
     path = Path(path)
     if not path.is_file():
         raise NcsnError(
@@ -242,5 +239,5 @@ def load_classifier(path: str | os.PathLike) -> tuple[ClassifierNet, dict[str, A
     return model, {
         "arch": payload["arch"],
         "test_accuracy": payload["test_accuracy"],
-        "test_recognisable": payload.get("test_recognisable"),
+        "test_recognisable": payload["test_recognisable"],
     }
