@@ -32,9 +32,9 @@ demo: venv
 # 2 cores): the data from data/mnist (downloaded there with internet) or from MNIST_ROOT, a folder with
 # the four IDX files (decompressed or .gz), e.g. make demo-mnist MNIST_ROOT=../shared/data/mnist
 MNIST_ROOT ?=
+MNIST_DATA = --config 'datasets={"mnist": {"source": "mnist", "root": "$(MNIST_ROOT)"}}'
 demo-mnist: venv
-	$(BIN)/snakemake --cores $(CORES) --max-threads 1 --configfile config/mnist_cpu.yaml \
-	  $(if $(MNIST_ROOT),--config 'datasets={"mnist": {"source": "mnist", "root": "$(MNIST_ROOT)"}}')
+	$(BIN)/snakemake --cores $(CORES) --max-threads 1 --configfile config/mnist_cpu.yaml $(if $(MNIST_ROOT),$(MNIST_DATA))
 
 # pytest exits 5 when it collects no test: an empty suite is not a failure.
 # In CI (CI=true, as root) the SLURM integration test then runs on a one-node cluster that
