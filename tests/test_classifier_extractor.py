@@ -95,3 +95,18 @@ def test_at_8x8_it_is_the_digits_classifier_the_default_has_always_used():
         (10, 64),
         (10,),
     ]
+
+
+def test_the_former_kind_name_digits_reads_as_classifier():
+    """Configs written for the digits extractor keep working: the same block, filled under the current name."""
+    from ncsn.settings import check_block, check_config
+
+    assert check_block("extractor", {"kind": "digits"}) == check_block("extractor", {"kind": "classifier"})
+    config = check_config(
+        {
+            "datasets": {"digits": {"source": "digits"}},
+            "extractors": {"digits": {"kind": "digits", "epochs": 3}},
+            "experiments": {"tiny": {"dataset": "digits", "extractor": "digits"}},
+        }
+    )
+    assert config["extractors"]["digits"]["kind"] == "classifier" and config["extractors"]["digits"]["epochs"] == 3

@@ -62,8 +62,8 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):
         straight = load_checkpoint(tmp_path / "straight" / "state" / f"ckpt_{iteration}.pt")
         resumed = load_checkpoint(tmp_path / "split" / "state" / f"ckpt_{iteration}.pt")
         assert straight["ema"] is not None, "EMA weights must be saved"
-        # Adam's moments: in the newest snapshot only (the one a resume starts from)
-        assert bool(straight["optimizer"] and straight["optimizer"]["state"]) == (iteration == 6), iteration
+        # Adam's moments: in the two newest snapshots only (the one a resume starts from, and its spare)
+        assert bool(straight["optimizer"] and straight["optimizer"]["state"]) == (iteration >= 4), iteration
         for key in RESUMABLE:
             assert_identical(straight[key], resumed[key], key)
         # loss log identical except the measured speed (last column)
@@ -123,7 +123,7 @@ def test_interrupted_writes_are_never_picked_up(digits, tmp_path):
     with pytest.raises(RuntimeError, match="interrupted"):
         save_checkpoint(state / "ckpt_8.pt", {"iteration": 8, "model": torch.zeros(10_000), "later": Unpicklable()})
     assert not (state / "ckpt_8.pt").exists()
-    assert sorted(p.name for p in state.iterdir()) == [".ckpt_4.pt.k2j3h4.tmp", "ckpt_2.pt", "ckpt_6.pt"]
+    assert sorted(p.name for p in state.iterdir()) == [".ckpt_4.pt.k2j3h4.tmp", ".lock", "ckpt_2.pt", "ckpt_6.pt"]
 
     log: list[str] = []
     run(digits, tmp_path / "run", tiny(6), log)

@@ -3,17 +3,21 @@
 A checkpoint is one ``torch.save`` file ``ckpt_{iteration}.pt`` holding everything needed to
 resume (weights, optimiser state, EMA weights, iteration, every RNG state, the loss log) and to
 sample (the full model and schedule specs and the noise levels), so no caller has to guess them.
-Only the newest snapshot of a run keeps the optimiser state (Adam's two moments, twice the size
-of the weights); older ones drop it (``optimizer: None``), as selection, sampling and figures
-never read it.
+Only the two newest snapshots of a run keep the optimiser state (Adam's two moments, twice the
+size of the weights: the newest, and a spare for when the newest is lost); older ones drop it
+(``optimizer: None``), as selection, sampling and figures never read it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import platform
 import re
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -21,7 +25,40 @@ from ncsn.errors import NcsnError
 from ncsn.io import save_torch
 
 FORMAT = "ncsn-checkpoint-v1"
+# Snapshots of a run that keep the optimiser state: the newest and the one before (a spare).
+OPTIMIZER_STATES_KEPT = 2
 NAME_PATTERN = re.compile(r"^ckpt_(\d+)\.pt$")
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def state_dir_lock(directory: str | os.PathLike) -> Iterator[None]:
+    """Hold the state folder's lock while training writes there: a second trainer on the same folder (a
+    resubmitted job while the first still runs) stops at once, naming the holder, instead of writing
+    beside it. A POSIX lock (``lockf``, honoured over NFS), released by the kernel when the holder dies."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise NcsnError(
+                f"another training holds the state folder {directory} ({holder}); two trainers must never write one "
+                "folder: wait for it to end (or stop it), then run this command again"
+            ) from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {platform.node()}, since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def checkpoint_name(iteration: int) -> str:
@@ -66,19 +103,22 @@ def has_optimizer_state(path: str | os.PathLike) -> bool:
     return torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("optimizer") is not None
 
 
-def drop_optimizer_states(directory: str | os.PathLike, keep: str | os.PathLike) -> list[Path]:
-    """Rewrite every checkpoint in ``directory`` but ``keep`` without its optimiser state; returns those rewritten.
+def drop_optimizer_states(directory: str | os.PathLike, keep: int = OPTIMIZER_STATES_KEPT) -> list[Path]:
+    """Rewrite every checkpoint in ``directory`` without its optimiser state but the ``keep`` newest that hold
+    one; returns those rewritten.
 
-    Each rewrite is atomic (a new file replaces the old), so a hard link elsewhere (a published
-    checkpoint) keeps the old content until it is linked again. Unreadable files are left alone.
+    Two are kept so that losing the newest file (a node dying mid-write, a full disk) still leaves a
+    snapshot to resume from bit for bit. Each rewrite is atomic (a new file replaces the old), so a
+    hard link elsewhere (a published checkpoint) keeps the old content until it is linked again.
+    Unreadable files are left alone and not counted.
     """
-    keep = Path(keep).resolve()
-    rewritten = []
-    for _, path in list_checkpoints(directory):
-        if path.resolve() == keep:
-            continue
+    kept, rewritten = 0, []
+    for _, path in reversed(list_checkpoints(directory)):
         try:
             if not has_optimizer_state(path):
+                continue
+            if kept < keep:
+                kept += 1
                 continue
             state = load_checkpoint(path)
         except Exception:  # a damaged file: latest_complete reports and skips it

@@ -12,12 +12,20 @@ import torch
 from ncsn.errors import NcsnError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+# Variables through which a scheduler gives a job GPUs (Slurm sets the first two, and CUDA_VISIBLE_DEVICES).
+GPU_GRANT_VARIABLES = ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES")
+# Set to 1 where a job is given GPUs that torch must not use (a test cluster's dummy GPUs, a deliberate CPU run).
+CPU_FALLBACK_VARIABLE = "NCSN_ALLOW_CPU_FALLBACK"
+# Oldest Linux NVIDIA driver for each major CUDA version of a torch build (NVIDIA's CUDA compatibility tables:
+# a driver of the major version's first release runs every minor version of it).
+MIN_DRIVER = {"11": "450.80.02", "12": "525.60.13", "13": "580.65.06"}
 
 T = TypeVar("T", torch.Tensor, torch.nn.Module)
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an error, not a silent fallback.
+    """``auto`` -> CUDA when available else CPU (unless the job was given GPUs torch cannot see:
+    :func:`check_no_unused_gpus`); ``cuda`` without a GPU is an error, not a silent fallback.
 
     ``auto``/``cuda`` on a machine with several visible GPUs reserve a free one for this process
     (:mod:`ncsn.gpus`), so parallel jobs of a workstation run on different cards; ``cuda:N`` is
@@ -27,6 +35,7 @@ def select_device(name: str = "auto") -> torch.device:
     if name not in DEVICE_CHOICES and not name.startswith("cuda:"):
         raise NcsnError(f"device must be one of {', '.join(DEVICE_CHOICES)} (or cuda:N), got {name!r}")
     if name == "auto" and not torch.cuda.is_available():
+        check_no_unused_gpus()
         return torch.device("cpu")
     if name in ("auto", "cuda") and torch.cuda.is_available():
         index = _free_gpu()
@@ -44,6 +53,38 @@ def select_device(name: str = "auto") -> torch.device:
             raise NcsnError(f"device {name!r} does not exist: torch sees {torch.cuda.device_count()} GPU(s)")
         return device
     return torch.device("cpu")
+
+
+def granted_gpus() -> str | None:
+    """``NAME=value`` of the first variable saying this job was given GPUs, or None."""
+    for variable in GPU_GRANT_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if value and value not in ("-1", "NoDevFiles", "none"):
+            return f"{variable}={value}"
+    return None
+
+
+def check_no_unused_gpus() -> None:
+    """Stop ``device: auto`` from computing on the CPU in a job that was given GPUs torch cannot see (a driver
+    older than the torch build needs, a CPU build of torch): an allocation burnt without a word otherwise."""
+    granted = granted_gpus()
+    if granted is None or os.environ.get(CPU_FALLBACK_VARIABLE) == "1":
+        return
+    cuda = torch.version.cuda
+    if cuda is None:
+        build = f"torch {torch.__version__} is a CPU-only build"
+        fix = "install a CUDA build of torch (README.md, Install: the index of your CUDA version)"
+    else:
+        driver = MIN_DRIVER.get(cuda.split(".")[0], "a recent one")
+        build = f"torch {torch.__version__} is built for CUDA {cuda}, which needs an NVIDIA driver {driver} or newer"
+        fix = (
+            "check the node's driver with nvidia-smi, and install the torch build of the CUDA version that driver "
+            "supports (README.md, Install), or ask for nodes with a newer driver"
+        )
+    raise NcsnError(
+        f"this job was given GPUs ({granted}) but torch sees none: {build}. Nothing was computed: {fix}. "
+        f"To compute on the CPU anyway, set device: cpu, or {CPU_FALLBACK_VARIABLE}=1 in the job's environment"
+    )
 
 
 def _free_gpu() -> int:

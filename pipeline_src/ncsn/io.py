@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from ncsn.errors import NcsnError
+
+FULL_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _current_umask() -> int:
@@ -44,9 +50,51 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def human_bytes(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+def payload_bytes(obj: Any) -> int:
+    """Bytes of the arrays and tensors inside ``obj`` (dicts, lists, tuples): about what saving it writes."""
+    if isinstance(obj, dict):
+        return sum(payload_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(payload_bytes(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if hasattr(obj, "element_size") and hasattr(obj, "numel"):  # a torch tensor (torch not imported here)
+        return obj.element_size() * obj.numel()
+    return 0
+
+
+@contextlib.contextmanager
+def disk_full_named(path: str | os.PathLike, obj: Any) -> Iterator[None]:
+    """Turn a write that failed for want of space into an error naming the folder, its free space and the size
+    the file needs. torch.save reports a full disk as an opaque RuntimeError, so a failed write counts as a
+    full disk also when the free space left is below the file's size."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        target = Path(path)
+        needs = payload_bytes(obj)
+        free = shutil.disk_usage(target.parent).free if target.parent.is_dir() else None
+        if getattr(err, "errno", None) not in FULL_DISK_ERRORS and (free is None or free >= needs):
+            raise
+        raise NcsnError(
+            f"no space left to write {target.name} in {target.parent}: {human_bytes(free or 0)} free there, and the file "
+            f"needs about {human_bytes(needs)}. Nothing was replaced (every earlier file there is intact) and no "
+            "temporary file is left: free space on that file system (or move the folder to a larger one) and run "
+            f"the same command again ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
+        ) from err
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Save arrays to an uncompressed ``.npz`` (fast to load), atomically."""
-    with atomic_path(path) as tmp:
+    with disk_full_named(path, arrays), atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
 
@@ -60,7 +108,7 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
     """
     import torch  # imported here: the data stage uses this module without torch
 
-    with atomic_path(path) as tmp:
+    with disk_full_named(path, obj), atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()

@@ -4,15 +4,19 @@ killed, and when training should stop before that.
 A training longer than a cluster's time limit runs as a chain of submissions: each one trains
 until shortly before its own limit, snapshots, and exits with :data:`EXIT_RESUME`; the rule's
 retries submit the next one, which resumes from that snapshot (docs/running.md, "Time limits").
+The same happens on the signals a cluster sends before it kills a job (:data:`STOP_SIGNALS`:
+SIGTERM at ``scancel`` and pre-emption, SIGUSR1 where a site signals ahead with ``--signal``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 # Status of a training that stopped early to beat its time limit (EX_TEMPFAIL: "try again").
 EXIT_RESUME = 75
@@ -26,6 +30,9 @@ PLACEMENT_VARIABLES = (
     "SLURM_STEP_GPUS",
     "CUDA_VISIBLE_DEVICES",
 )
+# Signals that ask a job to end soon: Slurm's SIGTERM (scancel, pre-emption, the time limit; SIGKILL
+# follows after KillWait or the partition's GraceTime) and SIGUSR1 (sbatch --signal=USR1@SECONDS).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 _TIME_LEFT = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$")
 
 
@@ -67,3 +74,36 @@ def stop_rule(deadline: float | None, margin: float) -> Callable[[int, float], b
     if deadline is None:
         return None
     return lambda _iteration, step_seconds: time.time() + margin + 2 * step_seconds >= deadline
+
+
+StopRule = Callable[[int, float], "str | bool"]
+
+
+@contextmanager
+def caught_stop_signals() -> Iterator[Callable[[], str | None]]:
+    """While inside, :data:`STOP_SIGNALS` are recorded instead of ending the process; yields a function
+    that returns the name of the first one received (None before). The handlers are restored on exit."""
+    received: list[str] = []
+
+    def note(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_on_signal_or_deadline(signalled: Callable[[], str | None], deadline_rule: StopRule | None) -> StopRule:
+    """A ``stop`` predicate for ``ncsn.train.train`` that says why: a signal's name once one arrived, else
+    what ``deadline_rule`` says."""
+
+    def stop(iteration: int, step_seconds: float) -> str | bool:
+        name = signalled()
+        if name:
+            return f"on {name}"
+        return bool(deadline_rule and deadline_rule(iteration, step_seconds))
+
+    return stop

@@ -4,8 +4,9 @@ Snapshots go to a *state dir* (``ckpt_{iteration}.pt`` every ``snapshot_freq`` i
 the end). Started again on the same state dir, training continues from the newest complete
 snapshot and, on CPU, ends bit-identical to an uninterrupted run: the snapshot holds weights,
 optimiser state, EMA weights, the batcher's and the noise generator's states, the global torch
-RNG states and the partly filled loss-log window; only the newest snapshot keeps the optimiser
-state (older ones are rewritten without it, see ``ncsn.checkpoint``). Once the last iteration is reached the run is
+RNG states and the partly filled loss-log window; only the two newest snapshots keep the optimiser
+state (older ones are rewritten without it, see ``ncsn.checkpoint``), so losing the newest file
+still resumes bit for bit. Once the last iteration is reached the run is
 *published* to an output dir: every snapshot (hard-linked), ``loss.csv`` and ``run.json``.
 ``loss.csv`` already grows there while training runs (a row every ``log_every`` iterations), so
 ``ncsn figure loss`` draws the current curve of a run in progress.
@@ -27,7 +28,14 @@ import torch
 
 import ncsn
 from ncsn import device as devices
-from ncsn.checkpoint import checkpoint_name, drop_optimizer_states, latest_complete, list_checkpoints, save_checkpoint
+from ncsn.checkpoint import (
+    checkpoint_name,
+    drop_optimizer_states,
+    latest_complete,
+    list_checkpoints,
+    save_checkpoint,
+    state_dir_lock,
+)
 from ncsn.data import DeviceBatcher, load_split
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path
@@ -243,10 +251,11 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])
-        else:  # only when the newest snapshot was lost: older ones keep no optimiser state
+        else:  # only when the two newest snapshots were lost: older ones keep no optimiser state
             log(
-                f"note: the snapshot at iteration {state['iteration']} keeps no optimiser state (only the newest one does, and it "
-                "is missing or damaged); Adam's moments restart from zero: the run continues, but not bit-identical to an uninterrupted one"
+                f"note: the snapshot at iteration {state['iteration']} keeps no optimiser state (only the two newest ones do, and "
+                "they are missing or damaged); Adam's moments restart from zero: the run continues, but not bit-identical to an "
+                "uninterrupted one"
             )
         for group in self.optimizer.param_groups:  # the current settings win over the snapshot's (e.g. a lowered lr)
             group.update(
@@ -296,15 +305,16 @@ def train(
     settings: dict[str, Any],
     threads: int | None = None,
     log: Log = _stderr,
-    stop: Callable[[int, float], bool] | None = None,
+    stop: Callable[[int, float], str | bool] | None = None,
 ) -> dict[str, Any]:
     """Train (or resume, or just publish) the run described by ``settings``; returns the run record.
 
     ``data_path`` is a prepared ``train.npz``; snapshots go to ``state_dir``; the finished run
     is published to ``out_dir`` (``checkpoints/``, ``loss.csv``, ``run.json``). ``threads``:
     CPU threads for torch (default: every CPU this process may use). ``stop`` is asked after every
-    iteration, with its number and the seconds it took: when it says yes, training snapshots where it is
-    and raises :class:`StoppedEarly` (a wall-time limit near; the next session resumes there).
+    iteration, with its number and the seconds it took: when it says yes (or gives a reason, such as
+    "on SIGTERM"), training snapshots where it is and raises :class:`StoppedEarly` (a wall-time limit
+    near, a signal; the next session resumes there).
     """
     images, _ = load_split(data_path)
     settings = resolve_settings(settings, images.shape)
@@ -322,7 +332,23 @@ def train(
     if cfg["batch_size"] > len(images):
         log(f"note: batch_size {cfg['batch_size']} exceeds the {len(images)} training images; batches repeat images")
     state_dir, out_dir = Path(state_dir), Path(out_dir)
+    with state_dir_lock(state_dir):
+        return _train_locked(images, state_dir, out_dir, settings, sigmas, device, threads, log, stop)
 
+
+def _train_locked(
+    images: np.ndarray,
+    state_dir: Path,
+    out_dir: Path,
+    settings: dict[str, Any],
+    sigmas: torch.Tensor,
+    device: torch.device,
+    threads: int | None,
+    log: Log,
+    stop: Callable[[int, float], str | bool] | None,
+) -> dict[str, Any]:
+    """:func:`train` once it holds the state folder's lock."""
+    cfg = settings["training"]
     found = latest_complete(state_dir, max_iteration=cfg["iterations"], log=log)
     if found is not None:
         _check_compatible(found[0], settings, found[1])
@@ -361,6 +387,8 @@ def train(
             it = trainer.iteration
             at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
             stopping = stop is not None and not at_snapshot and stop(it, time.perf_counter() - step_started)
+            if stopping and not isinstance(stopping, str):
+                stopping = "before the wall-time limit"
             if it % cfg["log_every"] == 0 or at_snapshot:
                 trainer.check_finite(last_good)
             if it % cfg["log_every"] == 0:
@@ -379,7 +407,7 @@ def train(
                 last_good = state_dir / checkpoint_name(it)
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
-                drop_optimizer_states(state_dir, keep=last_good)
+                drop_optimizer_states(state_dir)
                 _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
                 say(f"saved {last_good}")
             if stopping:
@@ -387,17 +415,17 @@ def train(
                 seconds = time.perf_counter() - started
                 resume_point = state_dir / checkpoint_name(it)
                 save_checkpoint(resume_point, trainer.state({**session, "end_iteration": it, "seconds": seconds}))
-                drop_optimizer_states(state_dir, keep=resume_point)
+                drop_optimizer_states(state_dir)
                 _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
                 raise StoppedEarly(
-                    f"stopped at iteration {it} of {cfg['iterations']} before the wall-time limit; saved "
+                    f"stopped at iteration {it} of {cfg['iterations']} {stopping}; saved "
                     f"{resume_point}: run the same command again to resume there"
                 )
     return publish(state_dir, out_dir, final)
 
 
 class StoppedEarly(NcsnError):
-    """Training stopped before its last iteration to beat a wall-time limit, after a snapshot to resume from."""
+    """Training stopped before its last iteration (a wall-time limit near, a signal), after a snapshot to resume from."""
 
 
 def is_resume_point(iteration: int, snapshot_freq: int, iterations: int) -> bool:

@@ -1,4 +1,9 @@
-"""``python -m ncsn train``: train a score network, resuming from the newest complete snapshot in the state dir."""
+"""``python -m ncsn train``: train a score network, resuming from the newest complete snapshot in the state dir.
+
+SIGTERM or SIGUSR1 (a cluster's scancel, pre-emption or early warning), like a near time limit,
+make it snapshot where it is and exit with status 75 (``ncsn.slurm.EXIT_RESUME``); run again, it
+resumes there bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -45,16 +50,18 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ncsn.settings import defaults
-    from ncsn.slurm import EXIT_RESUME, slurm_deadline, stop_rule
+    from ncsn.slurm import EXIT_RESUME, caught_stop_signals, slurm_deadline, stop_on_signal_or_deadline, stop_rule
     from ncsn.train import StoppedEarly, train
 
     if args.wall_time is not None:
-        stop = stop_rule(time.time() + args.wall_time, margin=0.0)
+        deadline = stop_rule(time.time() + args.wall_time, margin=0.0)
     else:
         margin = defaults("cluster")["stop_margin"] if args.stop_margin is None else args.stop_margin
-        stop = stop_rule(slurm_deadline(), margin)
+        deadline = stop_rule(slurm_deadline(), margin)
     try:
-        record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads, stop=stop)
+        with caught_stop_signals() as signalled:  # SIGTERM/SIGUSR1: snapshot where it is, exit 75
+            stop = stop_on_signal_or_deadline(signalled, deadline)
+            record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads, stop=stop)
     except StoppedEarly as stopped:
         print(f"ncsn train: {stopped}", file=sys.stderr)
         return EXIT_RESUME
