@@ -315,7 +315,7 @@ def test_report_command(run, tmp_path, capsys):
     results = pd.read_csv(tmp_path / "results.csv")
     metrics = json.loads((run / "metrics.json").read_text())
     ours = results.iloc[0]
-    assert ours["experiment"] == "tiny" and ours["extractor"] == "digits" and ours["architecture"] == "refinenet"
+    assert ours["experiment"] == "tiny" and ours["extractor"] == "classifier" and ours["architecture"] == "refinenet"
     assert ours["fid"] == pytest.approx(metrics["fid"]) and ours["is_mean"] == pytest.approx(
         metrics["inception_score"]["mean"]
     )

@@ -126,10 +126,16 @@ def generate(
     num_shards: int = 1,
     log: Callable[[str], None] = lambda line: None,
     stream: str = "evaluation",
+    blocks_dir: str | os.PathLike | None = None,
+    draw_key: str = "",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Draw shard ``shard`` of ``num_shards`` of ``num_samples`` samples; returns (uint8 NHWC, info).
 
     ``stream``: ``evaluation`` for final samples, ``selection`` for checkpoint scoring (see above).
+    ``blocks_dir``: every finished block is also kept there (``block_{b}.npz``, with ``draw_key``,
+    which names the draw), and a block found there with the same key is taken instead of drawn again:
+    a shard killed after hours (a signal, a pre-emption) resumes at its first unfinished block, and
+    ends with the samples an uninterrupted run draws (each block's seed depends on its index only).
 
     ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device;
     ``opts`` is a filled sampling block (:func:`sampling_settings`, called where the settings come in).
@@ -144,11 +150,21 @@ def generate(
         progress.update(1)
         return model(x, levels)
 
+    kept = 0
     with progress:
         for block, lo, hi in blocks:
+            found = load_block(blocks_dir, block, draw_key) if blocks_dir is not None else None
+            if found is not None and len(found) == hi - lo:
+                out[lo - start : hi - start] = found
+                kept += 1
+                progress.update(chain_steps(opts, len(sigmas)))
+                progress.write(f"block {block}: samples {lo}..{hi - 1} kept from an interrupted run ({blocks_dir})")
+                continue
             generator = torch.Generator(device=sigmas.device).manual_seed(block_seed(seed, block, stream))
             x = sample_block(counted, sigmas, opts, (hi - lo, *image_shape), generator)
             out[lo - start : hi - start] = to_uint8(x)
+            if blocks_dir is not None:
+                save_block(blocks_dir, block, draw_key, out[lo - start : hi - start])
             progress.write(f"block {block}: samples {lo}..{hi - 1} done ({time.perf_counter() - began:.1f} s)")
     seconds = time.perf_counter() - began
     info = {
@@ -163,8 +179,30 @@ def generate(
         "device": str(sigmas.device),
         "seconds": round(seconds, 3),
         "samples_per_s": (stop - start) / seconds if seconds > 0 else None,
+        "blocks_kept": kept,
     }
     return out, info
+
+
+def block_path(blocks_dir: str | os.PathLike, block: int) -> Path:
+    return Path(blocks_dir) / f"block_{block}.npz"
+
+
+def save_block(blocks_dir: str | os.PathLike, block: int, draw_key: str, images: np.ndarray) -> None:
+    """Keep one finished block (atomically) for a resumed run of the same draw."""
+    save_npz(block_path(blocks_dir, block), images=images, key=np.array(draw_key))
+
+
+def load_block(blocks_dir: str | os.PathLike, block: int, draw_key: str) -> np.ndarray | None:
+    """A kept block of the same draw, or None (absent, unreadable, or of another draw)."""
+    path = block_path(blocks_dir, block)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data["images"] if str(data["key"]) == draw_key else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def save_shard(path: str | os.PathLike, images: np.ndarray, info: dict[str, Any]) -> None:

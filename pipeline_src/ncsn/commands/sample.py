@@ -1,8 +1,13 @@
-"""``python -m ncsn sample``: draw shard k of K of N samples from a checkpoint (uint8 NHWC ``.npz``)."""
+"""``python -m ncsn sample``: draw shard k of K of N samples from a checkpoint (uint8 NHWC ``.npz``).
+
+Each finished block of the shard is kept in ``OUT.blocks/`` until the shard is written, so a job
+killed after hours (scancel, pre-emption, a time limit) resumes at its first unfinished block.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ncsn.commands.options import add_settings_argument, add_threads_argument
 from ncsn.settings import top_level
@@ -35,7 +40,14 @@ def checkpoint_of(args: argparse.Namespace) -> str:
     return args.checkpoint or SELECTION.read(args.selection)["checkpoint"]
 
 
+def blocks_dir_of(out: str) -> Path:
+    """Where a shard keeps its finished blocks until it is written: beside it, ``OUT.blocks/``."""
+    return Path(f"{out}.blocks")
+
+
 def run(args: argparse.Namespace) -> int:
+    import shutil
+
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
@@ -49,18 +61,25 @@ def run(args: argparse.Namespace) -> int:
         path, select_device(top_level(args.settings, "device")), use_ema=opts["use_ema"]
     )
     spec = info["model_spec"]
+    seed = top_level(args.settings, "seed")
+    draw = {"checkpoint": str(path), "iteration": info["iteration"], "ema": info["ema"], "sampling": opts}
+    draw.update(seed=seed, num_samples=args.num_samples)
+    blocks = blocks_dir_of(args.out)
     images, meta = generate(
         model,
         sigmas,
         image_shape(spec),
         opts,
         args.num_samples,
-        top_level(args.settings, "seed"),
+        seed,
         args.shard,
         args.shards,
         log=print,
+        blocks_dir=blocks,
+        draw_key=repr(draw),
     )
     meta.update(checkpoint=str(path), iteration=info["iteration"], ema=info["ema"])
     save_shard(args.out, images, meta)
+    shutil.rmtree(blocks, ignore_errors=True)
     print(f"shard {args.shard} of {args.shards}: {len(images)} samples ({meta['samples_per_s']:.3g}/s) -> {args.out}")
     return 0
