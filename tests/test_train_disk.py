@@ -190,6 +190,7 @@ def test_a_full_disk_names_the_folder_the_free_space_and_the_snapshot_size(tmp_p
     assert any("resuming from" in line and "ckpt_2.pt" in line for line in log), log
 
 
+@pytest.mark.slow
 def test_a_second_trainer_on_the_same_state_folder_stops_naming_the_first(tmp_path):
     """A resubmitted job while the first still trains: the second refuses at once and writes nothing."""
     data = cifar_shaped(tmp_path / "data")

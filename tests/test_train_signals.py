@@ -89,6 +89,7 @@ def test_a_sigterm_training_snapshots_where_it_is_and_resumes_bit_for_bit(digits
     assert not list((tmp_path / "run" / "out" / "checkpoints").glob(f"ckpt_{stopped_at}.pt"))  # never published
 
 
+@pytest.mark.slow
 def test_a_job_given_gpus_that_torch_cannot_see_stops_before_any_work(digits, tmp_path):
     """device auto in a job Slurm gave a GPU, on a torch without one (old driver, CPU build): no silent CPU run."""
     command = [sys.executable, "-m", "ncsn", "train", "--data", str(digits), "--state-dir", str(tmp_path / "state")]
