@@ -12,7 +12,7 @@ LOCK := requirements-lock.txt
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= all
 
-.PHONY: venv demo demo-mnist test test-fast test-slurm bench gpu-check report-docs clean-venv paper-smoke
+.PHONY: venv demo demo-mnist test test-fast test-slurm bench gpu-check report-docs report-docs-mnist clean-venv paper-smoke
 
 venv: $(STAMP)
 
@@ -76,6 +76,17 @@ gpu-check: venv
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Refresh the README's and docs/results.md's copies of the real-MNIST run's tables and figures after `make demo-mnist`.
+report-docs-mnist:
+	mkdir -p docs/figures
+	cp results/report/results.md docs/figures/mnist_results.md
+	cp results/report/timing.md docs/figures/mnist_timing.md
+	cp results/figures/mnist/mnist_geometric/samples.png docs/figures/mnist_samples.png
+	cp results/figures/mnist/mnist_baseline/samples.png docs/figures/mnist_baseline_samples.png
+	cp results/figures/mnist/mnist_geometric/intermediate.png docs/figures/mnist_intermediate.png
+	cp results/figures/mnist/mnist_geometric/inpainting.png docs/figures/mnist_inpainting.png
+	cp results/neighbours/mnist/mnist_geometric/pixel.png docs/figures/mnist_neighbours.png
 
 # Refresh the README's copies of the default run's tables and figures (docs/figures/) after `make demo`.
 report-docs:
