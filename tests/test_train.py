@@ -311,3 +311,21 @@ def test_loss_csv_grows_while_training_runs_and_ends_as_the_published_log(digits
         "6",
         "8",
     ]
+
+
+def test_a_chain_through_a_resume_point_keeps_adam_on_the_same_snapshots_as_one_run(digits, tmp_path):
+    """A stop-early resume point is dropped before the spare is chosen: the chained run's snapshots hold
+    Adam's moments exactly where an uninterrupted run's do (the SLURM test compares every tensor)."""
+    from ncsn.train import StoppedEarly
+
+    with pytest.raises(StoppedEarly):
+        train(
+            digits, tmp_path / "chain", tmp_path / "o1", tiny(6), threads=1, log=[].append, stop=lambda it, s: it == 5
+        )
+    train(digits, tmp_path / "chain", tmp_path / "o1", tiny(6), threads=1, log=[].append)
+    run(digits, tmp_path / "straight", tiny(6))
+
+    def with_adam(state_dir):
+        return [it for it, path in list_checkpoints(state_dir) if load_checkpoint(path)["optimizer"] is not None]
+
+    assert with_adam(tmp_path / "chain") == with_adam(tmp_path / "straight" / "state") == [4, 6]

@@ -407,16 +407,16 @@ def _train_locked(
                 last_good = state_dir / checkpoint_name(it)
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
+                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)  # first: they hold no spare
                 drop_optimizer_states(state_dir)
-                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
                 say(f"saved {last_good}")
             if stopping:
                 trainer.check_finite(last_good)
                 seconds = time.perf_counter() - started
                 resume_point = state_dir / checkpoint_name(it)
                 save_checkpoint(resume_point, trainer.state({**session, "end_iteration": it, "seconds": seconds}))
-                drop_optimizer_states(state_dir)
                 _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
+                drop_optimizer_states(state_dir)
                 raise StoppedEarly(
                     f"stopped at iteration {it} of {cfg['iterations']} {stopping}; saved "
                     f"{resume_point}: run the same command again to resume there"
