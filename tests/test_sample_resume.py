@@ -21,7 +21,7 @@ from ncsn.cli import main
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
 
-SETTINGS = {"sampling": {"n_steps_each": 30, "batch_size": 8}, "device": "cpu", "seed": 0}
+SETTINGS = {"sampling": {"n_steps_each": 4, "batch_size": 8}, "device": "cpu", "seed": 0}
 
 
 def untrained_checkpoint(path):

@@ -16,8 +16,12 @@ two runs must agree bit for bit. On the SLURM side, in one run:
   partition; no job ever waits for a time or partition limit;
 - training needs more than the GPU partition's MaxTime: it runs as a chain of at least three
   submissions, each stopping with a snapshot (exit 75) before its limit, the next resuming;
-- one of those submissions is pre-empted with ``scontrol requeue``: it resumes from its newest
-  snapshot under the same job id;
+- the first head job has a time limit shorter than the workflow: Slurm's early SIGUSR1 (the
+  script's ``--signal``) makes it cancel its jobs and end before the limit, leaving nothing
+  running; a second head job finishes the workflow;
+- one training submission is pre-empted with ``scontrol requeue`` (SIGTERM, SIGKILL after the
+  cluster's 5-second ``KillWait``) and another is sent ``scancel --signal=TERM``: each saves a
+  resume point where it is, and the next session starts there (no iteration lost);
 - the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission.
 Then one GPU job reruns with ``cluster.gpu_request: gres`` and must have asked for ``--gres``.
 """
@@ -29,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +61,11 @@ MIN_SUBMISSIONS = 3
 SNAPSHOTS = 4
 GROUP_SIZE = 2
 RUN_TIMEOUT_S = 1500
+# The first head job's time limit (minutes) and how early Slurm warns it (sbatch --signal; Slurm
+# checks every 30 s or so): it is cancelled 70-100 s after it starts, with its first jobs running.
+HEAD_LIMIT_MIN, HEAD_WARNING_S = 3, 100
+ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED"}
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 LOG_KIND = re.compile(r"/(rule|group)_(\w+?)/")
 PLACEMENT = re.compile(r"^ncsn: SLURM job (.*)$", re.M)
@@ -210,27 +220,74 @@ class Jobs:
         return self.latest.get(jid, {}).get("JobState", "")
 
 
-def _wait_head(head: str, jobs: Jobs, log: Path, state_dir: Path, requeued: list[str]) -> None:
-    """Poll until the head job ends; pre-empt (requeue) the first training submission once it has
-    left a snapshot, and lift the requeued job's 2-minute begin-time hold so the test need not wait."""
+def _submit_head(log: Path, snakemake_args: list[str], *sbatch: str) -> str:
+    """The head process: the shipped sbatch script, in the CPU partition, from the repository root."""
+    return subprocess.run(
+        ["sbatch", "--parsable", f"--partition={CPU_PARTITION}", "--mem=1500", f"--output={log}", *sbatch]
+        + [f"--chdir={REPO}", str(PROFILE / "head.sbatch"), *snakemake_args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+class Preemptions:
+    """What a cluster does to running trainings, done by the test once each has trained a while (its
+    log shows a loss row after its own placement line): ``scontrol requeue`` of the first (the test
+    lifts the requeue's 2-minute begin-time hold), then ``scancel --signal=TERM`` of a later one."""
+
+    def __init__(self, train_log: Path) -> None:
+        self.train_log = train_log
+        self.requeued: str | None = None
+        self.released = False
+        self.terminated: str | None = None
+
+    def _trained_a_while(self, jid: str) -> bool:
+        text = self.train_log.read_text() if self.train_log.exists() else ""
+        _, placed, after = text.rpartition(f"SLURM_JOB_ID={jid} ")
+        return bool(placed) and "\niteration " in after
+
+    def step(self, jobs: Jobs, head_log: Path) -> None:
+        text = head_log.read_text() if head_log.exists() else ""
+        trains = [jid for _, jid, path in SUBMITTED.findall(text) if "/rule_train/" in path]
+        running = [jid for jid in trains if jobs.state(jid) == "RUNNING" and self._trained_a_while(jid)]
+        if self.requeued is None and running:
+            if subprocess.run(["scontrol", "requeue", running[0]], capture_output=True).returncode == 0:
+                self.requeued = running[0]
+        elif self.requeued and not self.released and jobs.state(self.requeued) == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={self.requeued}", "StartTime=now"], check=True)
+            self.released = True
+        elif self.released and self.terminated is None:
+            others = [jid for jid in running if jid != self.requeued]
+            if others and subprocess.run(["scancel", "--signal=TERM", others[0]], capture_output=True).returncode == 0:
+                self.terminated = others[0]
+
+
+def _wait_head(head: str, jobs: Jobs, log: Path, preemptions: Preemptions | None = None) -> None:
+    """Poll until the head job ends, doing the ``preemptions`` on the way."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         jobs.poll()
-        if jobs.state(head) in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}:
+        if jobs.state(head) in ENDED:
             return
         if time.monotonic() > deadline:
-            subprocess.run(["scancel", head])  # the head's Snakemake cancels its jobs on SIGTERM
+            subprocess.run(["scancel", head])  # head.sbatch turns SIGTERM into Snakemake's SIGINT: it cancels its jobs
             time.sleep(20)
             pytest.fail(f"the head job ran past {RUN_TIMEOUT_S} s:\n{log.read_text()[-6000:]}")
-        text = log.read_text() if log.exists() else ""
-        trains = [jid for _, jid, path in SUBMITTED.findall(text) if "/rule_train/" in path]
-        running = [jid for jid in trains if jobs.state(jid) == "RUNNING"]
-        if running and not requeued and list(state_dir.glob("*/ckpt_*.pt")):
-            if subprocess.run(["scontrol", "requeue", running[0]], capture_output=True).returncode == 0:
-                requeued.append(running[0])
-        if requeued and jobs.state(requeued[0]) == "PENDING" and len(requeued) == 1:
-            subprocess.run(["scontrol", "update", f"JobId={requeued[0]}", "StartTime=now"], check=True)
-            requeued.append("released")
+        if preemptions:
+            preemptions.step(jobs, log)
+        time.sleep(1)
+
+
+def _left_running(jobs: Jobs, job_ids: list[str], seconds: float = 60) -> list[str]:
+    """Which of ``job_ids`` are still queued or running ``seconds`` from now (at once when none is)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        jobs.poll()
+        active = [jid for jid in job_ids if jobs.state(jid) in ACTIVE]
+        if not active or time.monotonic() > deadline:
+            return active
         time.sleep(1)
 
 
@@ -307,30 +364,35 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     local_cmd += ["--cores", "2", *COMMON]  # one thread per job (--max-threads): results do not depend on it
     with open(tmp_path / "local.log", "w") as out:
         local = subprocess.Popen(local_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
-    # The head process: the shipped sbatch script, in the CPU partition, from the repository root.
-    head_log = runs["slurm"] / "head.log"
     snakemake_args = [*TARGETS, "--directory", str(runs["slurm"]), "--configfile", str(runs["slurm"] / "config.yaml")]
     snakemake_args += [*COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
-    head = subprocess.run(
-        ["sbatch", "--parsable", f"--partition={CPU_PARTITION}", "--mem=1500", f"--output={head_log}"]
-        + [f"--chdir={REPO}", str(PROFILE / "head.sbatch"), *snakemake_args],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    jobs, requeued = Jobs(), []
-    state_dir = runs["slurm"] / f"results/train_state/{DATASET}/{EXPERIMENT}"
+    jobs = Jobs()
+    preemptions = Preemptions(runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log")
+    # A first head whose time limit is shorter than the workflow: warned early, it cancels its jobs.
+    cut_log, head_log = runs["slurm"] / "head-cut.log", runs["slurm"] / "head.log"
+    limit = [f"--time={HEAD_LIMIT_MIN}", f"--signal=B:USR1@{HEAD_WARNING_S}"]
+    cut = _submit_head(cut_log, snakemake_args, *limit)
     try:
-        _wait_head(head, jobs, head_log, state_dir, requeued)
+        _wait_head(cut, jobs, cut_log)
+        cut_out = cut_log.read_text()
+        cut_jobs = [jid for _, jid, _ in SUBMITTED.findall(cut_out)]
+        left = _left_running(jobs, cut_jobs)
+        head = _submit_head(head_log, snakemake_args)
+        _wait_head(head, jobs, head_log, preemptions)
         local.wait(timeout=RUN_TIMEOUT_S)
     finally:
         if local.poll() is None:
             local.kill()
     slurm_out, local_out = head_log.read_text(), (tmp_path / "local.log").read_text()
+    assert jobs.state(cut) != "TIMEOUT" and "SIGUSR1: cancelling the workflow's jobs" in cut_out, cut_out[-6000:]
+    assert not left, f"the cut head job left {left} running:\n{cut_out[-6000:]}"
+    cancelled = [jid for jid in cut_jobs if ("RUNNING", "None") in jobs.waits[jid] and jobs.state(jid) == "CANCELLED"]
+    assert cancelled, f"the cut head job cancelled nothing that ran: {[(j, jobs.waits[j]) for j in cut_jobs]}"
     assert jobs.state(head) == "COMPLETED", f"the head job ended {jobs.state(head)}:\n{slurm_out[-6000:]}"
     assert local.returncode == 0, f"the local run failed:\n{local_out[-6000:]}"
-    assert requeued, "the training job was never seen running with a snapshot: nothing was pre-empted"
+    assert preemptions.terminated, (
+        f"no training was seen running long enough to be pre-empted twice: {preemptions.__dict__}"
+    )
     placements = _placements(runs["slurm"])  # before the gres run rewrites the evaluate job's log
 
     # The gres recipe: the same GPU job again with cluster.gpu_request: gres.
@@ -345,25 +407,26 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         jobs.poll()
         time.sleep(1)
         if time.monotonic() - started > RUN_TIMEOUT_S / 2:
-            gres.terminate()  # Snakemake cancels its SLURM job
+            gres.send_signal(signal.SIGINT)  # Snakemake cancels its SLURM job
             gres.wait(timeout=120)
     jobs.poll()
     gres_out = (tmp_path / "gres.log").read_text()
     assert gres.returncode == 0, gres_out[-6000:]
     [(_, gres_job, _)] = SUBMITTED.findall(gres_out)
 
-    # Which jobs ran where: the localrules inside the head job, the score jobs in groups, every
-    # other one as a SLURM job of its own.
+    # Which jobs ran where: the localrules inside the head jobs, the score jobs in groups, every
+    # other one as a SLURM job of its own; between the two heads every job finished once.
     local_jobs = sorted(re.findall(r"^localrule (\w+):", local_out, re.M))
-    main_out = re.sub(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", "", slurm_out, flags=re.M | re.S)
-    assert sorted(re.findall(r"^localrule (\w+):", main_out, re.M)) == LOCAL_RULES
-    submissions = [(job, jid, *LOG_KIND.search(log).groups()) for job, jid, log in SUBMITTED.findall(main_out)]
-    singles = {job: name for job, _, kind, name in submissions if kind == "rule"}
+    heads_out = "".join(
+        re.sub(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", "", out, flags=re.M | re.S) for out in (cut_out, slurm_out)
+    )
+    assert set(re.findall(r"^localrule (\w+):", heads_out, re.M)) == set(LOCAL_RULES)
+    assert sorted(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", heads_out, re.M)) == local_jobs
+    submissions = [(job, jid, *LOG_KIND.search(log).groups()) for job, jid, log in SUBMITTED.findall(heads_out)]
     groups = {job for job, _, kind, name in submissions if kind == "group"}
     scores, heldouts = local_jobs.count("score"), local_jobs.count("heldout_loss")
     assert scores == heldouts == SNAPSHOTS, local_jobs
     assert len(groups) == math.ceil((scores + heldouts) / GROUP_SIZE), submissions
-    assert sorted([*singles.values(), *LOCAL_RULES, *["score"] * scores, *["heldout_loss"] * heldouts]) == local_jobs
 
     # SLURM's records and the jobs' own logs: GPU jobs asked for a GPU in the GPU partition and
     # each held one (the index SLURM allocated is the CUDA_VISIBLE_DEVICES the job saw); the CPU
@@ -383,7 +446,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         assert record["Partition"] == GPU_PARTITION and record.get("TresPerJob") == "gres:gpu:1", record
         assert len(jobs.gpus[jid]) == 1, (name, jid, jobs.gpus[jid])
         (index,) = jobs.gpus[jid]
-        if name != "train":  # a chain's earlier logs are overwritten by the next submission's
+        if name != "train" and jid not in cancelled:  # a chain's, or a rerun's, logs overwrite earlier ones
             assert saw, f"{name} (SLURM job {jid}) logged no placement"
         for p in saw:
             assert p["SLURM_JOB_PARTITION"] == GPU_PARTITION, p
@@ -407,24 +470,34 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     [p] = _placements(runs["slurm"])[gres_job]
     assert p["CUDA_VISIBLE_DEVICES"] == next(iter(jobs.gpus[gres_job])) and _slurm_gpus(p) <= jobs.gpus[gres_job], p
 
-    # The training chain: every submission but the last stopped itself (exit 75) before its
-    # time limit; one was requeued (pre-empted) and resumed under the same job id.
-    trains = [jid for _, jid, _, name in submissions if name == "train"]
-    assert len(trains) >= MIN_SUBMISSIONS, f"training took {len(trains)} submissions: {trains}"
+    # The training chain: under the second head, every submission but the last stopped itself
+    # (exit 75: before its time limit, or on the test's SIGTERM); one was requeued (pre-empted) and
+    # resumed under the same job id. Every session starts where the one before it stopped, and each
+    # signalled one stopped on SIGTERM, where it was: not an iteration lost.
+    cut_trains = [jid for _, jid, _, name in submissions if name == "train" and jid in cut_jobs]
+    trains = [jid for _, jid, _, name in submissions if name == "train" and jid not in cut_jobs]
+    assert len(cut_trains + trains) >= MIN_SUBMISSIONS, f"training took {cut_trains + trains} submissions"
     assert [jobs.latest[j]["JobState"] for j in trains] == ["FAILED"] * (len(trains) - 1) + ["COMPLETED"]
-    slurm_logs = {jid: Path(path) for _, jid, path in SUBMITTED.findall(main_out)}
+    slurm_logs = {jid: Path(path) for _, jid, path in SUBMITTED.findall(heads_out)}
     for jid in trains[:-1]:  # the job step's own log (kept for failed jobs): train's exit status
         text = slurm_logs[jid].read_text()
         assert f"non-zero exit status {EXIT_RESUME}" in text, text[-3000:]
-    assert all(_minutes(jobs.latest[j]["TimeLimit"]) == max_runtime for j in trains)
-    assert jobs.latest[requeued[0]]["Restarts"] == "1"
+    assert all(_minutes(jobs.latest[j]["TimeLimit"]) == max_runtime for j in cut_trains + trains)
+    assert jobs.latest[preemptions.requeued]["Restarts"] == "1"
     run_dir = f"results/runs/{DATASET}/{EXPERIMENT}"
     record = json.loads((runs["slurm"] / run_dir / "run.json").read_text())
-    sessions = [(s["slurm_job"], s["start_iteration"]) for s in record["sessions"]]
-    assert {job for job, _ in sessions} == set(trains), (sessions, trains)
-    assert [job for job, _ in sessions].count(requeued[0]) == 2, sessions  # before and after the requeue
-    assert [start for _, start in sessions] == sorted(start for _, start in sessions)
-    assert sessions[0][1] == 0 and all(start > 0 for _, start in sessions[1:])
+    sessions = record["sessions"]
+    chain = [(s["slurm_job"], s["start_iteration"], s["end_iteration"], s.get("stopped")) for s in sessions]
+    assert set(trains) <= {job for job, *_ in chain} <= set(cut_trains + trains), (chain, cut_trains, trains)
+    assert chain[0][1] == 0 and chain[-1][2] == iterations, chain
+    assert all(after[1] == before[2] for before, after in zip(chain, chain[1:])), chain
+    signalled = {preemptions.terminated, *cut_trains[-1:]}  # and the requeued job's first session
+    for i, (job, _, _, stopped) in enumerate(chain[:-1]):
+        first_requeued = job == preemptions.requeued and job not in [other for other, *_ in chain[:i]]
+        expected = "on SIGTERM" if job in signalled or first_requeued else "before the wall-time limit"
+        assert stopped == expected, (job, chain)
+    assert [job for job, *_ in chain].count(preemptions.requeued) == 2, chain  # before and after the requeue
+    assert preemptions.terminated in {job for job, *_ in chain}, chain
     log = (runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log").read_text()
     assert "resuming from" in log, log
 

@@ -77,6 +77,11 @@ def test_a_sigterm_training_snapshots_where_it_is_and_resumes_bit_for_bit(digits
     log: list[str] = []
     train(digits, tmp_path / "run" / "state", tmp_path / "run" / "out", SETTINGS, threads=1, log=log.append)
     assert any(f"resuming from {resume_point}" in line for line in log), log
+    sessions = json.loads((tmp_path / "run" / "out" / "run.json").read_text())["sessions"]
+    assert [(s["start_iteration"], s["end_iteration"], s.get("stopped")) for s in sessions] == [
+        (0, stopped_at, "on SIGTERM"),
+        (stopped_at, ITERATIONS, None),
+    ]
     train(digits, tmp_path / "straight" / "state", tmp_path / "straight" / "out", SETTINGS, threads=1, log=[].append)
     ours, theirs = (
         torch.load(root / "state" / f"ckpt_{ITERATIONS}.pt", map_location="cpu", weights_only=True)

@@ -414,7 +414,8 @@ def _train_locked(
                 trainer.check_finite(last_good)
                 seconds = time.perf_counter() - started
                 resume_point = state_dir / checkpoint_name(it)
-                save_checkpoint(resume_point, trainer.state({**session, "end_iteration": it, "seconds": seconds}))
+                ended = {**session, "end_iteration": it, "seconds": seconds, "stopped": stopping}
+                save_checkpoint(resume_point, trainer.state(ended))
                 _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
                 drop_optimizer_states(state_dir)
                 raise StoppedEarly(
