@@ -114,9 +114,7 @@ def test_tables_agree_across_formats(tmp_path):
     assert md_rows[1][header.index("fid_infinity")] == "3.50 [2.50, 4.50]"
     assert md_rows[1][header.index("fid_bias")] == "1.07"
     # each interval is named below the table (Markdown) and in its comments (LaTeX)
-    assert (
-        "cover the sampling noise of the n images (reference fixed): covers the expected value at n" in md.read_text()
-    )
+    assert "cover the sampling noise of the n images around the expected value at n (reference fixed)" in md.read_text()
     assert "E FID_n" in md.read_text() and "Chong & Forsyth 2020" in tex.read_text()
 
 

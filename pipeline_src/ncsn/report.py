@@ -446,8 +446,8 @@ def result_notes(confidence: float) -> list[str]:
     level = f"{confidence:.0%}"
     return [
         f"{level} intervals of fid, fid_cleanfid, kid_mean, precision, recall (final_samples images) and fid_selection "
-        f"(selection_samples): {bootstrap.METHOD}. They cover the {bootstrap.SAMPLING_NOISE}: for FID the expected "
-        "FID at that n (E FID_n), not the model's FID.",
+        f"(selection_samples): {bootstrap.METHOD}. They cover the {bootstrap.SAMPLING_NOISE}: for FID the "
+        "expected FID at that n (E FID_n), not the model's FID.",
         f"fid_infinity: {fid_infinity.METHOD}; covers {fid_infinity.COVERS}, ± z se. Empty below "
         f"{fid_infinity.MIN_IMAGES_PER_DIMENSION} images per feature dimension. fid_bias = fid - fid_infinity, "
         "the sample-size bias of fid.",

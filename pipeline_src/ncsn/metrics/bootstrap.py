@@ -51,11 +51,11 @@ METHOD = (
     "half-sampling (n/2 images without replacement; Shao & Tu 1995, Sec. 5.2): percentile interval of the "
     "half-sample replicates re-centred on the value; reference fixed"
 )
-SAMPLING_NOISE = "sampling noise of the n images (reference fixed): covers the expected value at n"
+SAMPLING_NOISE = "sampling noise of the n images around the expected value at n (reference fixed)"
 # what each interval of ``intervals`` covers, written beside it in every record and in the tables' notes
 COVERS = {
-    "fid": f"{SAMPLING_NOISE}, E FID_n (not the model's FID: FID_n is biased upward at small n)",
-    "fid_cleanfid": f"{SAMPLING_NOISE}, E FID_n of clean-fid's features",
+    "fid": f"{SAMPLING_NOISE}: E FID_n, not the model's FID (FID_n is biased upward at small n)",
+    "fid_cleanfid": f"{SAMPLING_NOISE}: E FID_n in clean-fid's features",
     "kid": f"{SAMPLING_NOISE}; KID is unbiased, so this is the population KID",
     "precision": SAMPLING_NOISE,
     "recall": f"{SAMPLING_NOISE} (approximate: balls keep the whole set's radii; not calibrated)",
