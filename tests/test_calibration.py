@@ -99,3 +99,22 @@ def test_fid_infinity_is_withheld_below_four_images_per_dimension():
     f = next(draws(d, n, 1, seed=6))
     out = fid_infinity.fid_infinity(f, ref, {"fid_infinity_points": 8, "fid_infinity_halves": 2, "seed": 0}, 1.0)
     assert out["value"] is None and "60 images < 4 x 16" in out["not_shown"]
+
+
+def test_selection_stability_index_reads_about_half_the_redraw_rate_at_a_tie():
+    """Two checkpoints of the same distribution: on a fresh draw either wins half the time; the stability index
+    (ncsn.metrics.selection) conditions on the drawn samples and reads about a quarter, as docs/metrics.md says."""
+    from ncsn.metrics.selection import select
+
+    d, n = 4, 200
+    _, _, ref, _ = gaussian(d)
+    sets = list(draws(d, n, 120, seed=7))
+    indices = []
+    for i in range(0, len(sets), 2):
+        scores = [
+            {"checkpoint": f"ckpt_{it}.pt", "iteration": it, "fid": bootstrap.fid_value(f, ref)}
+            | {"intervals": {"fid_replicates": list(bootstrap.fid_replicates(f, ref, 100, seed=i + k))}}
+            for k, (it, f) in enumerate(((100, sets[i]), (200, sets[i + 1])))
+        ]
+        indices.append(select(scores, "fid")["selection_stability"]["instability"])
+    assert np.mean(indices) == pytest.approx(0.25, abs=0.06), np.mean(indices)
