@@ -42,13 +42,14 @@ def subset_sizes(n: int, points: int) -> np.ndarray:
 
 
 def fid_curve(features: np.ndarray, fid: FidAgainst, order: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """FID of the first N features in ``order`` for every N of ``sizes`` (ascending), moments accumulated once."""
-    f = np.asarray(features, dtype=np.float64)[order]
-    shift = f[: sizes[0]].mean(axis=0)  # sums around a mean keep the covariance accurate
-    total, outer = np.zeros(f.shape[1]), np.zeros((f.shape[1], f.shape[1]))
+    """FID of the first N features in ``order`` for every N of ``sizes`` (ascending), moments accumulated once
+    (one block of rows in float64 at a time: 50,000 Inception features are not copied whole)."""
+    d = features.shape[1]
+    shift = np.asarray(features[order[: sizes[0]]], dtype=np.float64).mean(axis=0)  # sums around a mean: accurate
+    total, outer = np.zeros(d), np.zeros((d, d))
     out, start = [], 0
     for size in sizes:
-        block = f[start:size] - shift
+        block = np.asarray(features[order[start:size]], dtype=np.float64) - shift
         total += block.sum(axis=0)
         outer += block.T @ block
         start = size
@@ -63,9 +64,12 @@ def extrapolate(sizes: np.ndarray, fids: np.ndarray) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
-def _fid_infinity(features: np.ndarray, fid: FidAgainst, rng: np.random.Generator, points: int) -> float:
-    order = rng.permutation(len(features))
-    sizes = subset_sizes(len(features), points)
+def _fid_infinity(
+    features: np.ndarray, rows: np.ndarray, fid: FidAgainst, rng: np.random.Generator, points: int
+) -> float:
+    """FID∞ of the features' ``rows`` (subsets of them in a random order)."""
+    order = rows[rng.permutation(len(rows))]
+    sizes = subset_sizes(len(rows), points)
     return extrapolate(sizes, fid_curve(features, fid, order, sizes))[0]
 
 
@@ -99,7 +103,7 @@ def fid_infinity(
     out.update(value=value, slope=slope, sizes=sizes.tolist(), fids=[round(float(v), 6) for v in fids])
     out["bias_at_n"] = fid_n - value
     if halves >= 2:
-        half_values = [_fid_infinity(features[rng.permutation(n)[: n // 2]], fid, rng, points) for _ in range(halves)]
+        half_values = [_fid_infinity(features, rng.permutation(n)[: n // 2], fid, rng, points) for _ in range(halves)]
         se = float(np.std(half_values, ddof=1))
         z = float(norm.ppf(0.5 + settings["confidence"] / 2))
         out.update(se=se, halves=halves, interval=[value - z * se, value + z * se])
