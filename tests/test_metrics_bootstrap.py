@@ -1,9 +1,9 @@
-"""Bootstrap intervals (ncsn.metrics.bootstrap) against independent computations of the same resamples."""
+"""Half-sample intervals (ncsn.metrics.bootstrap) against independent computations of the same half-samples
+(their calibration: tests/test_calibration.py)."""
 
 import numpy as np
 import pytest
 import scipy.linalg
-import scipy.stats
 import torch
 from torch_fidelity.metric_kid import kernel_poly, mmd2
 from torch_fidelity.metric_prc import prc_features_to_metric
@@ -39,31 +39,30 @@ def test_fid_replicates_equal_the_textbook_fid_of_each_resample(n):
     assert bootstrap.FidAgainst(ref)(*whole) == pytest.approx(fid_torch_fidelity(whole, ref), rel=1e-9)
 
 
-def test_fid_interval_matches_scipy_bootstrap_in_one_dimension():
-    # In 1-D, FID = (mu - mu_r)^2 + (s - s_r)^2 (closed form); scipy.stats.bootstrap draws its own resamples.
+def test_fid_replicates_in_one_dimension_equal_the_closed_form():
+    # In 1-D, FID = (mu - mu_r)^2 + (s - s_r)^2 (closed form) on each half-sample of distinct images.
     gen, real = features(300, 1, 0.5, 2), features(1000, 1, 0.0, 3)
     mu_r, var_r = real.mean(), real.var(ddof=1)
 
-    def closed_form(x, axis=-1):
-        return (x.mean(axis=axis) - mu_r) ** 2 + (np.sqrt(x.var(axis=axis, ddof=1)) - np.sqrt(var_r)) ** 2
+    def closed_form(x):
+        return (x.mean() - mu_r) ** 2 + (np.sqrt(x.var(ddof=1)) - np.sqrt(var_r)) ** 2
 
-    ours = bootstrap.fid_replicates(gen, (np.array([mu_r]), np.array([[var_r]])), resamples=4000, seed=0)
-    np.testing.assert_allclose(ours[:5], [closed_form(gen[idx, 0]) for idx in bootstrap.resample_indices(300, 5, 0)])
-    low, high = bootstrap.percentile_interval(ours, 0.95)
-    ref = scipy.stats.bootstrap(
-        (gen[:, 0],), closed_form, n_resamples=4000, confidence_level=0.95, method="percentile", random_state=1
-    ).confidence_interval
-    width = ref.high - ref.low
-    assert low == pytest.approx(ref.low, abs=0.1 * width)
-    assert high == pytest.approx(ref.high, abs=0.1 * width)
+    ours = bootstrap.fid_replicates(gen, (np.array([mu_r]), np.array([[var_r]])), resamples=5, seed=0)
+    halves = list(bootstrap.resample_indices(300, 5, 0))
+    assert all(len(idx) == 150 == len(np.unique(idx)) for idx in halves)
+    np.testing.assert_allclose(ours, [closed_form(gen[idx, 0]) for idx in halves])
 
 
-def test_kid_replicates_equal_torch_fidelity_mmd_of_each_resample():
+def test_kid_replicates_equal_the_unbiased_mmd_of_each_half_sample():
     gen, real = features(60, 5, 0.2, 4), features(60, 5, 0.0, 5)
     replicates = bootstrap.kid_replicates(gen, real, resamples=10, seed=3)
-    k_yy = kernel_poly(real, real)
-    expected = [
-        mmd2(kernel_poly(gen[idx], gen[idx]), kernel_poly(gen[idx], real), k_yy)
+
+    def off_diagonal_mean(k):
+        return (k.sum() - np.trace(k)) / (len(k) * (len(k) - 1))
+
+    k_yy = off_diagonal_mean(kernel_poly(real, real))
+    expected = [  # the unbiased MMD^2 of 30 drawn images against all 60 reference ones, written out
+        off_diagonal_mean(kernel_poly(gen[idx], gen[idx])) + k_yy - 2 * kernel_poly(gen[idx], real).mean()
         for idx in bootstrap.resample_indices(len(gen), 10, 3)
     ]
     np.testing.assert_allclose(replicates, expected, rtol=1e-9)
@@ -87,10 +86,10 @@ def test_precision_recall_replicates():
         assert recall[b] == pytest.approx(covers[np.unique(idx)].any(axis=0).mean())
 
 
-def test_bias_corrected_interval_is_the_percentile_interval_less_the_bootstrap_bias():
+def test_recentred_interval_is_the_percentile_interval_moved_onto_the_value():
     replicates = np.arange(101.0) + 10  # mean 60, percentile 90% interval [15, 105]
-    assert bootstrap.bias_corrected_interval(50.0, replicates, 0.9) == pytest.approx([5.0, 95.0])
-    assert bootstrap.bias_corrected_interval(50.0, replicates, 0.9, low=8.0) == pytest.approx([8.0, 95.0])
+    assert bootstrap.recentred_interval(50.0, replicates, 0.9) == pytest.approx([5.0, 95.0])
+    assert bootstrap.recentred_interval(50.0, replicates, 0.9, low=8.0) == pytest.approx([8.0, 95.0])
     gen, real = features(30, 12, 0.3, 0), features(400, 12, 0.0, 1)
     ref = (real.mean(axis=0), np.cov(real, rowvar=False))
     assert bootstrap.fid_value(gen, ref) == pytest.approx(fid_by_sqrtm(gen, ref), rel=1e-7)

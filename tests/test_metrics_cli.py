@@ -160,14 +160,22 @@ def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     )
     assert json.loads(again.read_text())["fid"] == pytest.approx(score["fid"], rel=1e-12)
     assert json.loads(again.read_text())["kid"] == score["kid"]
-    # bootstrap intervals (schema defaults: 95%, 200 resamples, seed 0): the same draw, the same intervals
+    # half-sample intervals (schema defaults: 95%, 200 half-samples, seed 0): the same draw, the same intervals
     intervals = score["intervals"]
     assert (intervals["confidence"], intervals["resamples"], len(intervals["fid_replicates"])) == (0.95, 200, 200)
     assert json.loads(again.read_text())["intervals"] == intervals
     for key in ("fid", "fid_cleanfid", "kid", "precision", "recall"):
         low, high = intervals[key]
         assert low < high, key
-    assert intervals["fid"][0] <= score["fid"] <= intervals["fid"][1]  # bias-corrected: around the value
+    assert intervals["fid"][0] <= score["fid"] <= intervals["fid"][1]  # re-centred: around the value
+    assert (
+        intervals["covers"]["fid"].startswith("sampling noise of the n images")
+        and "E FID_n" in intervals["covers"]["fid"]
+    )
+    assert intervals["fid_bias"] == pytest.approx(np.mean(intervals["fid_replicates"]) - score["fid"], abs=1e-4)
+    # FID∞ only where the 1/N law holds: 20 images in the digits classifier's 64 dimensions are too few
+    fid_infinity = json.loads(again.read_text())["fid_infinity"]
+    assert fid_infinity["value"] is None and "20 images < 4 x 64" in fid_infinity["not_shown"]
 
 
 def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pipeline, sample_shard):

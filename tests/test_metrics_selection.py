@@ -211,7 +211,7 @@ def test_select_command_writes_candidates_then_the_table_with_losses(tmp_path):
     assert json.loads((tmp_path / "sel.json").read_text())["iteration"] == 10000
 
 
-def test_selection_noise_counts_how_often_another_checkpoint_would_win():
+def test_selection_stability_counts_how_often_another_checkpoint_wins_a_half_sample_redraw():
     from ncsn.metrics.selection import select
 
     def score(iteration, fid, replicates):
@@ -226,7 +226,15 @@ def test_selection_noise_counts_how_often_another_checkpoint_would_win():
     chosen = select(scores, "fid")
     assert chosen["iteration"] == 500
     # replicate by replicate: 500 wins (29 < 30), loses (31), wins (28), loses (35)
-    assert chosen["selection_noise"] == {"resamples": 4, "change_rate": 0.5, "selected_share": {500: 0.5, 1000: 0.5}}
+    stability = chosen["selection_stability"]
+    assert {k: stability[k] for k in ("resamples", "instability", "win_share")} == {
+        "resamples": 4,
+        "instability": 0.5,
+        "win_share": {500: 0.5, 1000: 0.5},
+    }
+    assert "not the probability that another checkpoint wins on a fresh draw" in stability["meaning"]
     assert chosen["fid_interval"] == [28.0, 35.0]
-    assert select(scores, "last")["selection_noise"] is None
-    assert select([{k: v for k, v in s.items() if k != "intervals"} for s in scores], "fid")["selection_noise"] is None
+    assert select(scores, "last")["selection_stability"] is None
+    assert (
+        select([{k: v for k, v in s.items() if k != "intervals"} for s in scores], "fid")["selection_stability"] is None
+    )

@@ -3,6 +3,7 @@ supported input, the fused CondInstanceNorm++ against its textbook form, spec va
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -284,3 +285,54 @@ def test_re_refinenet_parameter_count_matches_a_count_by_hand(channels, ngf, siz
         assert all((n.embed.weight[:, : 2 * n.num_features] == 1).all() for n in norms), "[Re]: alpha, gamma = 1"
         out = model(torch.rand(3, channels, size, size), torch.tensor([0, 4, 9]))
         assert out.shape == (3, channels, size, size) and torch.isfinite(out).all()
+
+
+def cin_plus_by_hand(x, gamma, alpha, beta, eps, correction, form):
+    """One CondInstanceNorm++ layer written out in numpy: instance mean and biased variance per channel, mean and
+    variance (``correction``) of the channel means; NCSN App. A.1's form or the official code's."""
+    x = x.astype(np.float64)
+    mu = x.mean(axis=(2, 3))
+    var = x.var(axis=(2, 3))
+    m = mu.mean(axis=1, keepdims=True)
+    v = mu.var(axis=1, ddof=correction, keepdims=True)
+    h = (x - mu[:, :, None, None]) / np.sqrt(var + eps)[:, :, None, None]
+    mu_hat = ((mu - m) / np.sqrt(v + eps))[:, :, None, None]
+    g, a, b = (t[:, :, None, None] for t in (gamma, alpha, beta))
+    return g * h + b + a * mu_hat if form == "paper" else g * (h + a * mu_hat) + b
+
+
+def test_re_cin_plus_is_the_papers_form_computed_by_hand():
+    from ncsn.models.refinenet_re import ReNorm
+
+    torch.manual_seed(0)
+    norm = ReNorm(3, 4)
+    rng = np.random.default_rng(0)
+    gamma, alpha, beta = rng.normal(1, 0.5, (4, 3)), rng.normal(1, 0.5, (4, 3)), rng.normal(0, 0.5, (4, 3))
+    with torch.no_grad():
+        norm.embed.weight.copy_(torch.from_numpy(np.concatenate([gamma, alpha, beta], axis=1)))
+    x = rng.normal(0.3, 2.0, (2, 3, 5, 5)).astype(np.float32)
+    levels = np.array([1, 3])
+    out = norm(torch.from_numpy(x), torch.from_numpy(levels)).detach().numpy()
+    expected = cin_plus_by_hand(x, gamma[levels], alpha[levels], beta[levels], 1e-6, 0, "paper")
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    official = cin_plus_by_hand(x, gamma[levels], alpha[levels], beta[levels], 1e-6, 0, "official")
+    assert np.abs(out - official).max() > 0.1, "gamma != 1: the two forms differ"
+    # and the official network keeps the official form
+    std = CondInstanceNormPlus(3, 4, correction=1)
+    with torch.no_grad():
+        std.embed.weight.copy_(norm.embed.weight)
+    expected = cin_plus_by_hand(x, gamma[levels], alpha[levels], beta[levels], 1e-5, 1, "official")
+    np.testing.assert_allclose(std(torch.from_numpy(x), torch.from_numpy(levels)).detach(), expected, atol=1e-4)
+
+
+def test_re_refinenet_convolutions_start_as_keras_glorot_uniform():
+    model = build_model({"arch": "refinenet_re", "channels": 1, "image_size": 8, "ngf": 8, "num_classes": 10})
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs:
+        c_out, c_in, kh, kw = conv.weight.shape
+        limit = np.sqrt(6.0 / ((c_in + c_out) * kh * kw))  # Keras: fans = channels x receptive field
+        assert conv.weight.abs().max() <= limit and conv.weight.abs().max() > 0.9 * limit
+        assert (conv.bias == 0).all()
+    wide = max(convs, key=lambda c: c.weight.numel())  # uniform on [-limit, limit]: variance limit^2 / 3
+    c_out, c_in, kh, kw = wide.weight.shape
+    assert wide.weight.var().item() == pytest.approx(2.0 / ((c_in + c_out) * kh * kw), rel=0.1)

@@ -325,7 +325,7 @@ def test_report_command(run, tmp_path, capsys):
         0, "seconds_per_1000_samples"
     ] == pytest.approx(200.0)
     assert re.search(r"\| this run \| tiny \| digits \|", (tmp_path / "results.md").read_text())
-    low, high = metrics["intervals"]["fid"]  # the bootstrap interval, in the CSV and inside the Markdown cell
+    low, high = metrics["intervals"]["fid"]  # the half-sample interval, in the CSV and inside the Markdown cell
     assert (ours["fid_low"], ours["fid_high"]) == pytest.approx((low, high))
     assert f"{metrics['fid']:.2f} [{low:.2f}, {high:.2f}]" in (tmp_path / "results.md").read_text()
     seeds = pd.read_csv(tmp_path / "seeds.csv")

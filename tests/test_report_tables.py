@@ -6,25 +6,27 @@ import json
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ncsn import records
+from ncsn.comparisons import holm, mean_interval, seeds_needed, sign_test_power, welch_interval
 from ncsn.errors import NcsnError
 from ncsn.report import (
     NCSN_PAPER,
+    ONE_SEED,
     OURS,
     QUOTED,
     RE_REPORT,
     benchmark_seconds,
     fid_comparisons,
-    mean_interval,
+    result_notes,
     result_row,
     results_table,
     seed_summary,
     timing_row,
     timing_table,
-    welch_interval,
     write_tables,
 )
 
@@ -41,7 +43,7 @@ SELECTION = {
     "fid": 12.3456,
     "num_samples": 100,
     "fid_interval": None,
-    "selection_noise": None,  # no bootstrap replicates
+    "selection_stability": None,  # no half-sample replicates
 }
 # the keys `ncsn evaluate` writes (metrics.json) and `ncsn select` writes (selection.json)
 METRICS = {
@@ -55,6 +57,7 @@ METRICS = {
     "recall": 0.5,
     "recognisable": 0.8633,
     "recognisable_real": 0.9712,
+    "fid_infinity": {"value": 3.5, "interval": [2.5, 4.5], "bias_at_n": 1.0678},
     "intervals": {
         "fid": [3.9, 5.25],
         "fid_cleanfid": [3.91, 5.26],
@@ -66,7 +69,7 @@ METRICS = {
 
 
 def md_cells(text: str) -> list[list[str]]:
-    lines = [line for line in text.strip().splitlines() if not line.startswith("|---")]
+    lines = [line for line in text.strip().splitlines() if line.startswith("|") and not line.startswith("|---")]
     return [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
 
 
@@ -77,7 +80,7 @@ def tex_cells(text: str) -> list[list[str]]:
 
 def test_tables_agree_across_formats(tmp_path):
     table = results_table([result_row("digits_geometric", EXPERIMENT, SELECTION, METRICS)])
-    md, csv, tex = write_tables(table, tmp_path / "results")
+    md, csv, tex = write_tables(table, tmp_path / "results", result_notes(0.95))
     assert [p.name for p in (md, csv, tex)] == ["results.md", "results.csv", "results.tex"]
     back = pd.read_csv(csv)
     assert list(back.columns) == list(table.columns)
@@ -108,6 +111,11 @@ def test_tables_agree_across_formats(tmp_path):
     assert md_rows[1][header.index("fid")] == "4.57 [3.90, 5.25]"
     assert md_rows[1][header.index("precision")] == "0.750 [0.700, 0.800]"
     assert md_rows[1][header.index("recall")] == "0.500", "no interval, no brackets"
+    assert md_rows[1][header.index("fid_infinity")] == "3.50 [2.50, 4.50]"
+    assert md_rows[1][header.index("fid_bias")] == "1.07"
+    # each interval is named below the table (Markdown) and in its comments (LaTeX)
+    assert "cover the sampling noise of the n images around the expected value at n (reference fixed)" in md.read_text()
+    assert "E FID_n" in md.read_text() and "Chong & Forsyth 2020" in tex.read_text()
 
 
 def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp_path):
@@ -218,7 +226,7 @@ def run_row(name, seed, fid, replicates=None, dataset="digits"):
     return result_row(name if seed == 0 else f"{name}_seed{seed}", experiment, SELECTION, metrics)
 
 
-def test_seed_summary_and_comparisons_against_scipy():
+def test_seed_summary_and_seed_paired_comparisons_against_scipy():
     from scipy import stats
 
     a, b, c = [30.0, 33.0, 31.5], [40.0, 47.0, 43.0], [31.0, 30.0, 33.5]
@@ -233,21 +241,65 @@ def test_seed_summary_and_comparisons_against_scipy():
     table = fid_comparisons(rows, 0.95)
     assert len(table) == 1, "only experiments on the same data set are compared"
     pair = table.iloc[0]
-    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    assert [pair["difference_low"], pair["difference_high"]] == pytest.approx([welch.low, welch.high])
-    assert welch_interval(a, b, 0.95) == pytest.approx([welch.low, welch.high])
-    assert pair["resolved"] == "yes (95%)" and pair["lower_fid"] == "geo"
+    paired = stats.ttest_rel(a, b)  # seeds 0, 1, 2 ran for both: paired by seed
+    ci = paired.confidence_interval(0.95)
+    assert [pair["difference_low"], pair["difference_high"]] == pytest.approx([ci.low, ci.high])
+    assert pair["difference"] == pytest.approx(np.mean(a) - np.mean(b)) and pair["p_value"] == pytest.approx(
+        paired.pvalue
+    )
+    assert pair["p_holm"] == pytest.approx(paired.pvalue)  # a family of one
+    assert pair["method"] == "seed-paired t over 3 seeds" and pair["resolved"] == "yes (Holm, 95%)"
+    assert pair["lower_fid"] == "geo"
+    assert pair["sign_test_p"] == pytest.approx(0.25)  # 3 of 3: the smallest two-sided p at 3 seeds
+    assert pair["sign_test_power"] == 0.0  # so it can never reject at 5%
     close = fid_comparisons(rows[:3] + [run_row("near", s, f) for s, f in enumerate(c)], 0.95).iloc[0]
-    assert close["resolved"] == "no (95%)" and close["lower_fid"] == "unresolved"
+    assert close["resolved"] == "no (Holm, 95%)" and close["lower_fid"] == "unresolved"
 
 
-def test_one_seed_compares_by_bootstrap_replicates(tmp_path):
+def test_unpaired_seeds_use_welch_and_the_family_is_holm_adjusted():
+    from scipy import stats
+
+    a, b, c = [30.0, 33.0, 31.5], [40.0, 47.0, 43.0], [36.0, 29.0, 44.0]
+    rows = [run_row("geo", s, f) for s, f in enumerate(a)] + [run_row("lin", s + 3, f) for s, f in enumerate(b)]
+    rows += [run_row("third", s + 6, f) for s, f in enumerate(c)]
+    table = fid_comparisons(rows, 0.95).set_index(["experiment_a", "experiment_b"])
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    pair = table.loc[("geo", "lin")]
+    assert [pair["difference_low"], pair["difference_high"]] == pytest.approx(list(welch.confidence_interval(0.95)))
+    assert welch_interval(a, b, 0.95)[1] == pytest.approx(welch.pvalue) and pair["method"].startswith("Welch")
+    p = [stats.ttest_ind(x, y, equal_var=False).pvalue for x, y in ((a, b), (a, c), (b, c))]
+    order = sorted(range(3), key=lambda i: p[i])  # Holm by hand: 3 p, 2 p, 1 p, running maximum
+    by_hand = [0.0] * 3
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * p[i]))
+        by_hand[i] = running
+    assert table["p_holm"].tolist() == pytest.approx(by_hand)
+    assert holm([0.01, None, 0.04, 0.03]) == pytest.approx([0.03, None, 0.06, 0.06])
+
+
+def test_sign_test_power_and_seeds_needed_against_direct_sums():
+    from scipy import stats
+
+    # 6 seeds: the two-sided sign test rejects at 5% only at 0 or 6 wins (p = 0.03125)
+    assert sign_test_power(6, 0.9, 0.05) == pytest.approx(0.9**6 + 0.1**6)
+    assert sign_test_power(3, 0.99, 0.05) == 0.0
+    k = seeds_needed(1.0, 0.05)  # effect mean/sd = 1: the paired t-test's power by the noncentral t
+
+    def power(n):
+        crit = stats.t.ppf(0.975, n - 1)
+        return stats.nct.sf(crit, n - 1, np.sqrt(n)) + stats.nct.cdf(-crit, n - 1, np.sqrt(n))
+
+    assert power(k) >= 0.8 > power(k - 1) and k == 10
+
+
+def test_one_seed_compares_by_half_sample_replicates_and_gives_no_verdict(tmp_path):
     rows = [run_row("geo", 0, 30.0, [29.0, 30.0, 31.0, 30.5]), run_row("lin", 0, 40.0, [39.0, 41.0, 40.0, 40.5])]
     pair = fid_comparisons(rows, 0.95).iloc[0]
-    assert pair["method"].startswith("bootstrap") and pair["resolved"] == "yes (95%)"
-    assert pair["difference_high"] < 0
+    assert pair["method"].startswith("half-sample") and pair["resolved"] == ONE_SEED
+    assert pair["difference"] == -10.0 and pair["difference_high"] < 0 and pair["p_holm"] is None
     summary = seed_summary(rows, 0.95)
-    assert summary.loc[0, "fid_mean_low"] == 29.0 and summary.loc[0, "interval"] == "bootstrap of the one run"
+    assert summary.loc[0, "fid_mean_low"] == 29.0 and ONE_SEED in summary.loc[0, "interval"]
     md, _, _ = write_tables(summary, tmp_path / "seeds")
     assert "30.00 [29.00, 31.00]" in md.read_text()
 

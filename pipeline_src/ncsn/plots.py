@@ -238,7 +238,7 @@ def plot_fid_vs_checkpoint(
     palette = dict(zip(names, sns.color_palette(n_colors=len(names))))
     scored = table.dropna(subset=["fid"])
     sns.lineplot(data=scored, x="iteration", y="fid", hue="experiment", palette=palette, marker="o", ax=ax)
-    if {"fid_low", "fid_high"} <= set(table.columns):  # bootstrap intervals of the selection FIDs
+    if {"fid_low", "fid_high"} <= set(table.columns):  # half-sample intervals of the selection FIDs (E FID_n)
         for name, rows in scored.dropna(subset=["fid_low", "fid_high"]).groupby("experiment"):
             ax.errorbar(
                 rows["iteration"],
@@ -267,7 +267,7 @@ def plot_fid_vs_checkpoint(
         if len(row):
             ax.scatter(row["iteration"], row["fid"], s=90, facecolors="none", edgecolors="red", zorder=5)
     ax.set_ylabel("FID (selection samples)")
-    ax.set_title("FID per checkpoint (red circle: selected; bars: 95% bootstrap)", fontsize=9)
+    ax.set_title("FID per checkpoint (red circle: selected; bars: 95% sampling noise at n, E FID_n)", fontsize=9)
     return save_figure(fig, png)
 
 
@@ -320,7 +320,7 @@ def stack_snapshots(snapshots: Sequence[np.ndarray], n_chains: int) -> np.ndarra
 
 
 def plot_fid_by_seed(runs: pd.DataFrame, summary: pd.DataFrame, png: str | os.PathLike) -> list[Path]:
-    """FID of every run (dots, with its bootstrap interval) and each experiment's mean over seeds with
+    """FID of every run (dots, with its half-sample interval: sampling noise at n) and each experiment's mean over seeds with
     its interval (black), one column per experiment (the report's seeds table)."""
     fig, ax = plt.subplots(figsize=(1.2 + 1.4 * len(summary), 3.4))
     for x, row in enumerate(summary.itertuples()):
@@ -337,5 +337,5 @@ def plot_fid_by_seed(runs: pd.DataFrame, summary: pd.DataFrame, png: str | os.Pa
         ax.errorbar(x + 0.35, row.fid_mean, yerr=mean_err, fmt="s", color="black", capsize=4)
     ax.set_xticks(range(len(summary)), summary["experiment"], rotation=15, fontsize=8)
     ax.set_ylabel("FID (final samples)")
-    ax.set_title("runs (blue: bootstrap interval) and mean over seeds (black: t interval)", fontsize=8)
+    ax.set_title("runs (blue: sampling noise at n, E FID_n) and mean over seeds (black: t interval)", fontsize=8)
     return save_figure(fig, png)

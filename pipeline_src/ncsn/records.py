@@ -137,7 +137,7 @@ SELECTION = Record(
         "num_samples",
         "num_candidates",
         "fid_interval",
-        "selection_noise",
+        "selection_stability",
     ),
 )
 SAMPLE_SHARD = Record(
@@ -148,7 +148,17 @@ SAMPLE_SHARD = Record(
 METRICS = Record(
     "final metrics record (metrics.json)",
     "rule evaluate (`python -m ncsn evaluate`)",
-    (*QUALITY, "intervals", "recognisable", "recognisable_real", "num_samples", "extractor", "reference", "samples"),
+    (
+        *QUALITY,
+        "fid_infinity",
+        "intervals",
+        "recognisable",
+        "recognisable_real",
+        "num_samples",
+        "extractor",
+        "reference",
+        "samples",
+    ),
 )
 FIDELITY = Record(
     "fidelity metrics record",

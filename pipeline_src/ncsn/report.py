@@ -18,9 +18,11 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ncsn.comparisons import holm, mean_interval, paired_test, seeds_needed, sign_test, sign_test_power, welch_interval
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path
-from ncsn.metrics.bootstrap import bias_corrected_interval
+from ncsn.metrics.bootstrap import recentred_interval
+from ncsn.metrics.selection import SELECTION_INSTABILITY
 
 OURS = "this run"
 NCSN_PAPER = "NCSN paper (Song & Ermon 2019)"
@@ -28,12 +30,14 @@ RE_REPORT = "[Re] report (2020), as quoted"
 RE_REGENERATED = "[Re] as run, regenerated (this run)"  # our rows of its network (config/re_report.yaml)
 QUOTED = "quoted in NCSN paper Table 1"
 
-# result column -> the key of its bootstrap interval in metrics.json's ``intervals`` (selection.json's for
-# fid_selection): a metrics field's own name, ``kid_mean`` the mean of the ``kid`` field. The CSV has
-# ``{column}_low`` and ``{column}_high``, Markdown/LaTeX show "v [low, high]"
+# result column -> the key of its interval in metrics.json's ``intervals`` (selection.json's for fid_selection;
+# fid_infinity's own ``interval``): a metrics field's own name, ``kid_mean`` the mean of the ``kid`` field. The CSV
+# has ``{column}_low`` and ``{column}_high``, Markdown/LaTeX show "v [low, high]"; :func:`result_notes` says what
+# each covers
 INTERVALS = {
     "fid_selection": "fid",
     "fid": "fid",
+    "fid_infinity": "fid_infinity",
     "fid_cleanfid": "fid_cleanfid",
     "kid_mean": "kid",
     "precision": "precision",
@@ -51,11 +55,13 @@ RESULT_COLUMNS = [
     "selected_checkpoint",
     "selection_samples",
     "fid_selection",
-    "selection_change_rate",
+    "selection_instability",
     "final_samples",
     "is_mean",
     "is_std",
     "fid",
+    "fid_infinity",
+    "fid_bias",
     "fid_cleanfid",
     "kid_mean",
     "kid_std",
@@ -184,10 +190,12 @@ REFERENCE_TIMING: list[dict[str, Any]] = [  # [Re] Table 1; its data time is the
 # decimals shown per column in the Markdown and LaTeX tables (CSV keeps full precision)
 DECIMALS = {
     "fid_selection": 2,
-    "selection_change_rate": 2,
+    "selection_instability": 2,
     "is_mean": 2,
     "is_std": 3,
     "fid": 2,
+    "fid_infinity": 2,
+    "fid_bias": 2,
     "fid_cleanfid": 2,
     "kid_mean": 4,
     "kid_std": 4,
@@ -217,12 +225,14 @@ def result_row(
     the metrics keep their field names, the selection's get a ``selection`` prefix."""
     inception, extractor = metrics["inception_score"], metrics["extractor"]
     intervals = metrics["intervals"] or {}
+    fid_infinity = metrics["fid_infinity"] or {}
     bounds = {
         f"{column}_{end}": (intervals.get(key) or [None, None])[i]
         for column, key in INTERVALS.items()
-        if column != "fid_selection"
+        if column not in ("fid_selection", "fid_infinity")
         for i, end in enumerate(("low", "high"))
     }
+    bounds["fid_infinity_low"], bounds["fid_infinity_high"] = fid_infinity.get("interval") or [None, None]
     selection_interval = selection["fid_interval"] or [None, None]
     model = _require(experiment, "model", f"experiment {name!r}")
     return {
@@ -234,7 +244,7 @@ def result_row(
         **bounds,
         "fid_selection_low": selection_interval[0],
         "fid_selection_high": selection_interval[1],
-        "selection_change_rate": (selection["selection_noise"] or {}).get("change_rate"),
+        "selection_instability": (selection["selection_stability"] or {}).get("instability"),
         "dataset": _require(experiment, "dataset", f"experiment {name!r}"),
         "schedule": _require(_require(experiment, "schedule", f"experiment {name!r}"), "kind", f"schedule of {name!r}"),
         "architecture": _require(_require(experiment, "model", f"experiment {name!r}"), "arch", f"model of {name!r}"),
@@ -246,6 +256,8 @@ def result_row(
         "is_mean": inception["mean"],
         "is_std": inception["std"],
         "fid": metrics["fid"],
+        "fid_infinity": fid_infinity.get("value"),  # None below 4 images per feature dimension
+        "fid_bias": fid_infinity.get("bias_at_n"),  # FID - FID∞: the sample-size bias of the reported FID
         "fid_cleanfid": metrics["fid_cleanfid"],
         # KID and precision/recall: None (no reference features) stays empty
         "kid_mean": (metrics["kid"] or {}).get("mean"),
@@ -411,16 +423,38 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
-    """Write ``stem.md``, ``stem.csv`` and ``stem.tex`` atomically; return their paths."""
+def write_tables(table: pd.DataFrame, stem: str | os.PathLike, notes: Iterable[str] = ()) -> list[Path]:
+    """Write ``stem.md``, ``stem.csv`` and ``stem.tex`` atomically; return their paths. ``notes`` (what the
+    intervals cover) follow the Markdown table as a list and the LaTeX one as comments."""
     stem = Path(stem)
+    notes = list(notes)
+    md = to_markdown(table) + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+    tex = to_latex(table) + "".join(f"% {note}\n" for note in notes)
     paths = []
-    for suffix, text in ((".md", to_markdown(table)), (".csv", table.to_csv(index=False)), (".tex", to_latex(table))):
+    for suffix, text in ((".md", md), (".csv", table.to_csv(index=False)), (".tex", tex)):
         path = stem.with_suffix(suffix)
         with atomic_path(path) as tmp:
             tmp.write_text(text)
         paths.append(path)
     return paths
+
+
+def result_notes(confidence: float) -> list[str]:
+    """What each interval and index of the results table covers, by which method (docs/metrics.md)."""
+    from ncsn.metrics import bootstrap, fid_infinity
+
+    level = f"{confidence:.0%}"
+    return [
+        f"{level} intervals of fid, fid_cleanfid, kid_mean, precision, recall (final_samples images) and fid_selection "
+        f"(selection_samples): {bootstrap.METHOD}. They cover the {bootstrap.SAMPLING_NOISE}: for FID the "
+        "expected FID at that n (E FID_n), not the model's FID.",
+        f"fid_infinity: {fid_infinity.METHOD}; covers {fid_infinity.COVERS}, ± z se. Empty below "
+        f"{fid_infinity.MIN_IMAGES_PER_DIMENSION} images per feature dimension. fid_bias = fid - fid_infinity, "
+        "the sample-size bias of fid.",
+        "kid_mean: KID is unbiased (the small-sample comparison); its interval covers the population KID.",
+        "recognisable: Wilson score interval of the share.",
+        f"selection_instability: {SELECTION_INSTABILITY}",
+    ]
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -433,12 +467,13 @@ SEED_COLUMNS = [
     "seeds",
     "fid_mean",
     "fid_std",
+    "fid_infinity_mean",
     "fid_cleanfid_mean",
     "fid_cleanfid_std",
     "is_mean",
     "precision",
     "recall",
-    "selection_change_rate",
+    "selection_instability",
     "interval",
     "fid_mean_low",
     "fid_mean_high",
@@ -449,40 +484,46 @@ COMPARISON_COLUMNS = [
     "dataset",
     "experiment_a",
     "experiment_b",
+    "seeds",
     "fid_a",
     "fid_b",
     "difference",
     "difference_low",
     "difference_high",
     "method",
+    "p_value",
+    "p_holm",
     "resolved",
     "lower_fid",
+    "sign_test_p",
+    "sign_test_power",
+    "seeds_for_80_power",
+]
+ONE_SEED = "sampling noise only; training variance unknown"
+COMPARISON_NOTES = [
+    "difference = fid_a - fid_b. Seed-paired t over the seeds both ran (at least 2); Welch's t over unpaired seeds; "
+    "with one seed the half-sample replicates' difference (sampling noise only: no verdict).",
+    "resolved: Holm-adjusted p (p_holm, over this table's seed-based comparisons) below 1 - confidence; the "
+    "interval is per comparison, unadjusted.",
+    "sign_test_power: chance that the two-sided sign test over these seeds rejects if each seed goes the mean's way "
+    "with probability Phi(|mean / sd|) of the paired differences (0: not even all wins can reject); "
+    "seeds_for_80_power: seeds the paired t-test needs for 80% power at the observed mean / sd.",
 ]
 DECIMALS.update(
-    {name: 2 for name in ("fid_mean", "fid_std", "fid_cleanfid_mean", "fid_cleanfid_std", "fid_a", "fid_b")}
+    {
+        name: 2
+        for name in (
+            "fid_mean",
+            "fid_std",
+            "fid_infinity_mean",
+            "fid_cleanfid_mean",
+            "fid_cleanfid_std",
+            "fid_a",
+            "fid_b",
+        )
+    }
 )
-DECIMALS["difference"] = 2
-
-
-def mean_interval(values: Iterable[float], confidence: float) -> list[float]:
-    """Student-t interval of the mean of independent runs (at least 2)."""
-    from scipy import stats
-
-    x = np.asarray(list(values), dtype=np.float64)
-    half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return [float(x.mean() - half), float(x.mean() + half)]
-
-
-def welch_interval(a: Iterable[float], b: Iterable[float], confidence: float) -> list[float]:
-    """Welch's interval of mean(a) - mean(b) (unequal variances; at least 2 values each)."""
-    from scipy import stats
-
-    a, b = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else np.inf
-    half = stats.t.ppf((1 + confidence) / 2, df) * math.sqrt(va + vb)
-    diff = a.mean() - b.mean()
-    return [float(diff - half), float(diff + half)]
+DECIMALS.update(difference=2, p_value=3, p_holm=3, sign_test_p=3, sign_test_power=2)
 
 
 def _by_experiment(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -499,7 +540,7 @@ def _mean(rows: list[Mapping[str, Any]], key: str) -> float | None:
 
 def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
     """One row per experiment over its seeds: mean and std of both FIDs, the t interval of the mean
-    (one seed: that run's bootstrap interval, which covers sampling noise only)."""
+    (one seed: that run's half-sample interval, which covers sampling noise only)."""
     out = []
     for name, runs in _by_experiment(rows).items():
         row: dict[str, Any] = {
@@ -507,10 +548,11 @@ def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.Dat
             "dataset": runs[0]["dataset"],
             "schedule": runs[0]["schedule"],
             "seeds": len(runs),
+            "fid_infinity_mean": _mean(runs, "fid_infinity"),
             "is_mean": _mean(runs, "is_mean"),
             "precision": _mean(runs, "precision"),
             "recall": _mean(runs, "recall"),
-            "selection_change_rate": _mean(runs, "selection_change_rate"),
+            "selection_instability": _mean(runs, "selection_instability"),
         }
         for column in ("fid", "fid_cleanfid"):
             values = [r[column] for r in runs]
@@ -523,48 +565,84 @@ def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.Dat
                     runs[0][f"{column}_low"],
                     runs[0][f"{column}_high"],
                 )
-        row["interval"] = f"t over {len(runs)} seeds" if len(runs) > 1 else "bootstrap of the one run"
+        row["interval"] = (
+            f"t over {len(runs)} seeds (training and sampling noise)"
+            if len(runs) > 1
+            else f"half-sample interval of the one run ({ONE_SEED})"
+        )
         out.append(row)
     return pd.DataFrame(out, columns=SEED_COLUMNS)
 
 
+def _compare(ra: list[Mapping[str, Any]], rb: list[Mapping[str, Any]], confidence: float) -> dict[str, Any]:
+    """One comparison's difference, interval, p-value and power: seed-paired over shared seeds (at least 2),
+    Welch's over unshared seeds, else the half-sample replicates of one run each (sampling noise only).
+    The difference shown is always the one the interval is about."""
+    from scipy.stats import norm
+
+    alpha = 1 - confidence
+    a, b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
+    shared = sorted(set(a) & set(b), key=str)
+    out: dict[str, Any] = {"p_value": None, "sign_test_p": None, "sign_test_power": None, "seeds_for_80_power": None}
+    if len(shared) >= 2:
+        d = np.array([a[s]["fid"] - b[s]["fid"] for s in shared])
+        interval, out["p_value"] = paired_test(d, confidence)
+        effect = float(d.mean() / d.std(ddof=1)) if d.std(ddof=1) > 0 else math.copysign(math.inf, d.mean())
+        out.update(
+            seeds=len(shared),
+            fid_a=float(np.mean([a[s]["fid"] for s in shared])),
+            fid_b=float(np.mean([b[s]["fid"] for s in shared])),
+            method=f"seed-paired t over {len(shared)} seeds",
+            sign_test_p=sign_test(d),
+            # each seed's difference has the mean's sign with chance Phi(|effect|) (normal model of the differences)
+            sign_test_power=sign_test_power(len(shared), float(norm.cdf(abs(effect))), alpha),
+            seeds_for_80_power=seeds_needed(effect, alpha),
+        )
+    elif len(ra) > 1 and len(rb) > 1:
+        fa, fb = [r["fid"] for r in ra], [r["fid"] for r in rb]
+        interval, out["p_value"] = welch_interval(fa, fb, confidence)
+        out.update(
+            seeds=f"{len(fa)} and {len(fb)}",
+            fid_a=float(np.mean(fa)),
+            fid_b=float(np.mean(fb)),
+            method=f"Welch t over {len(fa)} and {len(fb)} unpaired seeds",
+        )
+    else:
+        first_a, first_b = (a[shared[0]], b[shared[0]]) if shared else (ra[0], rb[0])
+        out.update(seeds=1, fid_a=first_a["fid"], fid_b=first_b["fid"], method="none (no replicates)")
+        interval = [None, None]
+        if first_a.get("fid_replicates") and first_b.get("fid_replicates"):
+            count = min(len(first_a["fid_replicates"]), len(first_b["fid_replicates"]))
+            diff = np.subtract(first_a["fid_replicates"][:count], first_b["fid_replicates"][:count])
+            interval = recentred_interval(first_a["fid"] - first_b["fid"], diff, confidence)
+            out["method"] = "half-sample replicates of one run each (sampling noise at n, E FID_n)"
+    out.update(difference=out["fid_a"] - out["fid_b"], difference_low=interval[0], difference_high=interval[1])
+    return out
+
+
 def fid_comparisons(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
-    """Every pair of experiments on the same data set: FID difference (a - b), its interval and whether it
-    excludes 0. Two seeds or more each: Welch's interval over seeds (training and sampling noise); one
-    seed: the bootstrap replicates' difference (sampling noise only)."""
+    """Every pair of experiments on the same data set: FID difference (a - b), its interval, its p-value and the
+    Holm-adjusted one over the family of seed-based comparisons, resolved or not at the adjusted level, the sign
+    test's p and power and the seeds the paired t-test needs for 80% power. With one seed a pair is not judged
+    (:data:`ONE_SEED`): its interval covers sampling noise only."""
     groups = _by_experiment(rows)
     names = list(groups)
     out = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            ra, rb = groups[a], groups[b]
-            if ra[0]["dataset"] != rb[0]["dataset"]:
-                continue
-            fa = [r["fid"] for r in ra]
-            fb = [r["fid"] for r in rb]
-            interval, method = [None, None], "not resolvable (no seeds or replicates)"
-            if len(fa) > 1 and len(fb) > 1:
-                interval, method = welch_interval(fa, fb, confidence), f"Welch t over {len(fa)} and {len(fb)} seeds"
-            elif ra[0].get("fid_replicates") and rb[0].get("fid_replicates"):
-                count = min(len(ra[0]["fid_replicates"]), len(rb[0]["fid_replicates"]))
-                diff = np.subtract(ra[0]["fid_replicates"][:count], rb[0]["fid_replicates"][:count])
-                interval = bias_corrected_interval(fa[0] - fb[0], diff, confidence)
-                method = "bootstrap of one run each (sampling noise only)"
-            difference = float(np.mean(fa) - np.mean(fb))
-            resolved = interval[0] is not None and (interval[0] > 0 or interval[1] < 0)
-            out.append(
-                {
-                    "dataset": ra[0]["dataset"],
-                    "experiment_a": a,
-                    "experiment_b": b,
-                    "fid_a": float(np.mean(fa)),
-                    "fid_b": float(np.mean(fb)),
-                    "difference": difference,
-                    "difference_low": interval[0],
-                    "difference_high": interval[1],
-                    "method": method,
-                    "resolved": f"yes ({confidence:.0%})" if resolved else f"no ({confidence:.0%})",
-                    "lower_fid": (a if difference < 0 else b) if resolved else "unresolved",
-                }
-            )
+            if groups[a][0]["dataset"] == groups[b][0]["dataset"]:
+                out.append(
+                    {"dataset": groups[a][0]["dataset"], "experiment_a": a, "experiment_b": b}
+                    | _compare(groups[a], groups[b], confidence)
+                )
+    for row, adjusted in zip(out, holm([row["p_value"] for row in out])):
+        row["p_holm"] = adjusted
+        if adjusted is None:
+            row["resolved"], row["lower_fid"] = ONE_SEED, "-"
+            continue
+        resolved = adjusted < 1 - confidence
+        row["resolved"] = f"{'yes' if resolved else 'no'} (Holm, {confidence:.0%})"
+        row["lower_fid"] = (
+            (row["experiment_a"] if row["difference"] < 0 else row["experiment_b"]) if resolved else "unresolved"
+        )
     return pd.DataFrame(out, columns=COMPARISON_COLUMNS)

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.generate import load_shard, load_shards
     from ncsn.metrics.bootstrap import intervals
+    from ncsn.metrics.fid_infinity import fid_infinity
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics, summary_line
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.records import METRICS
@@ -62,9 +63,13 @@ def run(args: argparse.Namespace) -> int:
             )
     images, shards = load_shards(args.samples)
     stats = image_statistics(images, extractor, is_splits=is_splits, keep_all=True)
+    quality = compare(stats, reference)
     metrics = {
         "inception_score": stats.inception_score(),
-        **compare(stats, reference),
+        **quality,
+        "fid_infinity": fid_infinity(
+            stats.fid_features[0], reference.torch_fidelity, interval_settings, quality["fid"]
+        ),
         "intervals": intervals(stats, reference, interval_settings),
         "recognisable": stats.recognisable,  # None unless the extractor classifies the data (digits)
         "recognisable_real": extractor.identity.get("test_recognisable"),  # the same share for the real test split
@@ -87,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             "fid_cleanfid": "clean-fid frechet_distance",
             "kid": "torch-fidelity kid_features_to_metric on the FID features",
             "precision_recall": "torch-fidelity prc_features_to_metric on the FID features",
-            "intervals": "ncsn.metrics.bootstrap (docs/metrics.md)",
+            "intervals": "ncsn.metrics.bootstrap: half-sampling (docs/metrics.md)",
+            "fid_infinity": "ncsn.metrics.fid_infinity: Chong & Forsyth 2020 (docs/metrics.md)",
             **LIBRARY_VERSIONS,
         },
         "seconds": round(time.perf_counter() - began, 3),

@@ -24,7 +24,9 @@ from ncsn.commands.options import add_settings_argument, named_path
 from ncsn.errors import NcsnError
 from ncsn.records import METRICS, SELECTION
 from ncsn.report import (
+    COMPARISON_NOTES,
     fid_comparisons,
+    result_notes,
     result_row,
     results_table,
     seed_summary,
@@ -112,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
         )
     confidence = check_block("intervals", args.settings.get("intervals"))["confidence"]
     summary = seed_summary(results, confidence)
-    written = write_tables(results_table(results), args.out_dir / "results")
+    written = write_tables(results_table(results), args.out_dir / "results", result_notes(confidence))
     written += write_tables(summary, args.out_dir / "seeds")
-    written += write_tables(fid_comparisons(results, confidence), args.out_dir / "comparisons")
+    written += write_tables(fid_comparisons(results, confidence), args.out_dir / "comparisons", COMPARISON_NOTES)
     written += plot_fid_by_seed(pd.DataFrame(results), summary, args.out_dir / "fid_by_seed.png")
     written += write_tables(timing_table(timing), args.out_dir / "timing")
     for path in written:

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
-        'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the bootstrap)',
+        'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the half-sample intervals)',
     )
     add_threads_argument(parser)
     parser.add_argument(

@@ -90,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
     rho_text = (
         f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""
     )
-    noise = selection.get("selection_noise")
+    stability = selection.get("selection_stability")
     noise_text = (
-        f"; another checkpoint wins {noise['change_rate']:.0%} of {noise['resamples']} bootstrap redraws"
-        if noise
+        f"; another checkpoint wins {stability['instability']:.0%} of {stability['resamples']} half-sample redraws"
+        " (a stability index)"
+        if stability
         else ""
     )
     print(

@@ -96,7 +96,7 @@ class Statistics:
     is_per_split: list[float] = field(default_factory=list)
     features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
     recognisable: float | None = None  # share the data's classifier is sure of (classifier extractor only)
-    # every image's FID features (torch-fidelity's, clean-fid's), float32, for the bootstrap (keep_all=True)
+    # every image's FID features (torch-fidelity's, clean-fid's), float32, for the intervals and FID∞ (keep_all=True)
     fid_features: tuple[np.ndarray, np.ndarray] | None = None
 
     def inception_score(self) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def image_statistics(
     The FID features of the first ``max_features`` images visited (a random subset) are kept.
     With the classifier extractor the same logits give the share of recognisable images. ``keep_all``
     also keeps every image's features of both libraries (float32; 50,000 Inception images: 0.8 GB)
-    for the bootstrap intervals (:mod:`ncsn.metrics.bootstrap`).
+    for the half-sample intervals (:mod:`ncsn.metrics.bootstrap`) and FID∞ (:mod:`ncsn.metrics.fid_infinity`).
     """
     extractor.check_images(images, "images to score")
     count = len(images)
@@ -269,6 +269,9 @@ def summary_line(metrics: dict) -> str:
     fid_interval = (metrics.get("intervals") or {}).get("fid")
     if fid_interval:
         line += f" [{fid_interval[0]:.4g}, {fid_interval[1]:.4g}]"
+    infinity = metrics.get("fid_infinity") or {}
+    if infinity.get("value") is not None:
+        line += f", FID∞ {infinity['value']:.4g}"
     if metrics.get("fid_cleanfid") is not None:
         line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
     if metrics.get("kid") is not None:

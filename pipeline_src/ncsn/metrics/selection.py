@@ -4,8 +4,11 @@ or the lowest FID among the k checkpoints of lowest held-out DSM loss (a cheaper
 NCSN paper App. B.2: 1000 samples per checkpoint, the smallest FID wins; MNIST takes the last
 checkpoint. ``loss_topk`` ranks every checkpoint by its held-out loss (:mod:`ncsn.metrics.heldout`,
 no sampling) and samples for FID only the k best of them. Ties go to the earlier checkpoint.
-:func:`selection_noise` measures how often the choice would change if the selection samples were
-redrawn (bootstrap), the noise [Re] names as a cause of its gap (Fig. 13).
+:func:`selection_stability` is a stability index of the choice (:data:`SELECTION_INSTABILITY`): how often
+another checkpoint wins when every candidate's FID is recomputed on half its selection samples. It
+is not the probability that another checkpoint wins on a fresh draw of the selection samples: it
+conditions on the observed FIDs, so near a tie it reads about half that probability (0.25 against
+0.5 at an exact tie; 0.29 measured in tests/test_calibration.py). [Re] names this selection noise as a cause of its gap (Fig. 13).
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ TABLE_COLUMNS = (
     "fid_cleanfid",
     "num_samples",
     "selected",
-    "selected_share",
+    "win_share",
+)
+SELECTION_INSTABILITY = (
+    "share of half-sample redraws (each candidate's FID on half its selection samples) in which another checkpoint "
+    "has the lowest FID: a stability index of the choice given these samples, not the probability that another "
+    "checkpoint wins on a fresh draw (near a tie it reads about half that)"
 )
 _CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt$")
 
@@ -107,7 +115,7 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         if unscored:
             raise NcsnError(f"criterion {criterion} needs a finite FID for checkpoint(s) {unscored}; score them")
         best = min(pool, key=lambda s: (s["fid"], s["iteration"]))
-    noise = None if criterion == "last" else selection_noise(pool, best["iteration"])
+    stability = None if criterion == "last" else selection_stability(pool, best["iteration"])
     return {
         "criterion": criterion,
         "checkpoint": best["checkpoint"],
@@ -121,16 +129,16 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         "fid_jobs": sum(_finite(s.get("fid")) for s in scores),
         "loss_fid_spearman": loss_fid_spearman(scores),
         "fid_interval": (best.get("intervals") or {}).get("fid"),
-        "selection_noise": noise,
+        "selection_stability": stability,
     }
 
 
-def selection_noise(pool: list[dict[str, Any]], chosen: int) -> dict[str, Any] | None:
-    """How often the chosen checkpoint would change if every candidate's selection samples were redrawn.
+def selection_stability(pool: list[dict[str, Any]], chosen: int) -> dict[str, Any] | None:
+    """The selection's stability index (:data:`SELECTION_INSTABILITY`) and each checkpoint's share of wins.
 
-    Each score's bootstrap FID replicates (``intervals.fid_replicates``, :mod:`ncsn.metrics.bootstrap`)
-    stand for redrawn selection samples; replicate b of every candidate gives one selection (the
-    lowest FID, ties to the earlier checkpoint). None without replicates for every candidate.
+    Each score's half-sample FID replicates (``intervals.fid_replicates``, :mod:`ncsn.metrics.bootstrap`);
+    replicate b of every candidate gives one selection (the lowest FID, ties to the earlier checkpoint).
+    None without replicates for every candidate.
     """
     replicates = [(s.get("intervals") or {}).get("fid_replicates") for s in pool]
     if len(pool) < 2 or any(not r for r in replicates):
@@ -140,7 +148,12 @@ def selection_noise(pool: list[dict[str, Any]], chosen: int) -> dict[str, Any] |
     table = np.array([replicates[i][:count] for i in ordered])
     winners = [pool[ordered[j]]["iteration"] for j in table.argmin(axis=0)]  # argmin: the earliest of ties
     shares = {int(it): winners.count(it) / count for it in sorted({s["iteration"] for s in pool})}
-    return {"resamples": count, "change_rate": 1.0 - shares[chosen], "selected_share": shares}
+    return {
+        "resamples": count,
+        "instability": 1.0 - shares[chosen],
+        "win_share": shares,
+        "meaning": SELECTION_INSTABILITY,
+    }
 
 
 def given_selection(checkpoint: str | Path) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def given_selection(checkpoint: str | Path) -> dict[str, Any]:
         "num_samples": None,
         "num_candidates": 1,
         "fid_interval": None,
-        "selection_noise": None,
+        "selection_stability": None,
         "imported_from": state.get("settings", {}).get("imported_from"),
     }
 
@@ -175,8 +188,6 @@ def table_csv(scores: list[dict[str, Any]], selection: dict[str, Any]) -> str:
         row["checkpoint"] = str(Path(s["checkpoint"]))
         row["selected"] = int(s["iteration"] == selection["iteration"])
         row["fid_low"], row["fid_high"] = (s.get("intervals") or {}).get("fid") or ("", "")
-        row["selected_share"] = ((selection.get("selection_noise") or {}).get("selected_share") or {}).get(
-            s["iteration"], ""
-        )
+        row["win_share"] = ((selection.get("selection_stability") or {}).get("win_share") or {}).get(s["iteration"], "")
         writer.writerow(row)
     return out.getvalue()

@@ -1,9 +1,13 @@
 """Conditional instance normalisation ++ (NCSN paper, App. A), fused into one affine pass.
 
 Per noise level ``y`` the layer holds gamma, alpha (initialised N(1, 0.02), or 1 as the [Re]
-report's code with ``init="ones"``) and beta (0):
+report's code with ``init="ones"``) and beta (0). Two forms (``form``):
 
-    out = gamma * ((x - mu) / sqrt(var + eps) + alpha * (mu - m) / sqrt(v + eps)) + beta
+    official: out = gamma * ((x - mu) / sqrt(var + eps) + alpha * (mu - m) / sqrt(v + eps)) + beta
+    paper:    out = gamma * (x - mu) / sqrt(var + eps) + beta + alpha * (mu - m) / sqrt(v + eps)
+
+``official`` is the official code's (ermongroup/ncsn ``ConditionalInstanceNorm2dPlus``: gamma also
+scales the alpha term); ``paper`` is the NCSN paper's App. A.1 equation and the [Re] report's code.
 
 with ``mu, var`` the per-channel spatial mean and biased variance (instance norm) and ``m, v``
 the mean and *unbiased* variance of ``mu`` across channels, as the official code. The whole
@@ -21,11 +25,20 @@ class CondInstanceNormPlus(nn.Module):
     """CondInstanceNorm++ over ``num_features`` channels, one (gamma, alpha, beta) per level."""
 
     def __init__(
-        self, num_features: int, num_classes: int, eps: float = 1e-5, init: str = "official", correction: int = 1
+        self,
+        num_features: int,
+        num_classes: int,
+        eps: float = 1e-5,
+        init: str = "official",
+        correction: int = 1,
+        form: str = "official",
     ) -> None:
         super().__init__()
         if init not in ("official", "ones"):
             raise ValueError(f"init must be 'official' (N(1, 0.02)) or 'ones', got {init!r}")
+        if form not in ("official", "paper"):
+            raise ValueError(f"form must be 'official' (gamma scales the alpha term) or 'paper', got {form!r}")
+        self.form = form
         self.num_features = num_features
         self.eps = eps
         self.correction = correction  # of the variance across channels: 1 official, 0 the [Re] code's
@@ -48,5 +61,9 @@ class CondInstanceNormPlus(nn.Module):
         gamma, alpha, beta = self.embed(levels).chunk(3, dim=1)
         rstd = torch.rsqrt(var + self.eps)
         scale = gamma * rstd
-        shift = torch.addcmul(beta, gamma, alpha * (mu - m) * torch.rsqrt(v + self.eps) - mu * rstd)
+        mean_term = alpha * (mu - m) * torch.rsqrt(v + self.eps)
+        if self.form == "official":
+            shift = torch.addcmul(beta, gamma, mean_term - mu * rstd)
+        else:
+            shift = beta + mean_term - scale * mu
         return torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])

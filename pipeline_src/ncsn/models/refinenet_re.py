@@ -14,8 +14,12 @@
   differs), then fusion (bilinear up-sampling with half-pixel centres, TensorFlow's default),
   chained residual pooling (5x5 mean pool that ignores the padding, TensorFlow's ``SAME``) and the
   output units; the widths are 2ngf, 2ngf, 2ngf, ngf (official: 2ngf, 2ngf, ngf, ngf);
-- CondInstanceNorm++ with alpha and gamma initialised to 1 (official N(1, 0.02)), eps 1e-6 and the
-  biased variance across channels;
+- CondInstanceNorm++ in the paper's form ``gamma h + beta + alpha mu_hat`` (App. A.1; the official
+  code's is ``gamma (h + alpha mu_hat) + beta``), alpha and gamma initialised to 1 (official
+  N(1, 0.02)), eps 1e-6 and the biased variance across channels;
+- every convolution initialised as Keras' ``Conv2D`` is: Glorot-uniform kernels
+  (``U(-sqrt(6 / (fan_in + fan_out)), +...)``, fans over the kernel's taps) and zero biases
+  (official: PyTorch's default, Kaiming-uniform with a = sqrt(5));
 - the input is fed as it is, in [0, 1] (official: 2x - 1).
 """
 
@@ -31,7 +35,7 @@ from ncsn.models.normalization import CondInstanceNormPlus
 from ncsn.models.refinenet import box_mean5, refine_and_output
 
 # [Re]'s code: alpha, gamma = 1, beta = 0, tf.nn.moments (biased) with eps 1e-6
-ReNorm = partial(CondInstanceNormPlus, eps=1e-6, init="ones", correction=0)
+ReNorm = partial(CondInstanceNormPlus, eps=1e-6, init="ones", correction=0, form="paper")
 RE_DILATIONS = (1, 1, 2, 4)  # as run; cascade 2 pools
 
 
@@ -113,6 +117,15 @@ class ReRefineBlock(nn.Module):
         return h
 
 
+def keras_init(model: nn.Module) -> None:
+    """Keras' ``Conv2D`` defaults on every convolution: Glorot-uniform kernel (torch's ``xavier_uniform_`` takes
+    the same fans, channels x kernel taps), zero bias."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 class ReRefineNet(nn.Module):
     """``s(x, level)`` of the [Re] report's code, (B, C, H, W) inputs in [0, 1]."""
 
@@ -139,6 +152,7 @@ class ReRefineNet(nn.Module):
         )
         self.end_norm = ReNorm(ngf, num_classes)
         self.end_conv = nn.Conv2d(ngf, channels, 3, padding=1)
+        keras_init(self)
 
     def forward(self, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
         h = self.begin_conv(x)
