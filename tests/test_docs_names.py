@@ -40,9 +40,9 @@ FILE_SUFFIXES = (
 
 # Names of other projects that no code here spells: the official code's mixture class, a CIFAR-10
 # file, scipy's matrix square root, and Slurm's and a login node's own vocabulary.
-FOREIGN = {"GMMDistAnneal", "data_batch_5", "sqrtm", "sacct", "tmux", "screen", "PartitionTimeLimit"}
+FOREIGN = {"GMMDistAnneal", "data_batch_5", "sqrtm", "sacct", "tmux", "screen", "PartitionTimeLimit", "PreemptMode"}
 # sbatch options the cluster recipes name (no command here has them).
-SBATCH_OPTIONS = {"--gres", "--requeue", "--gpus", "--output"}
+SBATCH_OPTIONS = {"--gres", "--requeue", "--gpus", "--output", "--signal"}
 # Calls written with names of the reader's choosing (a model, a score function) or of torch/Python.
 FOREIGN_CALLS = {"model", "score_fn", "round"}
 EXTERNAL_PACKAGES = {"torch", "np", "numpy", "scipy", "cleanfid", "torch_fidelity", "os", "torchvision"}
