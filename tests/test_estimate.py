@@ -277,7 +277,9 @@ FASTER_PATH = {
 }
 
 
-@pytest.mark.parametrize(("gpu", "precision"), FASTER_PATH, ids="-".join)
+@pytest.mark.parametrize(
+    ("gpu", "precision"), FASTER_PATH, ids=[f"{gpu}-{precision}" for gpu, precision in FASTER_PATH]
+)
 def test_each_card_runs_on_the_faster_of_its_fp32_and_tensor_core_paths(gpu, precision, tmp_path):
     path, tflops = FASTER_PATH[(gpu, precision)]
     speed = gpu_speed(load_config(DEFAULT), gpu, precision, gpu_json=tmp_path / "none.json")
