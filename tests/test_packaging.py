@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -68,6 +69,19 @@ def test_the_lock_is_make_locks_output_with_hashes():
         str(req) for req, hashes in lock_entries() if not all(h.startswith("sha256:") for h in hashes) or not hashes
     ]
     assert not unhashed, f"lock entries without sha256 hashes: {unhashed}"
+
+
+@pytest.mark.slow
+def test_make_lock_writes_the_lock_unchanged(tmp_path):
+    """The lock is what its one command makes of pyproject.toml's ranges: `make lock` into a copy (PyPI,
+    the Makefile's uv; it keeps pins still in range) writes the same bytes, hashes included."""
+    copy = tmp_path / "requirements-lock.txt"
+    shutil.copy(ROOT / "requirements-lock.txt", copy)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "lock", f"LOCK={copy}"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert copy.read_text() == (ROOT / "requirements-lock.txt").read_text(), "the lock is not `make lock`'s output"
 
 
 def test_every_package_range_is_met_by_a_pin():
