@@ -2,8 +2,9 @@
 #   make demo  - run the whole workflow on the embedded default (digits, CPU, no downloads)
 #   make demo-mnist - the paper's MNIST experiments on the real MNIST, on the CPU (under 2 hours)
 #   make test  - run the test suite (make test-fast: without the end-to-end runs)
-# Both create .venv on first use: the exact versions of requirements-lock.txt (what CI tests), then
-# the project itself with --no-deps; they reinstall only when the lock or pyproject.toml changes.
+# Both create .venv on first use: exactly requirements-lock.txt (what CI tests: every package pinned,
+# with hashes), then the project itself with --no-deps; they reinstall only when the lock or
+# pyproject.toml changes. `make lock` regenerates the lock from pyproject.toml's ranges.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -12,18 +13,29 @@ LOCK := requirements-lock.txt
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= all
 
-.PHONY: venv demo demo-mnist test test-fast test-slurm bench gpu-check report-docs report-docs-mnist clean-venv paper-smoke
+.PHONY: lock venv demo demo-mnist test test-fast test-slurm bench gpu-check report-docs report-docs-mnist clean-venv paper-smoke
 
 venv: $(STAMP)
 
 $(STAMP): $(LOCK) pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# The lock: every package of pyproject.toml's ranges (runtime and the test extra) and of their
+# dependencies, pinned with the hashes of PyPI's files, for every platform (environment markers;
+# torch is PyPI's build: CUDA on Linux). uv (pinned here, in a throwaway venv) resolves it and keeps
+# the pins that still satisfy the ranges; UPGRADE=1 moves every pin to the newest release in range.
+UV_VERSION := 0.13.10
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/python" -m pip install --quiet uv==$(UV_VERSION) && \
+	"$$tmp/bin/uv" pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+	  --generate-hashes --index-url https://pypi.org/simple --custom-compile-command "make lock" --quiet \
+	  $(if $(UPGRADE),--upgrade) --output-file $(LOCK)
 
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --max-threads 1 --configfile config/config.yaml

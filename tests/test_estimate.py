@@ -24,6 +24,7 @@ from ncsn.estimate import (
     JobClock,
     estimate,
     format_estimate,
+    gpu_speed,
     runtime_minutes,
     train_submissions,
 )
@@ -147,10 +148,15 @@ def test_a_given_checkpoint_is_neither_trained_nor_selected():
 
 
 def test_the_command_prints_totals_and_its_assumptions_and_refuses_unknown_gpus(tmp_path):
-    run = [sys.executable, "-m", "ncsn", "estimate", "--configfile", str(PAPER), "--data-root", str(tmp_path)]
+    """Two config files, as the SLURM command passes them: the second's cluster block reaches the runtimes."""
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump({"cluster": {"gpu": "rtx3090", "max_runtime": 1000}}))
+    configs = ["--configfile", str(PAPER), str(cluster)]
+    run = [sys.executable, "-m", "ncsn", "estimate", *configs, "--data-root", str(tmp_path)]
     out = subprocess.run([*run, "--gpu", "a100"], capture_output=True, text=True, check=True).stdout
     assert "A100 tf32" in out and "TOTAL" in out and "calibrated on the [Re] report's V100" in out
-    assert re.search(r"^  score +\d+ min$", out, re.M) and "max_runtime 1440 min" in out, out[-1500:]
+    assert "gpu rtx3090, safety 3, max_runtime 1000 min" in out, out[-1500:]
+    assert re.search(r"^  score +\d+ min$", out, re.M) and re.search(r"^  train +1000 min$", out, re.M), out[-1500:]
     assert re.search(r"^  train runs as up to [2-9] submission", out, re.M), out[-1500:]
     assert "NOT COSTED" not in out and re.search(r"^Jobs: \d+ planned by the workflow", out, re.M), out[-1500:]
     elsewhere = subprocess.run([*run, "--snakefile", str(tmp_path / "Snakefile")], capture_output=True, text=True)
@@ -252,6 +258,74 @@ def test_measured_peaks_replace_the_computed_ones_at_the_same_network_and_batch(
         ).efficiency
         == 0.25
     )
+
+
+# (card, precision) -> (path, sustained TFLOP/s) by hand: max(fp32 peak x 0.87, tensor-core peak x 0.25).
+FASTER_PATH = {
+    ("rtx3090", "tf32"): ("fp32", 35.6 * 0.87),  # tensor cores: 35.6 x 0.25 = 8.9
+    ("rtx3090", "bf16"): ("fp32", 35.6 * 0.87),  # 71.0 x 0.25 = 17.75
+    ("rtx4090", "tf32"): ("fp32", 82.6 * 0.87),  # 82.6 x 0.25 = 20.65
+    ("rtx4090", "bf16"): ("fp32", 82.6 * 0.87),  # 165.2 x 0.25 = 41.3
+    ("a6000", "tf32"): ("fp32", 38.7 * 0.87),  # 77.4 x 0.25 = 19.35
+    ("a6000", "bf16"): ("bf16", 154.8 * 0.25),  # fp32: 33.67
+    ("l40s", "tf32"): ("fp32", 91.6 * 0.87),  # 183 x 0.25 = 45.75
+    ("l40s", "bf16"): ("bf16", 362.0 * 0.25),  # fp32: 79.69
+    ("a100", "tf32"): ("tf32", 156.0 * 0.25),  # fp32: 16.97
+    ("h100", "tf32"): ("tf32", 494.7 * 0.25),  # fp32: 58.29
+    ("v100", "fp32"): ("fp32", 15.7 * 0.87),
+    ("rtx3090", "fp32"): ("fp32", 35.6 * 0.87),
+}
+
+
+@pytest.mark.parametrize(
+    ("gpu", "precision"), FASTER_PATH, ids=[f"{gpu}-{precision}" for gpu, precision in FASTER_PATH]
+)
+def test_each_card_runs_on_the_faster_of_its_fp32_and_tensor_core_paths(gpu, precision, tmp_path):
+    path, tflops = FASTER_PATH[(gpu, precision)]
+    speed = gpu_speed(load_config(DEFAULT), gpu, precision, gpu_json=tmp_path / "none.json")
+    assert (speed.precision, speed.path) == (precision, path)
+    assert speed.sustained_flops == pytest.approx(tflops * 1e12)
+
+
+def test_geforce_cards_cost_the_paper_at_their_fp32_speed_in_its_tf32_precision(paper_jobs):
+    """The issue's figures: the paper config was 608.7 RTX 3090-hours and 262.3 RTX 4090-hours in tf32 on
+    tensor cores alone, 174.9 and 75.4 in fp32; tf32 now runs on the faster fp32 path, and the cluster
+    runtimes of a `cluster.gpu: rtx3090` config follow it."""
+    config = load_config(PAPER)
+    for gpu, hours in (("rtx3090", 174.9), ("rtx4090", 75.4)):
+        result = estimate(config, gpu, paper_jobs, data_root=Path("/nonexistent"), memory=False)
+        assert result.precision == "tf32" and result.speed.path == "fp32"
+        assert round(sum(result.hours(r) for r in result.rows), 1) == hours
+    config["cluster"]["gpu"] = "rtx3090"
+    clock = JobClock(config, Path("/nonexistent"))
+    job = {"dataset": "cifar10", "experiment": "cifar10_geometric", "iteration": "5000"}
+    score = result.row("cifar10_geometric", "score")  # the 4090's row: the same FLOPs on every card
+    assert clock.minutes("score", job) == pytest.approx(score.flop / score.jobs / (35.6e12 * 0.87) / 60)
+    out = format_estimate(result)
+    assert "RTX4090 tf32 on its fp32 path (peak 82.6 TFLOP/s x efficiency 0.87 = 71.9 TFLOP/s sustained)" in out
+    assert "faster than its tf32 path (peak 82.6 TFLOP/s x efficiency 0.25 = 20.6 TFLOP/s sustained)" in out
+
+
+def test_config_files_merge_as_snakemake_merges_them(tmp_path):
+    """Later files override keys recursively; a list or scalar is replaced whole; keys only in an earlier
+    file stay (Snakemake's `--configfile A B`)."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(
+        yaml.safe_dump({"seed": 0, "cluster": {"gpu": "v100", "runtime": {"score": 60, "train": 100}}, "x": [1, 2]})
+    )
+    second.write_text(yaml.safe_dump({"cluster": {"gpu": "rtx3090", "runtime": {"score": 30}}, "x": [3]}))
+    assert read_config(first, second) == {
+        "seed": 0,
+        "cluster": {"gpu": "rtx3090", "runtime": {"score": 30, "train": 100}},
+        "x": [3],
+    }
+    assert read_config(second, first)["cluster"] == {"gpu": "v100", "runtime": {"score": 60, "train": 100}}
+    merged = load_config(PAPER, REPO / "config" / "cluster.yaml")
+    cluster = yaml.safe_load((REPO / "config" / "cluster.yaml").read_text())["cluster"]
+    assert {key: merged["cluster"][key] for key in cluster} == cluster
+    assert merged["experiments"] == load_config(PAPER)["experiments"]
+    with pytest.raises(NcsnError, match="does not exist"):
+        read_config(first, tmp_path / "missing.yaml")
 
 
 def test_the_gpu_table_has_the_cards_labs_own():

@@ -6,7 +6,9 @@ meta device: nothing is computed, nothing allocated); time is FLOPs divided by a
 throughput times an efficiency factor. The fp32 factor is calibrated on the [Re] report's V100
 timings (Table 1: 1.73 it/s training CIFAR-10, 1398 s per 1000 CIFAR-10 samples); the factor
 for tensor-core precisions (tf32, bf16) is an assumption, to be replaced by the figures of
-``python -m benchmarks gpu``.
+``python -m benchmarks gpu``. A card runs a tf32 or bf16 config on whichever of its two paths is
+faster (cuDNN picks tensor-core or CUDA-core kernels): on a GeForce card, whose TF32 peak equals
+its fp32 peak, that is the fp32 path.
 """
 
 from __future__ import annotations
@@ -107,16 +109,30 @@ class Memory:
 
 @dataclass
 class Speed:
-    """A GPU's sustained speed in a precision: its peak times an efficiency (assumed, or measured: ``source``)."""
+    """A GPU's sustained speed for a config trained in ``precision``: the peak of the ``path`` it runs
+    on (``fp32``: CUDA cores; the precision itself: tensor cores) times an efficiency (assumed, or
+    measured: ``source``)."""
 
     gpu: str
     precision: str
+    path: str
     efficiency: float
     source: str = ""
 
     @property
+    def peak_tflops(self) -> float:
+        return GPU_PEAK_TFLOPS[self.gpu][self.path]
+
+    @property
     def sustained_flops(self) -> float:
-        return GPU_PEAK_TFLOPS[self.gpu][self.precision] * 1e12 * self.efficiency
+        return self.peak_tflops * 1e12 * self.efficiency
+
+    def describe(self) -> str:
+        """``fp32 path (peak 35.6 TFLOP/s x efficiency 0.87 = 31.0 TFLOP/s sustained)``."""
+        return (
+            f"{self.path} path (peak {self.peak_tflops:g} TFLOP/s x efficiency {self.efficiency:g} "
+            f"= {self.sustained_flops / 1e12:.1f} TFLOP/s sustained)"
+        )
 
     def minutes(self, cost: JobCost) -> float:
         """Wall minutes of a job's work, start-up not included: its counted FLOPs at this speed plus its assumed minutes."""
@@ -162,8 +178,15 @@ def default_precision(gpu: str, amp: bool) -> str:
     return "tf32" if GPU_PEAK_TFLOPS[gpu]["tf32"] else "fp32"
 
 
-def efficiency(precision: str) -> float:
-    return FP32_EFFICIENCY if precision == "fp32" else TENSOR_CORE_EFFICIENCY
+def paths(gpu: str, precision: str) -> list[Speed]:
+    """The ways ``gpu`` can run a config trained in ``precision``, at the table's efficiencies: its fp32
+    path (CUDA cores), and for tf32 or bf16 its tensor-core path too. cuDNN picks the faster kernels,
+    so the faster path is the card's speed: an RTX 3090's TF32 tensor-core peak equals its fp32 peak,
+    of which tensor cores reach the smaller share."""
+    speeds = [Speed(gpu, precision, "fp32", FP32_EFFICIENCY)]
+    if precision != "fp32":
+        speeds.append(Speed(gpu, precision, precision, TENSOR_CORE_EFFICIENCY))
+    return speeds
 
 
 def measured_peaks(path: Path = Path("benchmarks/results/gpu.json")) -> dict[tuple[str, int, int], float]:
@@ -212,8 +235,8 @@ def gpu_speed(
     config: dict[str, Any], gpu: str, precision: str | None = None, gpu_json: Path = Path("benchmarks/results/gpu.json")
 ) -> Speed:
     """The sustained speed of ``gpu`` for a config: its precision (by default bf16 when training uses
-    autocast, else tf32 where the card has it, else fp32) and efficiency (measured on this card when
-    ``gpu_json`` says so, else the table's)."""
+    autocast, else tf32 where the card has it, else fp32), run as measured on this card when
+    ``gpu_json`` says so, else on the faster of the card's paths at the table's efficiencies (``paths``)."""
     gpu = gpu.lower()
     if gpu not in GPU_PEAK_TFLOPS:
         raise NcsnError(f"unknown GPU {gpu!r}; known: {', '.join(GPU_PEAK_TFLOPS)}")
@@ -222,12 +245,11 @@ def gpu_speed(
     if precision not in PRECISIONS or not GPU_PEAK_TFLOPS[gpu][precision]:
         have = [p for p in PRECISIONS if GPU_PEAK_TFLOPS[gpu][p]]
         raise NcsnError(f"{gpu} has no {precision} throughput in the table; use --precision {' or '.join(have)}")
-    speed = Speed(gpu, precision, efficiency(precision))
     calibrated = measured_efficiency(gpu, precision, gpu_json)
     if calibrated:
-        speed.efficiency, device = calibrated
-        speed.source = f"measured on {device} (training it/s, {gpu_json})"
-    return speed
+        measured, device = calibrated
+        return Speed(gpu, precision, precision, measured, f"measured on {device} (training it/s, {gpu_json})")
+    return max(paths(gpu, precision), key=lambda speed: speed.sustained_flops)
 
 
 def row_key(wildcards: Mapping[str, str]) -> str:
@@ -360,7 +382,6 @@ def train_submissions(config: dict[str, Any], clock: JobClock | None, trainings:
 def format_estimate(result: Estimate) -> str:
     """A plain-text table (GPU-hours and GB per rule and experiment or data set, totals), the planned
     jobs it does not count, the peak memory per job kind, then the assumptions."""
-    peak = GPU_PEAK_TFLOPS[result.gpu][result.precision]
     sustained = result.sustained_flops
     lines = [f"{'experiment/data set':<22} {'rule':<14} {'GPU-hours':>10} {'disk GB':>9}  what"]
     for r in result.rows:
@@ -392,11 +413,13 @@ def format_estimate(result: Estimate) -> str:
                 f"WARNING: {m.experiment} {m.kind} needs about {m.gib:.1f} GiB, more than the {capacity:g} GiB of a "
                 f"{result.gpu.upper()}: lower its batch size, or pick a larger card"
             )
+    speed = result.speed
+    slower = [p.describe() for p in paths(speed.gpu, speed.precision) if p.path != speed.path]
     lines += [
         "",
-        f"Assumptions: {result.gpu.upper()} {result.precision}, peak {peak:g} TFLOP/s x efficiency {result.efficiency:g} "
-        f"= {peak * result.efficiency:.1f} TFLOP/s sustained"
-        + (f"; efficiency {result.speed.source}." if result.speed.source else "."),
+        f"Assumptions: {speed.gpu.upper()} {speed.precision} on its {speed.describe()}"
+        + (f"; efficiency {speed.source}" if speed.source else "")
+        + (f", faster than its {slower[0]}." if slower and not speed.source else "."),
         f"- Measured: fp32 efficiency {FP32_EFFICIENCY}, calibrated on the [Re] report's V100 timings (1.73 it/s "
         "training, 1398 s per 1000 CIFAR-10 samples); memory marked measured (benchmarks/results/gpu.json).",
         f"- Assumed: tf32/bf16 efficiency {TENSOR_CORE_EFFICIENCY} (measure it with `python -m benchmarks gpu`); every "

@@ -9,7 +9,13 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ncsn.estimate import GPU_PEAK_TFLOPS, PRECISIONS
 
-    parser.add_argument("--configfile", required=True, help="workflow config (e.g. config/paper.yaml)")
+    parser.add_argument(
+        "--configfile",
+        required=True,
+        nargs="+",
+        help="workflow config files, merged as Snakemake merges them: later files override keys recursively "
+        "(e.g. config/paper.yaml config/cluster.yaml)",
+    )
     parser.add_argument("--gpu", default="a100", choices=sorted(GPU_PEAK_TFLOPS), help="GPU model (default a100)")
     parser.add_argument(
         "--precision",
@@ -25,23 +31,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_config(path: str | Path) -> dict:
-    """A workflow config file as written (YAML)."""
+def read_config(*paths: str | Path) -> dict:
+    """Workflow config files (YAML) as written, merged the way ``snakemake --configfile A B`` merges
+    them (``snakemake.utils.update_config``: a later file's keys override, mappings recursively)."""
     import yaml
+    from snakemake.utils import update_config
 
     from ncsn.errors import NcsnError
 
-    path = Path(path)
-    if not path.is_file():
-        raise NcsnError(f"config file {path} does not exist")
-    return yaml.safe_load(path.read_text()) or {}
+    config: dict = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise NcsnError(f"config file {path} does not exist")
+        update_config(config, yaml.safe_load(path.read_text()) or {})
+    return config
 
 
-def load_config(path: str | Path) -> dict:
-    """A workflow config as the Snakefile plans it (checked, filled, one run per seed)."""
+def load_config(*paths: str | Path) -> dict:
+    """Workflow config files, merged (``read_config``), as the Snakefile plans them (checked, filled, one run per seed)."""
     from ncsn.seeds import plan_config
 
-    return plan_config(read_config(path))
+    return plan_config(read_config(*paths))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.seeds import plan_config
     from ncsn.workflow_plan import planned_jobs
 
-    raw = read_config(args.configfile)
+    raw = read_config(*args.configfile)
     config = plan_config(raw)
     gpu_speed(config, args.gpu, args.precision)  # an unknown card or precision stops here, before planning
     jobs = planned_jobs(raw, Path(args.snakefile))
     result = estimate(config, args.gpu, jobs, args.precision, Path(args.data_root))
-    print(f"Estimate for {args.configfile} on one {args.gpu.upper()} ({result.precision}):\n")
+    print(f"Estimate for {' + '.join(args.configfile)} on one {args.gpu.upper()} ({result.precision}):\n")
     print(format_estimate(result))
     print("\n" + format_runtimes(config, jobs, Path(args.data_root)))
     return 0
