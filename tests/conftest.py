@@ -25,6 +25,21 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["NCSN_TEST_CACHE"] = os.environ["NCSN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ncsn-test-cache-")
 
 
+# The two longest serial units first (pytest -n 2 --dist loadgroup hands out units in collection order):
+# the paper smoke run (about 12 minutes on one worker) and the workflow group (about 10), one per worker,
+# so that neither starts behind a queue of short tests that the other worker could have run.
+LONGEST_GROUPS_FIRST = ("paper_smoke", "workflow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        name = group.args[0] if group and group.args else None
+        return LONGEST_GROUPS_FIRST.index(name) if name in LONGEST_GROUPS_FIRST else len(LONGEST_GROUPS_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and os.environ.get("NCSN_TEST_CACHE"):
         shutil.rmtree(os.environ.pop("NCSN_TEST_CACHE"), ignore_errors=True)
