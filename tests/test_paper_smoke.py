@@ -27,7 +27,7 @@ from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics
-from ncsn.report import RE_REGENERATED
+from ncsn.report.tables import RE_REGENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_SIZES = {  # the most any experiment of the merged smoke config may ask for
