@@ -3,7 +3,8 @@ config (``CostModel``) giving its counted GPU work, disk, assumed minutes and me
 
 ``ncsn.estimate`` applies them to the jobs Snakemake plans for a config (``ncsn.workflow_plan``), and
 the workflow's cluster runtimes (``workflow/rules/cluster.smk``) to each submitted job. A rule without
-a function costs nothing and is listed as not costed; one whose jobs take seconds is ``NEGLIGIBLE``.
+a function costs nothing and is listed as not costed; each rule's cost class (counted here, minutes assumed,
+or negligible) is its row of :mod:`ncsn.steps`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ncsn.settings import is_trained
+from ncsn.steps import RULES
 from ncsn.workload import (
     BYTES_PER_FLOAT,
     INCEPTION_GFLOP,
@@ -22,33 +24,6 @@ from ncsn.workload import (
     network_flops,
     sampler_steps,
     scored_checkpoints,
-)
-
-# Minutes one job of the rules whose work is not counted takes (assumed, generous): CPU work (toy
-# experiments, the classifier extractor, reading official weights) and small figure samplings.
-FIXED_MINUTES = {
-    "train_extractor": 10,
-    "import_official": 10,
-    "figure_intermediate": 20,
-    "figure_inpainting": 20,
-    "neighbours": 30,
-    "toy_ssm_noise": 60,
-    "toy_scores": 30,
-    "toy_langevin_modes": 20,
-    "toy_eps_sweep": 20,
-}
-# Rules whose jobs take seconds of CPU (tables, plots of finished results, the target rule, placeholders).
-NEGLIGIBLE = (
-    "all",
-    "select",
-    "given_checkpoint",
-    "figure_samples",
-    "figure_loss",
-    "figure_fid_vs_checkpoint",
-    "figure_sweep",
-    "report_tables",
-    "fetch_weights",
-    "supply_missing_weights",
 )
 
 
@@ -158,10 +133,13 @@ class CostModel:
         )
 
 
-for _rule, _minutes in FIXED_MINUTES.items():
-    cost_of(_rule)(lambda model, wildcards, minutes=_minutes: JobCost(minutes=minutes, note=f"{minutes} min, assumed"))
-for _rule in NEGLIGIBLE:
-    cost_of(_rule)(lambda model, wildcards: JobCost())
+for _rule in RULES.values():  # the rules whose work is not counted: minutes assumed, or seconds of CPU
+    if _rule.cost == "assumed":
+        cost_of(_rule.name)(
+            lambda model, wildcards, minutes=_rule.minutes: JobCost(minutes=minutes, note=f"{minutes} min, assumed")
+        )
+    elif _rule.cost == "negligible":
+        cost_of(_rule.name)(lambda model, wildcards: JobCost())
 
 
 @cost_of("prepare")

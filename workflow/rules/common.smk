@@ -11,6 +11,7 @@ import ncsn.records
 import ncsn.settings
 from ncsn.data.store import REFERENCE_SPLIT
 from ncsn.metrics.inception_files import inception_paths  # light: no torch
+from ncsn.steps import PRIORITY  # each rule's priority, beside its other facts
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
 # works without activating it): the Snakefile puts that Python first on PATH.
@@ -19,23 +20,6 @@ NCSN = "python -m ncsn"
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-
-# The order in which jobs take free cores (higher first; the rest 0): the data and the
-# trainings, then each experiment's chain to its final metrics, the DAG's longest path. The
-# figures, toys and the sweep come after and fill the cores at the end, instead of one long
-# sampling job running alone there (docs/performance.md, "The default run's time").
-PRIORITY = {
-    "prepare": 30,
-    "train": 30,
-    "train_extractor": 20,
-    "ref_stats": 20,
-    "heldout_loss": 20,
-    "score": 20,
-    "select": 20,
-    "sample": 20,
-    "evaluate": 10,
-}
-
 
 # ---------------------------------------------------------------- config checks
 # Settings are checked by `ncsn.settings.check_config` (Snakefile) first, so every

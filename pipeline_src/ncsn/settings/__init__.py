@@ -54,7 +54,15 @@ from ncsn.settings.schema import (
     source_keys,
     top_level_default,
 )
-from ncsn.settings.table import TABLE_BEGIN, TABLE_END, parameter_table, with_parameter_table
+from ncsn.settings.table import (
+    STEPS_BEGIN,
+    STEPS_END,
+    TABLE_BEGIN,
+    TABLE_END,
+    parameter_table,
+    with_parameter_table,
+    with_steps_table,
+)
 
 __all__ = [
     "ADAM_EPS_HINT",
@@ -66,6 +74,8 @@ __all__ = [
     "RENAMED_TO",
     "SCHEMA_FILE",
     "STEP_LR_HINT",
+    "STEPS_BEGIN",
+    "STEPS_END",
     "TABLE_BEGIN",
     "TABLE_END",
     "SettingsError",
@@ -97,6 +107,7 @@ __all__ = [
     "top_level",
     "top_level_default",
     "with_parameter_table",
+    "with_steps_table",
 ]
 
 # Settings blocks a command checks on its own (``check_block``): name -> schema definition.
