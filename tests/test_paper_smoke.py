@@ -20,8 +20,8 @@ import torch_fidelity
 import yaml
 from cleanfid import fid as cleanfid
 from cleanfid.inception_torchscript import InceptionV3W
+from helpers import snakemake_command
 from PIL import Image
-from test_workflow import snakemake_command
 
 from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
