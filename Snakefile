@@ -14,7 +14,7 @@ from snakemake.logging import logger
 from snakemake.utils import min_version
 
 from ncsn.errors import NcsnError
-from ncsn.seeds import plan_config
+from ncsn.seeds import workflow_config
 from ncsn.settings import SettingsError
 from ncsn.steps import local_rules
 
@@ -33,7 +33,7 @@ if not workflow.config_settings.configfiles:
 # bad values and cross-field problems stop the run here, in a few lines; defaults are filled.
 # Then every experiment becomes its runs, one per seed (ncsn.seeds; one run with `seeds: 1`).
 try:
-    config.update(plan_config(config))
+    config.update(workflow_config(config))
 except (SettingsError, NcsnError) as err:
     raise WorkflowError(str(err)) from None
 

@@ -1,5 +1,7 @@
-# Pure functions from the checked config (defaults filled) to paths, settings and target
-# lists. Every rule file reads its paths from here, so a path changes in one place.
+# Helpers from the checked config (defaults filled) to paths, settings and target lists: the
+# target-list and check functions take the config as an argument, the helpers the rules call by
+# experiment or extractor name (`sampler_settings`, `train_settings`, ...) read the workflow's
+# global `config`. Every rule file reads its paths from here, so a path changes in one place.
 # Adding a stage: define `<stage>_targets(config)` and name it in `all_targets`.
 
 import hashlib

@@ -7,7 +7,7 @@ description; the modules of this package add what a schema cannot say, one job e
 - ``schema``: load the schema, fill defaults (``defaults``, ``fill_defaults``, ``definition``);
 - ``messages``: renamed keys, the closest valid key of a typo, ``SettingsError``;
 - ``checks``: the cross-field checks a job would otherwise reject hours later;
-- ``plan``: what a filled config asks the workflow to run (``is_trained``, ``sample_timing_jobs``);
+- ``implied``: what a filled config implies for the workflow to run (``is_trained``, ``sample_timing_jobs``);
 - ``table``: the generated parameter table of ``config/README.md``.
 
 This module holds the entry points (``check_config``, ``check_block``, ``top_level``) and
@@ -31,6 +31,7 @@ from ncsn.settings.checks import (
     schedule_problems,
     sweep_problems,
 )
+from ncsn.settings.implied import is_trained, sample_timing_jobs
 from ncsn.settings.messages import (
     ADAM_EPS_HINT,
     ALIASES,
@@ -41,7 +42,6 @@ from ncsn.settings.messages import (
     raise_problems,
     schema_problems,
 )
-from ncsn.settings.plan import is_trained, sample_timing_jobs
 from ncsn.settings.schema import (
     SCHEMA_FILE,
     defaults,

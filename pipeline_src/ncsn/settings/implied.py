@@ -1,4 +1,4 @@
-"""What a filled config asks the workflow to run, read by the workflow while it plans its jobs."""
+"""What a filled config implies for the workflow to run (torch-free; the workflow reads it while it plans its jobs)."""
 
 from __future__ import annotations
 
