@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ncsn.commands.options import add_settings_argument, add_threads_argument
+from ncsn.commands.options import add_checkpoint_arguments, add_settings_argument, add_threads_argument, checkpoint_of
 from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
-    source.add_argument("--selection", help="selection.json of `ncsn select` (its chosen checkpoint)")
+    add_checkpoint_arguments(parser, "sample from")
     parser.add_argument(
         "--num-samples", type=int, required=True, help="samples of the whole draw (all shards together)"
     )
@@ -31,13 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, help="shard file to write (results/samples/DATASET/EXPERIMENT/shard_k_of_K.npz)"
     )
-
-
-def checkpoint_of(args: argparse.Namespace) -> str:
-    """The checkpoint named by --checkpoint or by the selection file."""
-    from ncsn.records import SELECTION
-
-    return args.checkpoint or SELECTION.read(args.selection)["checkpoint"]
 
 
 def blocks_dir_of(out: str) -> Path:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ncsn.errors import NcsnError
 from ncsn.metrics.selection import SELECTION_INSTABILITY
+from ncsn.records import FID, FID_CLEANFID, INCEPTION_SCORE, KID, PRECISION, RECALL
 from ncsn.report.published import QUOTED_RESULTS, REFERENCE_RESULTS, REFERENCE_TIMING
 
 OURS = "this run"
@@ -92,7 +93,7 @@ def result_row(
     """Our row for one experiment from its config block and its records ``selection.json`` (``ncsn select``)
     and ``metrics.json`` (``ncsn evaluate``), both read with :mod:`ncsn.records` (their fields checked):
     the metrics keep their field names, the selection's get a ``selection`` prefix."""
-    inception, extractor = metrics["inception_score"], metrics["extractor"]
+    inception, extractor = metrics[INCEPTION_SCORE], metrics["extractor"]
     intervals = metrics["intervals"] or {}
     fid_infinity = metrics["fid_infinity"] or {}
     bounds = {
@@ -120,19 +121,19 @@ def result_row(
         "extractor": extractor.get("kind", "?") if isinstance(extractor, Mapping) else str(extractor),
         "selected_checkpoint": selection["iteration"],
         "selection_samples": selection["num_samples"],
-        "fid_selection": selection["fid"],
+        "fid_selection": selection[FID],
         "final_samples": metrics["num_samples"],
         "is_mean": inception["mean"],
         "is_std": inception["std"],
-        "fid": metrics["fid"],
+        "fid": metrics[FID],
         "fid_infinity": fid_infinity.get("value"),  # None below 4 images per feature dimension
         "fid_bias": fid_infinity.get("bias_at_n"),  # FID - FID∞: the sample-size bias of the reported FID
-        "fid_cleanfid": metrics["fid_cleanfid"],
+        "fid_cleanfid": metrics[FID_CLEANFID],
         # KID and precision/recall: None (no reference features) stays empty
-        "kid_mean": (metrics["kid"] or {}).get("mean"),
-        "kid_std": (metrics["kid"] or {}).get("std"),
-        "precision": metrics["precision"],
-        "recall": metrics["recall"],
+        "kid_mean": (metrics[KID] or {}).get("mean"),
+        "kid_std": (metrics[KID] or {}).get("std"),
+        "precision": metrics[PRECISION],
+        "recall": metrics[RECALL],
         # share of samples (and of real test images) the classifier extractor is >= 90% sure of; None with Inception
         "recognisable": metrics["recognisable"],
         "recognisable_real": metrics["recognisable_real"],
