@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ncsn.settings import is_trained
+from ncsn.settings import chain_steps, is_trained, published_iterations, scored_count, shard_blocks
 from ncsn.steps import RULES
 from ncsn.workload import (
     BYTES_PER_FLOAT,
     INCEPTION_GFLOP,
-    checkpoint_count,
     dataset_shape,
     network_flops,
-    sampler_steps,
-    scored_checkpoints,
 )
 
 
@@ -125,11 +122,11 @@ class CostModel:
             train_step,
             params,
             num_levels,
-            sampler_steps(exp["sampling"], num_levels),
+            chain_steps(exp["sampling"], num_levels),
             self.feature_flop(exp["extractor"]),
             size * size * channels,
             # a given checkpoint (`checkpoint:` block) is neither trained nor selected
-            checkpoint_count(exp["training"]) if is_trained(exp) else 0,
+            len(published_iterations(exp["training"])) if is_trained(exp) else 0,
         )
 
 
@@ -199,14 +196,13 @@ def _score(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 def _rank_checkpoints(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     """Seconds itself; the score jobs of the k candidates it picks follow once it has run."""
     e = model.experiment(wildcards["experiment"])
-    scored = scored_checkpoints(e.block["selection"], e.checkpoints)
+    scored = scored_count(e.block["selection"], e.checkpoints)
     candidate = {**wildcards, "iteration": "candidate"}
     return JobCost(note=f"adds {scored} score jobs", adds=tuple(("score", dict(candidate)) for _ in range(scored)))
 
 
 @cost_of("sample")
 def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
-    from ncsn.generate import shard_blocks
 
     e = model.experiment(wildcards["experiment"])
     total, batch = e.block["evaluation"]["num_samples"], e.block["sampling"]["batch_size"]
@@ -235,10 +231,10 @@ def _sweep_cell(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 
     e = model.experiment(wildcards["experiment"])
     sampling = cell_sampling(e.block["sampling"], wildcards["eps"], wildcards["T"])
-    steps = sampler_steps(sampling, e.num_levels)
+    steps = chain_steps(sampling, e.num_levels)
     m = model.config["figures"]["sweep"]["num_samples"]
     selection = e.block["selection"]
-    scored = scored_checkpoints(selection, e.checkpoints)
+    scored = scored_count(selection, e.checkpoints)
     reused = bool(scored) and m == selection["num_samples"] and sampling == e.block["sampling"]
     return JobCost(
         0.0 if reused else m * (steps * e.forward + e.feature),

@@ -207,16 +207,6 @@ def name_pattern(names: list[str]) -> str:
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def checkpoint_iterations(exp: dict) -> list[int]:
-    """Iterations at which training publishes a checkpoint: every snapshot_freq, and the last."""
-    iterations = exp["training"]["iterations"]
-    freq = exp["training"]["snapshot_freq"]
-    its = list(range(freq, iterations + 1, freq))
-    if not its or its[-1] != iterations:
-        its.append(iterations)
-    return its
-
-
 # ---------------------------------------------------------------- paths
 
 
@@ -360,7 +350,10 @@ def shard_files(config: dict, exp: str) -> list[str]:
 def heldout_files(config: dict, exp: str) -> list[str]:
     """Held-out DSM loss of every checkpoint (cheap; in the FID-vs-checkpoint table)."""
     e = experiment(config, exp)
-    return [heldout_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+    return [
+        heldout_file(e["dataset"], exp, it)
+        for it in ncsn.settings.published_iterations(e["training"])
+    ]
 
 
 def score_files(config: dict, exp: str) -> list[str]:
@@ -372,7 +365,7 @@ def score_files(config: dict, exp: str) -> list[str]:
     criterion = e["selection"]["criterion"]
     if criterion == "last" or exp not in trained_experiments(config):
         return []
-    iterations = checkpoint_iterations(e)
+    iterations = ncsn.settings.published_iterations(e["training"])
     if criterion == "loss_topk":
         chosen = checkpoints.rank_checkpoints.get(dataset=e["dataset"], experiment=exp)
         iterations = ncsn.records.CANDIDATES.read(chosen.output[0])["iterations"]

@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.generate import generate, sampling_settings, save_shard
     from ncsn.models import image_shape
+    from ncsn.settings import shard_blocks
 
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading

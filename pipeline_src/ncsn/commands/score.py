@@ -75,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.generate import generate, sampling_settings, save_shard
     from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import IS_SPLITS, image_statistics, quality
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
     from ncsn.records import SCORE
-    from ncsn.settings import check_block
+    from ncsn.settings import check_block, shard_blocks
 
     began = time.perf_counter()
     opts = sampling_settings(args.settings.get("sampling"))

@@ -7,7 +7,8 @@ description; the modules of this package add what a schema cannot say, one job e
 - ``schema``: load the schema, fill defaults (``defaults``, ``fill_defaults``, ``definition``);
 - ``messages``: renamed keys, the closest valid key of a typo, ``SettingsError``;
 - ``checks``: the cross-field checks a job would otherwise reject hours later;
-- ``implied``: what a filled config implies for the workflow to run (``is_trained``, ``sample_timing_jobs``);
+- ``implied``: what a filled config implies for the jobs (published and scored checkpoints, shard blocks, chain
+  steps, timed sampling);
 - ``table``: the generated parameter table of ``config/README.md``.
 
 This module holds the entry points (``check_config``, ``check_block``, ``top_level``) and
@@ -31,7 +32,15 @@ from ncsn.settings.checks import (
     schedule_problems,
     sweep_problems,
 )
-from ncsn.settings.implied import is_trained, sample_timing_jobs
+from ncsn.settings.implied import (
+    chain_steps,
+    is_published,
+    is_trained,
+    published_iterations,
+    sample_timing_jobs,
+    scored_count,
+    shard_blocks,
+)
 from ncsn.settings.messages import (
     ADAM_EPS_HINT,
     ALIASES,
@@ -93,7 +102,12 @@ __all__ = [
     "fill_defaults",
     "fill_extractor",
     "gmm_problems",
+    "chain_steps",
+    "is_published",
     "is_trained",
+    "published_iterations",
+    "scored_count",
+    "shard_blocks",
     "kind_keys",
     "parameter_table",
     "raise_problems",
