@@ -11,7 +11,7 @@ from helpers import TINY, plan, tiny, write_config
 
 from ncsn.costs import CostModel
 from ncsn.seeds import workflow_config
-from ncsn.settings import is_published, published_iterations, scored_count
+from ncsn.settings import is_published, published_iterations, reuses_selection_score, scored_count
 from ncsn.train import train
 
 
@@ -47,3 +47,17 @@ def test_a_cadence_change_reaches_the_plan_the_trainer_and_the_estimate(digits, 
 
     model = CostModel(workflow_config(config), data_root=Path(tmp_path / "no-data"))
     assert model.experiment("tiny").checkpoints == len(expected)
+
+
+def test_only_the_cell_with_the_selection_s_own_draw_reuses_its_score():
+    exp = {
+        "selection": {"criterion": "fid", "k": 3, "num_samples": 100},
+        "training": {"iterations": 10, "snapshot_freq": 5},
+        "sampling": {"eps": 2e-5, "n_steps_each": 100},
+    }
+    own, other = dict(exp["sampling"]), {**exp["sampling"], "n_steps_each": 10}
+    assert reuses_selection_score(exp, own, 100)
+    assert not reuses_selection_score(exp, other, 100)  # another T: drawn afresh
+    assert not reuses_selection_score(exp, own, 50)  # another sample count
+    assert not reuses_selection_score({**exp, "selection": {**exp["selection"], "criterion": "last"}}, own, 100)
+    assert not reuses_selection_score({**exp, "checkpoint": {"path": "given.pt"}}, own, 100)  # nothing scored

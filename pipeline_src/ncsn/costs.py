@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ncsn.settings import chain_steps, is_trained, published_iterations, scored_count, shard_blocks
+from ncsn.settings import (
+    chain_steps,
+    is_trained,
+    published_iterations,
+    reuses_selection_score,
+    scored_count,
+    shard_blocks,
+)
 from ncsn.steps import RULES
 from ncsn.workload import (
     BYTES_PER_FLOAT,
@@ -233,9 +240,7 @@ def _sweep_cell(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     sampling = cell_sampling(e.block["sampling"], wildcards["eps"], wildcards["T"])
     steps = chain_steps(sampling, e.num_levels)
     m = model.config["figures"]["sweep"]["num_samples"]
-    selection = e.block["selection"]
-    scored = scored_count(selection, e.checkpoints)
-    reused = bool(scored) and m == selection["num_samples"] and sampling == e.block["sampling"]
+    reused = reuses_selection_score(e.block, sampling, m)
     return JobCost(
         0.0 if reused else m * (steps * e.forward + e.feature),
         m * e.image_bytes,

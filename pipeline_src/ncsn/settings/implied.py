@@ -1,7 +1,8 @@
 """What a filled config implies for the jobs the workflow runs, computed in one place.
 
 The checkpoints training publishes, those the selection scores, how a draw of samples is cut into
-blocks and shards, and how many score-network evaluations one chain takes: the workflow plans its
+blocks and shards, how many score-network evaluations one chain takes, and which sweep cell repeats a
+selection score's draw: the workflow plans its
 jobs with these (``workflow/rules/common.smk``), the trainer publishes by them (``ncsn.train``), the
 sampler draws by them (``ncsn.generate``) and the cost model counts with them (``ncsn.costs``,
 ``ncsn.workload``), so a change of the cadence, the sharding or the sampler is one edit here.
@@ -40,6 +41,15 @@ def scored_count(selection: dict[str, Any], published: int) -> int:
     if selection["criterion"] == "loss_topk":
         return min(selection["k"], published)
     return 0
+
+
+def reuses_selection_score(exp: dict[str, Any], cell_sampling: dict[str, Any], cell_samples: int) -> bool:
+    """Whether a sweep cell (its filled sampling block and sample count) repeats the draw of the chosen checkpoint's
+    selection score: the experiment scores checkpoints, and the cell has its sampler settings and sample count.
+    Such a cell copies that score and its samples (``ncsn score --reuse``) instead of drawing again."""
+    selection = exp["selection"]
+    scores = is_trained(exp) and scored_count(selection, len(published_iterations(exp["training"]))) > 0
+    return scores and cell_samples == selection["num_samples"] and cell_sampling == exp["sampling"]
 
 
 def shard_blocks(num_samples: int, batch_size: int, shard: int, num_shards: int) -> list[tuple[int, int, int]]:
