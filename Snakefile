@@ -14,8 +14,9 @@ from snakemake.logging import logger
 from snakemake.utils import min_version
 
 from ncsn.errors import NcsnError
-from ncsn.seeds import plan_config
+from ncsn.seeds import workflow_config
 from ncsn.settings import SettingsError
+from ncsn.steps import local_rules
 
 min_version("9.0")
 
@@ -32,7 +33,7 @@ if not workflow.config_settings.configfiles:
 # bad values and cross-field problems stop the run here, in a few lines; defaults are filled.
 # Then every experiment becomes its runs, one per seed (ncsn.seeds; one run with `seeds: 1`).
 try:
-    config.update(plan_config(config))
+    config.update(workflow_config(config))
 except (SettingsError, NcsnError) as err:
     raise WorkflowError(str(err)) from None
 
@@ -79,9 +80,6 @@ onstart:
 # Lets a dry run plan the jobs that read absent weight files; a real run never gets here.
 if missing_weight_files(config):
 
-    localrules:
-        supply_missing_weights,
-
     rule supply_missing_weights:
         output:
             missing_weight_files(config),
@@ -105,24 +103,13 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
-# On a cluster these run in the Snakemake process on the submit host, not as jobs:
-# `prepare` because data downloads need the network that compute nodes often lack,
-# the others because they take seconds of CPU and would otherwise queue for a node.
-# (On a workstation every rule is local anyway.)
-localrules:
-    all,
-    prepare,
-    select,
-    given_checkpoint,
-    rank_checkpoints,
-    figure_loss,
-    figure_fid_vs_checkpoint,
-    figure_sweep,
-    figure_samples,
-    report_tables,
-
-
 rule all:
     default_target: True
     input:
         all_targets(config),
+
+
+# Where each rule runs is its row of ncsn.steps (config/README.md's steps table): the local ones
+# run in the Snakemake process, on a cluster's submit host, not as submitted jobs. (On a
+# workstation every rule is local anyway.)
+workflow.localrules(*local_rules(rule.name for rule in workflow.rules))

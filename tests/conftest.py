@@ -10,11 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import RUNNING
 
 from ncsn.data import prepare
-
-# Whether the running test is marked slow (end-to-end), for helpers that start real workflow runs.
-RUNNING = {"slow": False}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,9 +9,10 @@ import torch
 from ncsn.checkpoint import load_score_model, save_checkpoint
 from ncsn.cli import main
 from ncsn.errors import NcsnError
-from ncsn.generate import generate, load_shards, sampling_settings, shard_blocks, to_uint8
+from ncsn.generate import generate, load_shards, sampling_settings, to_uint8
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
+from ncsn.settings import shard_blocks
 
 FAST = {"n_steps_each": 1, "batch_size": 4}
 

@@ -161,3 +161,27 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert "ncsn.sampling" in graph()["ncsn.commands.figure"]  # `from ncsn import sampling`
     assert "ncsn" in graph()["ncsn.cli"]  # `from ncsn import __version__`: the package itself
     assert "ncsn.settings.schema" in graph()["ncsn.settings.checks"]
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The first name of every module a file imports, anywhere in it."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_tests_share_helpers_through_one_module_never_through_each_other():
+    """A helper two test modules use lives in tests/helpers.py; no test module (nor conftest) imports another."""
+    tests = ROOT / "tests"
+    test_modules = {path.stem for path in tests.glob("test_*.py")} | {"conftest"}
+    found = {
+        f"{path.name} imports {name}"
+        for path in sorted(tests.rglob("*.py"))
+        for name in top_level_imports(path) & test_modules
+    }
+    assert sorted(found) == []
+    assert "helpers" in top_level_imports(tests / "test_workflow_given.py")  # the check reads real imports

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import randomise_norms
 
 from ncsn.errors import NcsnError
 from ncsn.models import build_model, count_parameters
@@ -16,15 +17,6 @@ from ncsn.models.refinenet import SameConv3x3, box_mean5
 
 def spec(arch: str = "refinenet", **kw) -> dict:
     return {"arch": arch, "channels": 1, "image_size": 8, "ngf": 4, "num_classes": 10, **kw}
-
-
-def randomise_norms(model: torch.nn.Module, seed: int = 0) -> None:
-    """Spread gamma/alpha/beta per level so that conditioning visibly matters."""
-    gen = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, CondInstanceNormPlus):
-            with torch.no_grad():
-                module.embed.weight.copy_(1 + 0.5 * torch.randn(module.embed.weight.shape, generator=gen))
 
 
 def reference_cin_plus(x: torch.Tensor, weight: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import randomise_norms
 from reference.official_refinenet import OfficialCondRefineNetDilated, from_ours, load_from_ours
-from test_models import randomise_norms
 
 from ncsn.models import build_model, count_parameters
 

@@ -20,14 +20,14 @@ import torch_fidelity
 import yaml
 from cleanfid import fid as cleanfid
 from cleanfid.inception_torchscript import InceptionV3W
+from helpers import snakemake_command
 from PIL import Image
-from test_workflow import snakemake_command
 
 from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics
-from ncsn.report import RE_REGENERATED
+from ncsn.report.tables import RE_REGENERATED
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_SIZES = {  # the most any experiment of the merged smoke config may ask for

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -376,3 +377,20 @@ def test_occlusion_masks_hide_the_named_region():
     assert not centre[2:6, 2:6].any() and centre.sum() == 64 - 16
     board = occlusion_mask("checkerboard", 8, 8)
     assert board[0, 0] and not board[0, 2] and not board[2, 0] and board.sum() == 32
+
+
+def test_the_sweep_figure_takes_each_cell_s_samples_from_its_score_record(run, tmp_path):
+    """The samples file is the one the score names, whatever it is called; a score without one gets no grid."""
+    from ncsn.records import SCORE
+
+    source = sorted((run / "scores").glob("*/score.json"))[0]
+    score = SCORE.read(source)
+    renamed = tmp_path / "drawn_elsewhere.npz"
+    shutil.copyfile(score["samples"], renamed)
+    SCORE.write(tmp_path / "named" / "score.json", {**score, "samples": str(renamed)})
+    SCORE.write(tmp_path / "none" / "score.json", {**score, "samples": None})
+    shutil.copyfile(score["samples"], tmp_path / "none" / "samples.npz")  # beside it, but not named by it
+    for cell, grid in (("named", True), ("none", False)):
+        out = tmp_path / cell / "sweep.png"
+        cli("figure", "sweep", "--input", f"2e-05,2={tmp_path / cell / 'score.json'}", "--out", out)
+        assert (tmp_path / cell / "sweep_samples.png").is_file() == grid, cell

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ncsn import records
 from ncsn.errors import NcsnError
 from ncsn.records import FORMAT_VERSION, KINDS, SAMPLE_SHARD, SCORE, SELECTION, VERSION_FIELD, score_draw
 
@@ -186,3 +187,58 @@ def test_the_scan_finds_a_planted_reader_and_inline_python(tmp_path):
         "pipeline_src/ncsn/b.py": [(1, "")],
         "workflow/rules/x.smk": [(3, "")],
     }
+
+
+# the files whose "fid", "kid", ... are columns of a table (results, seeds, fid_vs_checkpoint, GPU benchmark rows)
+# or torch-fidelity's metric names, not fields of a record
+TABLE_READERS = {
+    "plots.py",
+    "comparisons.py",
+    "estimate.py",
+    "report/render.py",
+    "report/tables.py",
+    "metrics/extractors.py",
+}
+
+
+def spelled_quality_fields(path: Path) -> list[str]:
+    """Where a file spells a quality field's name as a key: a subscript, a ``.get`` argument or a dict key."""
+    names = set(records.QUALITY)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        keys: list[ast.AST] = []
+        if isinstance(node, ast.Subscript):
+            keys = [node.slice]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "get" and node.args:
+            keys = [node.args[0]]
+        elif isinstance(node, ast.Dict):
+            keys = [key for key in node.keys if key is not None]
+        found += [
+            f"{path}:{key.lineno} {key.value!r}" for key in keys if isinstance(key, ast.Constant) and key.value in names
+        ]
+    return found
+
+
+def test_the_quality_fields_are_named_in_ncsn_records_only():
+    """Producers and readers of a score, the final metrics and fidelity's record use ncsn.records' names."""
+    package = ROOT / "pipeline_src" / "ncsn"
+    files = [
+        p for p in package.rglob("*.py") if p.relative_to(package).as_posix() not in TABLE_READERS | {"records.py"}
+    ]
+    assert [spot for path in files for spot in spelled_quality_fields(path)] == []
+
+
+def test_the_quality_builder_gives_exactly_the_quality_fields():
+    from ncsn.metrics.fidelity import Statistics, quality
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(64, 4))
+    mu, sigma = features.mean(0), np.cov(features, rowvar=False)
+    stats = Statistics(64, (mu, sigma), (mu, sigma), is_per_split=[2.0, 3.0], features=features.astype(np.float32))
+    assert tuple(quality(stats, stats)) == records.QUALITY
+
+
+def test_the_spelling_scan_finds_a_planted_field(tmp_path):
+    planted = tmp_path / "reader.py"
+    planted.write_text('def f(score):\n    return score["fid"], score.get("kid"), {"recall": 1}\n')
+    assert len(spelled_quality_fields(planted)) == 3

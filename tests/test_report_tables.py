@@ -9,25 +9,30 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from ncsn import records
-from ncsn.comparisons import holm, mean_interval, seeds_needed, sign_test_power, welch_interval
-from ncsn.errors import NcsnError
-from ncsn.report import (
-    NCSN_PAPER,
+from ncsn.comparisons import (
     ONE_SEED,
-    OURS,
-    QUOTED,
-    RE_REPORT,
-    benchmark_seconds,
     fid_comparisons,
+    holm,
+    mean_interval,
+    seed_summary,
+    seeds_needed,
+    sign_test_power,
+    welch_interval,
+)
+from ncsn.errors import NcsnError
+from ncsn.report.published import NCSN_PAPER, PUBLISHED_FILE, QUOTED, RE_REPORT
+from ncsn.report.render import write_tables
+from ncsn.report.tables import (
+    OURS,
+    benchmark_seconds,
     result_notes,
     result_row,
     results_table,
-    seed_summary,
     timing_row,
     timing_table,
-    write_tables,
 )
 
 EXPERIMENT = {
@@ -305,8 +310,25 @@ def test_one_seed_compares_by_half_sample_replicates_and_gives_no_verdict(tmp_pa
 
 
 def test_runs_of_the_re_network_are_labelled_as_re_regenerated():
-    from ncsn.report import RE_REGENERATED
+    from ncsn.report.tables import RE_REGENERATED
 
     re_run = {**EXPERIMENT, "model": {"arch": "refinenet_re"}}
     assert result_row("cifar10_re", re_run, SELECTION, METRICS)["source"] == RE_REGENERATED
     assert result_row("x", EXPERIMENT, SELECTION, METRICS)["source"] == OURS
+
+
+def test_every_published_number_names_its_source_and_reaches_the_tables():
+    """published.yaml is the one place the papers' numbers are typed in: each row cites a table or section of
+    the NCSN paper or the [Re] report, its source key has a label, and every number it holds is in a table."""
+    data = yaml.safe_load(PUBLISHED_FILE.read_text())
+    rows = {kind: data[kind] for kind in ("results", "quoted", "timing")}
+    for kind, entries in rows.items():
+        for row in entries:
+            assert re.match(r"(NCSN paper|\[Re\]) ", row["cited"]), row
+            assert row["source"] in data["sources"], row
+    tables = {"results": results_table([]), "quoted": results_table([]), "timing": timing_table([])}
+    for kind, entries in rows.items():
+        for row in entries:
+            shown = tables[kind][tables[kind]["source"] == data["sources"][row["source"]]]
+            numbers = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+            assert any(all(line[k] == v for k, v in numbers.items()) for line in shown.to_dict("records")), row

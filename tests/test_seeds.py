@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import snakemake
+from helpers import snakemake
 
 from ncsn.errors import NcsnError
 from ncsn.seeds import expand_seeds, run_name, runs_of

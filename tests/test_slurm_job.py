@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_train import RESUMABLE, assert_identical, tiny
+from helpers import RESUMABLE, assert_identical, tiny
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
 from ncsn.slurm import parse_time_left, stop_rule
@@ -56,7 +56,7 @@ def test_a_training_stopped_twice_off_its_snapshot_cadence_ends_bit_identical(di
 
 def test_the_train_rule_passes_the_configured_stop_margin(tmp_path):
     """cluster.stop_margin reaches the train command (`--stop-margin`); its default is the schema's."""
-    from test_workflow import TINY, snakemake, write_config
+    from helpers import TINY, snakemake, write_config
 
     from ncsn.settings import defaults
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import RESUMABLE, assert_identical, tiny
 
 from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, load_score_model, save_checkpoint
 from ncsn.device import select_device
@@ -19,37 +20,8 @@ from ncsn.settings import defaults
 from ncsn.train import make_adam, train
 
 
-def tiny(iterations: int, **training) -> dict:
-    training = {"iterations": iterations, "batch_size": 16, "snapshot_freq": 2, "log_every": 2, **training}
-    return {"model": {"arch": "refinenet", "ngf": 8}, "training": training, "device": "cpu", "seed": 3}
-
-
 def run(data: Path, root: Path, settings: dict, log: list | None = None) -> dict:
     return train(data, root / "state", root / "out", settings, threads=1, log=(log if log is not None else []).append)
-
-
-def assert_identical(a, b, where: str = "checkpoint") -> None:
-    """Every tensor bit-identical, every other value equal (NaN == NaN), recursively."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
-        assert torch.equal(a, b) or (
-            a.is_floating_point() and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
-        ), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and np.isnan(a):
-        assert isinstance(b, float) and np.isnan(b), where
-    else:
-        assert a == b, where
-
-
-RESUMABLE = ("iteration", "model", "optimizer", "ema", "rng", "window", "sigmas", "model_spec", "schedule_spec")
 
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(digits, tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import ROOT, TINY, snakemake, write_config
+from helpers import ROOT, TINY, snakemake, write_config
 
 from ncsn.errors import NcsnError
 from ncsn.fixtures import write_inception_weights

@@ -20,86 +20,21 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from conftest import RUNNING
+from helpers import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, snakemake_command, write_config
 
 from ncsn.settings import defaults
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("workflow")
 
-# Single-threaded jobs: 2 at a time on 2 cores, no thread oversubscription.
-ONE_THREAD = [f"{rule}=1" for rule in ("train", "train_extractor", "ref_stats", "score", "sample", "evaluate")]
-
-TINY = {
-    "device": "cpu",
-    "datasets": {"digits": {"source": "digits"}},
-    "extractors": {"digits": {"kind": "digits", "epochs": 3, "min_accuracy": 0.5}},
-    "experiments": {
-        "tiny": {
-            "dataset": "digits",
-            "extractor": "digits",
-            "model": {"ngf": 4},
-            "schedule": {"num_levels": 3},
-            "training": {"iterations": 20, "snapshot_freq": 10, "batch_size": 32},
-            "sampling": {"n_steps_each": 3, "batch_size": 20},
-            "selection": {"num_samples": 20},
-            "evaluation": {"num_samples": 40, "shards": 2, "is_splits": 2},
-        }
-    },
-    "report": {"sample_timing": {"counts": [1, 3]}},  # [Re] Table 1's timed sampling jobs, tiny
-}
 METRICS = "results/eval/digits/tiny/metrics.json"
 TABLE = "results/report/results.md"
 TARGETS = [METRICS, TABLE]
-
-
-def write_config(path: Path, config: dict) -> Path:
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def snakemake_command(workdir: Path) -> list[str]:
-    """``python -m snakemake`` on the project's Snakefile, working in ``workdir``."""
-    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir``; stdout and stderr together in ``.stdout``.
-
-    A run that completes jobs is an end-to-end test: only a test marked ``slow`` may make one,
-    so that ``make test-fast`` (``-m "not slow"``) stays fast.
-    """
-    cmd = [*snakemake_command(workdir), "--configfile", str(configfile), *args]
-    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-    if re.search(r"\d+ of \d+ steps \(.*\) done", result.stdout) and not RUNNING["slow"]:
-        raise AssertionError("this test ran workflow jobs: mark it @pytest.mark.slow (make test-fast leaves it out)")
-    return result
 
 
 def run_targets(workdir: Path, configfile: Path, *targets: str) -> subprocess.CompletedProcess:
     result = snakemake(workdir, configfile, "--cores", "2", "--set-threads", *ONE_THREAD, "--", *targets)
     assert result.returncode == 0, result.stdout[-4000:]
     return result
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table Snakemake prints before running (or planning) jobs."""
-    table = output.split("Job stats:", 1)
-    if len(table) == 1:
-        return {}
-    counts = {}
-    for line in table[1].splitlines()[3:]:
-        match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
-        if not match or match[1] == "total":
-            break
-        counts[match[1]] = int(match[2])
-    return counts
-
-
-def plan(workdir: Path, configfile: Path, *targets: str) -> dict[str, int]:
-    result = snakemake(workdir, configfile, "-n", "--quiet", "rules", "--", *targets)
-    assert result.returncode == 0, result.stdout[-4000:]
-    return job_counts(result.stdout)
 
 
 # ------------------------------------------------------------------ paper config, planned

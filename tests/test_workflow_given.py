@@ -14,8 +14,8 @@ import json
 import pandas as pd
 import pytest
 import torch
+from helpers import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 from reference.official_refinenet import OfficialCondRefineNetDilated
-from test_workflow import ONE_THREAD, ROOT, TINY, job_counts, plan, snakemake, write_config
 
 from ncsn.checkpoint import save_checkpoint
 from ncsn.models import build_model

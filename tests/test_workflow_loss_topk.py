@@ -6,7 +6,7 @@ import copy
 
 import pandas as pd
 import pytest
-from test_workflow import ONE_THREAD, TINY, job_counts, snakemake, write_config
+from helpers import ONE_THREAD, TINY, job_counts, snakemake, write_config
 
 pytestmark = pytest.mark.xdist_group("workflow")
 

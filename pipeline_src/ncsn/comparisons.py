@@ -9,16 +9,28 @@ dependence. The sign test (wins out of k seeds) needs no normality but cannot re
 few seeds (k = 3: its smallest two-sided p is 0.25): :func:`sign_test_power` says how often it
 would reject, :func:`seeds_needed` how many seeds the paired t-test needs to resolve the observed
 difference with 80% power.
+
+The report's two tables over seeds are built here too, from its per-run rows (:mod:`ncsn.report.tables`):
+:func:`seed_summary` (each experiment's mean FID over its seeds and the interval of that mean) and
+:func:`fid_comparisons` (every pair of experiments on one data set, judged with the tests above).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
+import pandas as pd
+
+from ncsn.metrics.bootstrap import recentred_interval
 
 TARGET_POWER = 0.8
+
+
+def missing(value: Any) -> bool:
+    """Whether a table cell holds no number (None, pandas' NA or NaN): skipped by means, shown as '-'."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def mean_interval(values: Iterable[float], confidence: float) -> list[float]:
@@ -103,3 +115,178 @@ def seeds_needed(effect: float, alpha: float, most: int = 1000) -> int | None:
         if paired_t_power(seeds, effect, alpha) >= TARGET_POWER:
             return seeds
     return None
+
+
+# ----------------------------------------------------------------------------- the report's tables over seeds
+
+SEED_COLUMNS = [
+    "experiment",
+    "dataset",
+    "schedule",
+    "seeds",
+    "fid_mean",
+    "fid_std",
+    "fid_infinity_mean",
+    "fid_cleanfid_mean",
+    "fid_cleanfid_std",
+    "is_mean",
+    "precision",
+    "recall",
+    "selection_instability",
+    "interval",
+    "fid_mean_low",
+    "fid_mean_high",
+    "fid_cleanfid_mean_low",
+    "fid_cleanfid_mean_high",
+]
+COMPARISON_COLUMNS = [
+    "dataset",
+    "experiment_a",
+    "experiment_b",
+    "seeds",
+    "fid_a",
+    "fid_b",
+    "difference",
+    "difference_low",
+    "difference_high",
+    "method",
+    "p_value",
+    "p_holm",
+    "resolved",
+    "lower_fid",
+    "sign_test_p",
+    "sign_test_power",
+    "seeds_for_80_power",
+]
+ONE_SEED = "sampling noise only; training variance unknown"
+COMPARISON_NOTES = [
+    "difference = fid_a - fid_b. Seed-paired t over the seeds both ran (at least 2); Welch's t over unpaired seeds; "
+    "with one seed the half-sample replicates' difference (sampling noise only: no verdict).",
+    "resolved: Holm-adjusted p (p_holm, over this table's seed-based comparisons) below 1 - confidence; the "
+    "interval is per comparison, unadjusted.",
+    "sign_test_power: chance that the two-sided sign test over these seeds rejects if each seed goes the mean's way "
+    "with probability Phi(|mean / sd|) of the paired differences (0: not even all wins can reject); "
+    "seeds_for_80_power: seeds the paired t-test needs for 80% power at the observed mean / sd.",
+]
+
+
+def _by_experiment(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row.get("seed_of") or row["experiment"], []).append(row)
+    return groups
+
+
+def _mean(rows: list[Mapping[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if not missing(r.get(key))]
+    return float(np.mean(values)) if values else None
+
+
+def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
+    """One row per experiment over its seeds: mean and std of both FIDs, the t interval of the mean
+    (one seed: that run's half-sample interval, which covers sampling noise only)."""
+    out = []
+    for name, runs in _by_experiment(rows).items():
+        row: dict[str, Any] = {
+            "experiment": name,
+            "dataset": runs[0]["dataset"],
+            "schedule": runs[0]["schedule"],
+            "seeds": len(runs),
+            "fid_infinity_mean": _mean(runs, "fid_infinity"),
+            "is_mean": _mean(runs, "is_mean"),
+            "precision": _mean(runs, "precision"),
+            "recall": _mean(runs, "recall"),
+            "selection_instability": _mean(runs, "selection_instability"),
+        }
+        for column in ("fid", "fid_cleanfid"):
+            values = [r[column] for r in runs]
+            row[f"{column}_mean"] = float(np.mean(values))
+            if len(runs) > 1:
+                row[f"{column}_std"] = float(np.std(values, ddof=1))
+                row[f"{column}_mean_low"], row[f"{column}_mean_high"] = mean_interval(values, confidence)
+            else:
+                row[f"{column}_mean_low"], row[f"{column}_mean_high"] = (
+                    runs[0][f"{column}_low"],
+                    runs[0][f"{column}_high"],
+                )
+        row["interval"] = (
+            f"t over {len(runs)} seeds (training and sampling noise)"
+            if len(runs) > 1
+            else f"half-sample interval of the one run ({ONE_SEED})"
+        )
+        out.append(row)
+    return pd.DataFrame(out, columns=SEED_COLUMNS)
+
+
+def _compare(ra: list[Mapping[str, Any]], rb: list[Mapping[str, Any]], confidence: float) -> dict[str, Any]:
+    """One comparison's difference, interval, p-value and power: seed-paired over shared seeds (at least 2),
+    Welch's over unshared seeds, else the half-sample replicates of one run each (sampling noise only).
+    The difference shown is always the one the interval is about."""
+    from scipy.stats import norm
+
+    alpha = 1 - confidence
+    a, b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
+    shared = sorted(set(a) & set(b), key=str)
+    out: dict[str, Any] = {"p_value": None, "sign_test_p": None, "sign_test_power": None, "seeds_for_80_power": None}
+    if len(shared) >= 2:
+        d = np.array([a[s]["fid"] - b[s]["fid"] for s in shared])
+        interval, out["p_value"] = paired_test(d, confidence)
+        effect = float(d.mean() / d.std(ddof=1)) if d.std(ddof=1) > 0 else math.copysign(math.inf, d.mean())
+        out.update(
+            seeds=len(shared),
+            fid_a=float(np.mean([a[s]["fid"] for s in shared])),
+            fid_b=float(np.mean([b[s]["fid"] for s in shared])),
+            method=f"seed-paired t over {len(shared)} seeds",
+            sign_test_p=sign_test(d),
+            # each seed's difference has the mean's sign with chance Phi(|effect|) (normal model of the differences)
+            sign_test_power=sign_test_power(len(shared), float(norm.cdf(abs(effect))), alpha),
+            seeds_for_80_power=seeds_needed(effect, alpha),
+        )
+    elif len(ra) > 1 and len(rb) > 1:
+        fa, fb = [r["fid"] for r in ra], [r["fid"] for r in rb]
+        interval, out["p_value"] = welch_interval(fa, fb, confidence)
+        out.update(
+            seeds=f"{len(fa)} and {len(fb)}",
+            fid_a=float(np.mean(fa)),
+            fid_b=float(np.mean(fb)),
+            method=f"Welch t over {len(fa)} and {len(fb)} unpaired seeds",
+        )
+    else:
+        first_a, first_b = (a[shared[0]], b[shared[0]]) if shared else (ra[0], rb[0])
+        out.update(seeds=1, fid_a=first_a["fid"], fid_b=first_b["fid"], method="none (no replicates)")
+        interval = [None, None]
+        if first_a.get("fid_replicates") and first_b.get("fid_replicates"):
+            count = min(len(first_a["fid_replicates"]), len(first_b["fid_replicates"]))
+            diff = np.subtract(first_a["fid_replicates"][:count], first_b["fid_replicates"][:count])
+            interval = recentred_interval(first_a["fid"] - first_b["fid"], diff, confidence)
+            out["method"] = "half-sample replicates of one run each (sampling noise at n, E FID_n)"
+    out.update(difference=out["fid_a"] - out["fid_b"], difference_low=interval[0], difference_high=interval[1])
+    return out
+
+
+def fid_comparisons(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.DataFrame:
+    """Every pair of experiments on the same data set: FID difference (a - b), its interval, its p-value and the
+    Holm-adjusted one over the family of seed-based comparisons, resolved or not at the adjusted level, the sign
+    test's p and power and the seeds the paired t-test needs for 80% power. With one seed a pair is not judged
+    (:data:`ONE_SEED`): its interval covers sampling noise only."""
+    groups = _by_experiment(rows)
+    names = list(groups)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if groups[a][0]["dataset"] == groups[b][0]["dataset"]:
+                out.append(
+                    {"dataset": groups[a][0]["dataset"], "experiment_a": a, "experiment_b": b}
+                    | _compare(groups[a], groups[b], confidence)
+                )
+    for row, adjusted in zip(out, holm([row["p_value"] for row in out])):
+        row["p_holm"] = adjusted
+        if adjusted is None:
+            row["resolved"], row["lower_fid"] = ONE_SEED, "-"
+            continue
+        resolved = adjusted < 1 - confidence
+        row["resolved"] = f"{'yes' if resolved else 'no'} (Holm, {confidence:.0%})"
+        row["lower_fid"] = (
+            (row["experiment_a"] if row["difference"] < 0 else row["experiment_b"]) if resolved else "unresolved"
+        )
+    return pd.DataFrame(out, columns=COMPARISON_COLUMNS)

@@ -3,7 +3,8 @@ config (``CostModel``) giving its counted GPU work, disk, assumed minutes and me
 
 ``ncsn.estimate`` applies them to the jobs Snakemake plans for a config (``ncsn.workflow_plan``), and
 the workflow's cluster runtimes (``workflow/rules/cluster.smk``) to each submitted job. A rule without
-a function costs nothing and is listed as not costed; one whose jobs take seconds is ``NEGLIGIBLE``.
+a function costs nothing and is listed as not costed; each rule's cost class (counted here, minutes assumed,
+or negligible) is its row of :mod:`ncsn.steps`.
 """
 
 from __future__ import annotations
@@ -13,42 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ncsn.settings import is_trained
+from ncsn.settings import (
+    chain_steps,
+    is_trained,
+    published_iterations,
+    reuses_selection_score,
+    scored_count,
+    shard_blocks,
+)
+from ncsn.steps import RULES
 from ncsn.workload import (
     BYTES_PER_FLOAT,
     INCEPTION_GFLOP,
-    checkpoint_count,
     dataset_shape,
     network_flops,
-    sampler_steps,
-    scored_checkpoints,
-)
-
-# Minutes one job of the rules whose work is not counted takes (assumed, generous): CPU work (toy
-# experiments, the classifier extractor, reading official weights) and small figure samplings.
-FIXED_MINUTES = {
-    "train_extractor": 10,
-    "import_official": 10,
-    "figure_intermediate": 20,
-    "figure_inpainting": 20,
-    "neighbours": 30,
-    "toy_ssm_noise": 60,
-    "toy_scores": 30,
-    "toy_langevin_modes": 20,
-    "toy_eps_sweep": 20,
-}
-# Rules whose jobs take seconds of CPU (tables, plots of finished results, the target rule, placeholders).
-NEGLIGIBLE = (
-    "all",
-    "select",
-    "given_checkpoint",
-    "figure_samples",
-    "figure_loss",
-    "figure_fid_vs_checkpoint",
-    "figure_sweep",
-    "report_tables",
-    "fetch_weights",
-    "supply_missing_weights",
 )
 
 
@@ -150,18 +129,21 @@ class CostModel:
             train_step,
             params,
             num_levels,
-            sampler_steps(exp["sampling"], num_levels),
+            chain_steps(exp["sampling"], num_levels),
             self.feature_flop(exp["extractor"]),
             size * size * channels,
             # a given checkpoint (`checkpoint:` block) is neither trained nor selected
-            checkpoint_count(exp["training"]) if is_trained(exp) else 0,
+            len(published_iterations(exp["training"])) if is_trained(exp) else 0,
         )
 
 
-for _rule, _minutes in FIXED_MINUTES.items():
-    cost_of(_rule)(lambda model, wildcards, minutes=_minutes: JobCost(minutes=minutes, note=f"{minutes} min, assumed"))
-for _rule in NEGLIGIBLE:
-    cost_of(_rule)(lambda model, wildcards: JobCost())
+for _rule in RULES.values():  # the rules whose work is not counted: minutes assumed, or seconds of CPU
+    if _rule.cost == "assumed":
+        cost_of(_rule.name)(
+            lambda model, wildcards, minutes=_rule.minutes: JobCost(minutes=minutes, note=f"{minutes} min, assumed")
+        )
+    elif _rule.cost == "negligible":
+        cost_of(_rule.name)(lambda model, wildcards: JobCost())
 
 
 @cost_of("prepare")
@@ -221,14 +203,13 @@ def _score(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 def _rank_checkpoints(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     """Seconds itself; the score jobs of the k candidates it picks follow once it has run."""
     e = model.experiment(wildcards["experiment"])
-    scored = scored_checkpoints(e.block["selection"], e.checkpoints)
+    scored = scored_count(e.block["selection"], e.checkpoints)
     candidate = {**wildcards, "iteration": "candidate"}
     return JobCost(note=f"adds {scored} score jobs", adds=tuple(("score", dict(candidate)) for _ in range(scored)))
 
 
 @cost_of("sample")
 def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
-    from ncsn.generate import shard_blocks
 
     e = model.experiment(wildcards["experiment"])
     total, batch = e.block["evaluation"]["num_samples"], e.block["sampling"]["batch_size"]
@@ -257,11 +238,9 @@ def _sweep_cell(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 
     e = model.experiment(wildcards["experiment"])
     sampling = cell_sampling(e.block["sampling"], wildcards["eps"], wildcards["T"])
-    steps = sampler_steps(sampling, e.num_levels)
+    steps = chain_steps(sampling, e.num_levels)
     m = model.config["figures"]["sweep"]["num_samples"]
-    selection = e.block["selection"]
-    scored = scored_checkpoints(selection, e.checkpoints)
-    reused = bool(scored) and m == selection["num_samples"] and sampling == e.block["sampling"]
+    reused = reuses_selection_score(e.block, sampling, m)
     return JobCost(
         0.0 if reused else m * (steps * e.forward + e.feature),
         m * e.image_bytes,

@@ -427,7 +427,7 @@ def format_estimate(result: Estimate) -> str:
         f"meta device, plus {CONTEXT_GIB} GiB of CUDA context and {INCEPTION_GIB} GiB for Inception features).",
         "- FLOPs counted with torch's FlopCounterMode on the configured networks at the data's shape; "
         f"Inception-v3 features {INCEPTION_GFLOP} GFLOP per image; a training step is forward + backward.",
-        "- Not counted: data loading and preparation; the rules of assumed minutes (ncsn.costs.FIXED_MINUTES: the "
+        "- Not counted: data loading and preparation; the rules of assumed minutes (ncsn.steps: the "
         "classifier extractor, toy experiments, figures; in the cluster runtimes only); the CPU time of FID "
         "statistics, job start-up and queueing.",
         "- Disk: checkpoints hold weights (and EMA weights when on) in fp32; Adam's moments stay in the newest "

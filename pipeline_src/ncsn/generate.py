@@ -14,7 +14,6 @@ samples that chose a checkpoint are never the ones that report its IS/FID.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.progress import Progress
 from ncsn.records import SAMPLE_SHARD
-from ncsn.settings import check_block
+from ncsn.settings import chain_steps, check_block, shard_blocks
 
 STREAMS = ("evaluation", "selection")  # index 0 keeps the original (seed, block) seeding
 
@@ -36,22 +35,6 @@ STREAMS = ("evaluation", "selection")  # index 0 keeps the original (seed, block
 def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
     """The sampling block with the defaults of ``ncsn.settings`` filled in, checked before any work."""
     return check_block("sampling", settings)
-
-
-def shard_blocks(num_samples: int, batch_size: int, shard: int, num_shards: int) -> list[tuple[int, int, int]]:
-    """``(block index, first sample, end sample)`` of every block shard ``shard`` of ``num_shards`` draws."""
-    if num_samples < 1:
-        raise NcsnError(f"num_samples must be >= 1, got {num_samples}")
-    blocks = math.ceil(num_samples / batch_size)
-    if not 1 <= num_shards <= blocks:
-        raise NcsnError(
-            f"cannot cut {num_samples} samples in blocks of sampling.batch_size={batch_size} ({blocks} blocks) into "
-            f"{num_shards} shards; use between 1 and {blocks} shards or a smaller batch_size"
-        )
-    if not 0 <= shard < num_shards:
-        raise NcsnError(f"shard index must be in 0..{num_shards - 1}, got {shard}")
-    first, last = shard * blocks // num_shards, (shard + 1) * blocks // num_shards
-    return [(b, b * batch_size, min((b + 1) * batch_size, num_samples)) for b in range(first, last)]
 
 
 def block_seed(seed: int, block: int, stream: str = "evaluation") -> int:
@@ -98,13 +81,6 @@ def run_sampler(
     return samplers.langevin(
         model, x, step_size=opts["eps"], n_steps=steps, generator=generator, level=len(sigmas) - 1, snapshot_every=every
     )
-
-
-def chain_steps(opts: dict[str, Any], num_levels: int) -> int:
-    """Score evaluations of one chain: L*T for annealed Langevin (+1 denoising step), T for plain Langevin."""
-    if opts["method"] == "langevin":
-        return opts["n_steps_each"]
-    return num_levels * opts["n_steps_each"] + (1 if opts["denoise"] else 0)
 
 
 def sample_block(

@@ -86,9 +86,16 @@ class Record:
         return self.loads(text, path)
 
 
-# the sample-quality fields of a score, the final metrics and `ncsn fidelity`: ``fid``, ``fid_cleanfid``,
-# ``kid``, ``precision`` and ``recall`` as ncsn.metrics.fidelity.compare gives them, and the IS
-QUALITY = ("inception_score", "fid", "fid_cleanfid", "kid", "precision", "recall")
+# the sample-quality fields of a score, the final metrics and `ncsn fidelity`, named once: the IS, and FID, clean-fid's
+# FID, KID and precision/recall as ncsn.metrics.fidelity.compare gives them (one builder: ncsn.metrics.fidelity.quality);
+# an interval of `intervals` is keyed by its field's name
+INCEPTION_SCORE = "inception_score"
+FID = "fid"
+FID_CLEANFID = "fid_cleanfid"
+KID = "kid"
+PRECISION = "precision"
+RECALL = "recall"
+QUALITY = (INCEPTION_SCORE, FID, FID_CLEANFID, KID, PRECISION, RECALL)
 
 PREPARED_DATA = Record(
     "prepared data set description (meta.json)",
@@ -103,7 +110,7 @@ EXTRACTOR_ACCURACY = Record(
 REFERENCE_STATS = Record(
     "reference statistics description (the meta of refstats .npz)",
     "rule ref_stats (`python -m ncsn ref-stats`)",
-    ("data", "num_images", "image_shape", "extractor", "inception_score"),
+    ("data", "num_images", "image_shape", "extractor", INCEPTION_SCORE),
 )
 RUN = Record(
     "training run record (run.json)",
@@ -132,8 +139,8 @@ SELECTION = Record(
         "criterion",
         "checkpoint",
         "iteration",
-        "fid",
-        "fid_cleanfid",
+        FID,
+        FID_CLEANFID,
         "num_samples",
         "num_candidates",
         "fid_interval",

@@ -58,7 +58,7 @@ def runs_of(experiments: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def plan_config(raw: dict[str, Any]) -> dict[str, Any]:
+def workflow_config(raw: dict[str, Any]) -> dict[str, Any]:
     """The config the workflow plans with: checked and filled by the schema, experiments expanded
     into runs. One definition for the Snakefile and ``ncsn estimate``, so both count every seed."""
     from ncsn.settings import check_config

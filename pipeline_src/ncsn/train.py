@@ -44,7 +44,7 @@ from ncsn.models import build_model, count_parameters
 from ncsn.progress import Progress
 from ncsn.records import RUN
 from ncsn.schedules import make_sigmas
-from ncsn.settings import check_block
+from ncsn.settings import check_block, is_published, published_iterations
 
 # Model keys the trainer fills from the data and the schedule (the train settings' defaults and checks:
 # the schema's block `train_job`).
@@ -385,7 +385,7 @@ def _train_locked(
             trainer.step()
             bar.update(1)
             it = trainer.iteration
-            at_snapshot = it % cfg["snapshot_freq"] == 0 or it == cfg["iterations"]
+            at_snapshot = is_published(it, cfg)
             stopping = stop is not None and not at_snapshot and stop(it, time.perf_counter() - step_started)
             if stopping and not isinstance(stopping, str):
                 stopping = "before the wall-time limit"
@@ -427,11 +427,6 @@ def _train_locked(
 
 class StoppedEarly(NcsnError):
     """Training stopped before its last iteration (a wall-time limit near, a signal), after a snapshot to resume from."""
-
-
-def is_resume_point(iteration: int, snapshot_freq: int, iterations: int) -> bool:
-    """Whether a snapshot was taken only to stop early (off the ``snapshot_freq`` cadence): never published."""
-    return iteration % snapshot_freq != 0 and iteration != iterations
 
 
 def _drop_resume_points(state_dir: Path, snapshot_freq: int, keep: int) -> None:
@@ -490,12 +485,9 @@ def append_loss_row(path: Path, row: list[float]) -> None:
 def publish(state_dir: Path, out_dir: Path, final: dict[str, Any]) -> dict[str, Any]:
     """Link every snapshot up to the final iteration into ``out_dir/checkpoints``; write loss.csv and run.json."""
     iterations = int(final["iteration"])
-    freq = int(final["settings"]["training"]["snapshot_freq"])
-    snapshots = [
-        (it, path)
-        for it, path in list_checkpoints(state_dir)
-        if it <= iterations and not is_resume_point(it, freq, iterations)
-    ]
+    # the checkpoints a run of the final length publishes (the workflow plans its jobs from the same list)
+    published = set(published_iterations({**final["settings"]["training"], "iterations": iterations}))
+    snapshots = [(it, path) for it, path in list_checkpoints(state_dir) if it in published]
     for _, path in snapshots:
         _link_or_copy(path, out_dir / "checkpoints" / path.name)
     write_loss_log(out_dir / LOSS_FILE, final["sigmas"].numel(), final["loss_log"])

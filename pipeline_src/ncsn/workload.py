@@ -1,7 +1,7 @@
 """What the networks and data sets of a config weigh, whatever the hardware: FLOPs per sample of a
 score network (``FlopCounterMode`` on the meta device: nothing computed, nothing allocated), the
-bytes a step keeps alive, image counts and shapes, sampler steps. ``ncsn.costs`` turns them into
-the cost of each workflow job.
+bytes a step keeps alive, image counts and shapes. ``ncsn.costs`` turns them, with the counts of
+``ncsn.settings.implied`` (checkpoints, sampler steps), into the cost of each workflow job.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -199,23 +198,3 @@ def dataset_shape(name: str, block: dict[str, Any], data_root: Path) -> tuple[in
     filled = fill_defaults({"source": source, **block}, definition("dataset"))
     train, test = DATASET_COUNTS[source]
     return int(filled.get("image_size") or NATIVE_SIZE[source]), int(filled["channels"]), train, test
-
-
-def sampler_steps(sampling: dict[str, Any], num_levels: int) -> int:
-    """Score-network evaluations per sample of a config's sampling block (the sampler's own count)."""
-    from ncsn.generate import chain_steps, sampling_settings
-
-    return chain_steps(sampling_settings(sampling), num_levels)
-
-
-def checkpoint_count(training: dict[str, Any]) -> int:
-    return math.ceil(training["iterations"] / training["snapshot_freq"])
-
-
-def scored_checkpoints(selection: dict[str, Any], checkpoints: int) -> int:
-    """Checkpoints whose FID the selection computes: all (fid), the k of lowest held-out loss (loss_topk) or none (last)."""
-    if selection["criterion"] == "fid":
-        return checkpoints
-    if selection["criterion"] == "loss_topk":
-        return min(selection["k"], checkpoints)
-    return 0

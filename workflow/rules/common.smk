@@ -1,5 +1,7 @@
-# Pure functions from the checked config (defaults filled) to paths, settings and target
-# lists. Every rule file reads its paths from here, so a path changes in one place.
+# Helpers from the checked config (defaults filled) to paths, settings and target lists: the
+# target-list and check functions take the config as an argument, the helpers the rules call by
+# experiment or extractor name (`sampler_settings`, `train_settings`, ...) read the workflow's
+# global `config`. Every rule file reads its paths from here, so a path changes in one place.
 # Adding a stage: define `<stage>_targets(config)` and name it in `all_targets`.
 
 import hashlib
@@ -11,6 +13,7 @@ import ncsn.records
 import ncsn.settings
 from ncsn.data.store import REFERENCE_SPLIT
 from ncsn.metrics.inception_files import inception_paths  # light: no torch
+from ncsn.steps import PRIORITY  # each rule's priority, beside its other facts
 
 # Jobs run the library from the environment that runs Snakemake (`.venv/bin/snakemake`
 # works without activating it): the Snakefile puts that Python first on PATH.
@@ -19,23 +22,6 @@ NCSN = "python -m ncsn"
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-
-# The order in which jobs take free cores (higher first; the rest 0): the data and the
-# trainings, then each experiment's chain to its final metrics, the DAG's longest path. The
-# figures, toys and the sweep come after and fill the cores at the end, instead of one long
-# sampling job running alone there (docs/performance.md, "The default run's time").
-PRIORITY = {
-    "prepare": 30,
-    "train": 30,
-    "train_extractor": 20,
-    "ref_stats": 20,
-    "heldout_loss": 20,
-    "score": 20,
-    "select": 20,
-    "sample": 20,
-    "evaluate": 10,
-}
-
 
 # ---------------------------------------------------------------- config checks
 # Settings are checked by `ncsn.settings.check_config` (Snakefile) first, so every
@@ -221,16 +207,6 @@ def name_pattern(names: list[str]) -> str:
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def checkpoint_iterations(exp: dict) -> list[int]:
-    """Iterations at which training publishes a checkpoint: every snapshot_freq, and the last."""
-    iterations = exp["training"]["iterations"]
-    freq = exp["training"]["snapshot_freq"]
-    its = list(range(freq, iterations + 1, freq))
-    if not its or its[-1] != iterations:
-        its.append(iterations)
-    return its
-
-
 # ---------------------------------------------------------------- paths
 
 
@@ -374,7 +350,10 @@ def shard_files(config: dict, exp: str) -> list[str]:
 def heldout_files(config: dict, exp: str) -> list[str]:
     """Held-out DSM loss of every checkpoint (cheap; in the FID-vs-checkpoint table)."""
     e = experiment(config, exp)
-    return [heldout_file(e["dataset"], exp, it) for it in checkpoint_iterations(e)]
+    return [
+        heldout_file(e["dataset"], exp, it)
+        for it in ncsn.settings.published_iterations(e["training"])
+    ]
 
 
 def score_files(config: dict, exp: str) -> list[str]:
@@ -386,7 +365,7 @@ def score_files(config: dict, exp: str) -> list[str]:
     criterion = e["selection"]["criterion"]
     if criterion == "last" or exp not in trained_experiments(config):
         return []
-    iterations = checkpoint_iterations(e)
+    iterations = ncsn.settings.published_iterations(e["training"])
     if criterion == "loss_topk":
         chosen = checkpoints.rank_checkpoints.get(dataset=e["dataset"], experiment=exp)
         iterations = ncsn.records.CANDIDATES.read(chosen.output[0])["iterations"]

@@ -106,6 +106,18 @@ def sweep_cell_dir(dataset: str, name: str, eps, T) -> str:
     return f"{SWEEP}/{dataset}/{name}/eps{eps}_T{T}"
 
 
+def sweep_reuse_files(name: str, eps: str, T: str) -> list[str]:
+    """The selection scores a sweep cell may copy (`ncsn score --reuse`): the experiment's, when
+    the cell repeats the draw of its chosen checkpoint's score; none for the other cells.
+    """
+    exp = experiment(config, name)
+    cell = ncsn.sweep.cell_sampling(exp["sampling"], eps, T)
+    samples = config["figures"]["sweep"]["num_samples"]
+    if not ncsn.settings.reuses_selection_score(exp, cell, samples):
+        return []
+    return score_files(config, name)
+
+
 def fid_table_experiments(config: dict) -> list[str]:
     """Trained experiments selected by FID (of all checkpoints or the loss_topk ones):
     only they have FIDs per checkpoint ([Re] Fig. 13)."""

@@ -172,12 +172,13 @@ rule figure_fid_vs_checkpoint:
 
 
 # The cell at the experiment's own eps and T repeats the chosen checkpoint's selection score
-# when the sample counts agree: `ncsn score --reuse` copies that score and its samples.
+# when the sample counts agree (ncsn.settings.reuses_selection_score): `ncsn score --reuse`
+# copies that score and its samples; the other cells wait for no score.
 rule sweep_cell:
     input:
         unpack(fid_inputs),
         selection=selection_files("{dataset}", "{experiment}")["selection"],
-        reuse=lambda wc: score_files(config, wc.experiment),
+        reuse=lambda wc: sweep_reuse_files(wc.experiment, wc.eps, wc.T),
     output:
         score=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/score.json",
         samples=f"{sweep_cell_dir('{dataset}', '{experiment}', '{eps}', '{T}')}/samples.npz",

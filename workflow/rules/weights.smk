@@ -7,9 +7,6 @@ _fetch = weights_to_fetch(config)
 
 if _fetch:
 
-    localrules:
-        fetch_weights,
-
     rule fetch_weights:
         output:
             "{weights_file}",

@@ -49,18 +49,18 @@ def read_config(*paths: str | Path) -> dict:
 
 def load_config(*paths: str | Path) -> dict:
     """Workflow config files, merged (``read_config``), as the Snakefile plans them (checked, filled, one run per seed)."""
-    from ncsn.seeds import plan_config
+    from ncsn.seeds import workflow_config
 
-    return plan_config(read_config(*paths))
+    return workflow_config(read_config(*paths))
 
 
 def run(args: argparse.Namespace) -> int:
     from ncsn.estimate import estimate, format_estimate, gpu_speed
-    from ncsn.seeds import plan_config
+    from ncsn.seeds import workflow_config
     from ncsn.workflow_plan import planned_jobs
 
     raw = read_config(*args.configfile)
-    config = plan_config(raw)
+    config = workflow_config(raw)
     gpu_speed(config, args.gpu, args.precision)  # an unknown card or precision stops here, before planning
     jobs = planned_jobs(raw, Path(args.snakefile))
     result = estimate(config, args.gpu, jobs, args.precision, Path(args.data_root))

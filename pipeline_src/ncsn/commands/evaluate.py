@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
+from ncsn.records import FID, FID_CLEANFID, INCEPTION_SCORE, KID
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.generate import load_shard, load_shards
     from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fid_infinity import fid_infinity
-    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics, summary_line
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, image_statistics, quality, summary_line
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.records import METRICS
     from ncsn.settings import check_block, top_level
@@ -63,13 +64,10 @@ def run(args: argparse.Namespace) -> int:
             )
     images, shards = load_shards(args.samples)
     stats = image_statistics(images, extractor, is_splits=is_splits, keep_all=True)
-    quality = compare(stats, reference)
+    measured = quality(stats, reference)
     metrics = {
-        "inception_score": stats.inception_score(),
-        **quality,
-        "fid_infinity": fid_infinity(
-            stats.fid_features[0], reference.torch_fidelity, interval_settings, quality["fid"]
-        ),
+        **measured,
+        "fid_infinity": fid_infinity(stats.fid_features[0], reference.torch_fidelity, interval_settings, measured[FID]),
         "intervals": intervals(stats, reference, interval_settings),
         "recognisable": stats.recognisable,  # None unless the extractor classifies the data (digits)
         "recognisable_real": extractor.identity.get("test_recognisable"),  # the same share for the real test split
@@ -79,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "path": str(args.refstats),
             "data": ref_meta["data"],
             "num_images": ref_meta["num_images"],
-            "inception_score": ref_meta["inception_score"],
+            INCEPTION_SCORE: ref_meta[INCEPTION_SCORE],
         },
         "samples": {
             "shards": [str(p) for p in args.samples],
@@ -88,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
         },
         "libraries": {
             "is": "torch-fidelity isc_features_to_metric per split",
-            "fid": "torch-fidelity fid_statistics_to_metric",
-            "fid_cleanfid": "clean-fid frechet_distance",
-            "kid": "torch-fidelity kid_features_to_metric on the FID features",
+            FID: "torch-fidelity fid_statistics_to_metric",
+            FID_CLEANFID: "clean-fid frechet_distance",
+            KID: "torch-fidelity kid_features_to_metric on the FID features",
             "precision_recall": "torch-fidelity prc_features_to_metric on the FID features",
             "intervals": "ncsn.metrics.bootstrap: half-sampling (docs/metrics.md)",
             "fid_infinity": "ncsn.metrics.fid_infinity: Chong & Forsyth 2020 (docs/metrics.md)",

@@ -15,6 +15,7 @@ import argparse
 
 from ncsn.commands.options import add_threads_argument
 from ncsn.data.store import REFERENCE_SPLIT, SPLITS
+from ncsn.records import INCEPTION_SCORE
 from ncsn.settings import defaults, top_level_default
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.device import select_device, setup_threads
     from ncsn.metrics.extractors import build_extractor, check_extractor
-    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, compare, image_statistics, summary_line
+    from ncsn.metrics.fidelity import LIBRARY_VERSIONS, image_statistics, quality, summary_line
     from ncsn.metrics.image_sets import is_prepared_data_set, is_statistics_file, load_images, load_statistics
     from ncsn.records import FIDELITY
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         extractor.check_images(images, path)
         stats = image_statistics(images, extractor, is_splits=min(args.is_splits, len(images)))
         split = {"split": args.split} if is_prepared_data_set(path) else {}
-        return stats, {"path": path, **split, "num_images": len(images), "inception_score": stats.inception_score()}
+        return stats, {"path": path, **split, "num_images": len(images), INCEPTION_SCORE: stats.inception_score()}
 
     generated, input1 = scored(args.input1)
     if is_statistics_file(args.input2):
@@ -100,13 +101,12 @@ def run(args: argparse.Namespace) -> int:
             "path": args.input2,
             "statistics": True,
             "num_images": meta.get("num_images"),
-            "inception_score": meta.get("inception_score"),
+            INCEPTION_SCORE: meta.get(INCEPTION_SCORE),
         }
     else:
         reference, input2 = scored(args.input2)
     metrics = {
-        "inception_score": input1["inception_score"],
-        **compare(generated, reference),
+        **quality(generated, reference),
         "num_samples": input1["num_images"],
         "input1": input1,
         "input2": input2,

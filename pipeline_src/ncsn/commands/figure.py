@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ncsn.commands.options import add_settings_argument, named_path
+from ncsn.commands.options import add_settings_argument, named_path, selected_checkpoint
 from ncsn.errors import NcsnError
+from ncsn.records import FID, FID_CLEANFID, INCEPTION_SCORE
 from ncsn.settings import check_block, top_level
 
 KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
@@ -65,16 +66,13 @@ def load_selected_model(args: argparse.Namespace):
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import sampling_settings
-    from ncsn.records import SELECTION
 
     if args.selection is None:
         raise NcsnError("no --selection given")
     opts = sampling_settings(args.settings.get("sampling"))
     setup_threads()
     device = select_device(top_level(args.settings, "device"))
-    model, sigmas, info = load_score_model(
-        SELECTION.read(args.selection)["checkpoint"], device, use_ema=opts["use_ema"]
-    )
+    model, sigmas, info = load_score_model(selected_checkpoint(args.selection), device, use_ema=opts["use_ema"])
     return model, sigmas, info, opts, device, top_level(args.settings, "seed")
 
 
@@ -173,19 +171,18 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
             {
                 "eps": eps,
                 "T": steps,
-                "fid": score["fid"],
-                "fid_cleanfid": score["fid_cleanfid"],
-                "is_mean": score["inception_score"]["mean"],
+                FID: score[FID],
+                FID_CLEANFID: score[FID_CLEANFID],
+                "is_mean": score[INCEPTION_SCORE]["mean"],
                 "num_samples": score["num_samples"],
-                "fid_low": ((score.get("intervals") or {}).get("fid") or [None, None])[0],
-                "fid_high": ((score.get("intervals") or {}).get("fid") or [None, None])[1],
+                "fid_low": ((score.get("intervals") or {}).get(FID) or [None, None])[0],
+                "fid_high": ((score.get("intervals") or {}).get(FID) or [None, None])[1],
                 # the cell at the experiment's own eps and T copies the chosen checkpoint's selection score
                 "selection_score": bool(score.get("reused_from")),
             }
         )
-        samples = path.parent / "samples.npz"
-        if samples.is_file():
-            images, _ = load_shard(samples)
+        if score["samples"] and Path(score["samples"]).is_file():  # the samples the score was computed on
+            images, _ = load_shard(score["samples"])
             n = min(figure_settings(args, "sweep")["num_images"], len(images))
             grids[(eps, steps)] = image_grid(images[:n], int(np.ceil(np.sqrt(n))))
     table = pd.DataFrame(rows).sort_values(["eps", "T"])

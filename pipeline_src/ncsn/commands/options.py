@@ -81,3 +81,22 @@ def add_extractor_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="extractor block (JSON); default: the settings the reference statistics record",
     )
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--checkpoint FILE | --selection selection.json``: the checkpoint a command ``what`` (samples, scores)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
+    source.add_argument("--selection", help=f"selection.json of `ncsn select`: {what} the checkpoint it names")
+
+
+def checkpoint_of(args: argparse.Namespace) -> str:
+    """The one way a job's checkpoint is resolved: ``--checkpoint``, else the one ``--selection``'s record names."""
+    return str(args.checkpoint) if args.checkpoint else selected_checkpoint(args.selection)
+
+
+def selected_checkpoint(selection: str | Path) -> str:
+    """The checkpoint a selection record (``ncsn select``'s selection.json) names."""
+    from ncsn.records import SELECTION
+
+    return str(SELECTION.read(selection)["checkpoint"])

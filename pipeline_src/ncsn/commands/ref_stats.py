@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.commands.options import add_settings_argument, add_threads_argument, parse_json_settings
+from ncsn.records import INCEPTION_SCORE
 from ncsn.settings import top_level
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     extractor.check_images(images, str(args.data))
     stats, meta = compute_reference(images, extractor, args.data)
     save_reference(args.out, stats, meta)
-    score = meta["inception_score"]
+    score = meta[INCEPTION_SCORE]
     print(
         f"reference statistics of {len(images)} images ({extractor.kind}); IS of the data {score['mean']:.3f} ± {score['std']:.3f} -> {args.out}"
     )

@@ -21,19 +21,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from ncsn.commands.options import add_settings_argument, named_path
+from ncsn.comparisons import COMPARISON_NOTES, fid_comparisons, seed_summary
 from ncsn.errors import NcsnError
 from ncsn.records import METRICS, SELECTION
-from ncsn.report import (
-    COMPARISON_NOTES,
-    fid_comparisons,
-    result_notes,
-    result_row,
-    results_table,
-    seed_summary,
-    timing_row,
-    timing_table,
-    write_tables,
-)
+from ncsn.report.render import write_tables
+from ncsn.report.tables import result_notes, result_row, results_table, timing_row, timing_table
 from ncsn.settings import is_trained
 
 

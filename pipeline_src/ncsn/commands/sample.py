@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ncsn.commands.options import add_settings_argument, add_threads_argument
+from ncsn.commands.options import add_checkpoint_arguments, add_settings_argument, add_threads_argument, checkpoint_of
 from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
-    source.add_argument("--selection", help="selection.json of `ncsn select` (its chosen checkpoint)")
+    add_checkpoint_arguments(parser, "sample from")
     parser.add_argument(
         "--num-samples", type=int, required=True, help="samples of the whole draw (all shards together)"
     )
@@ -33,13 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def checkpoint_of(args: argparse.Namespace) -> str:
-    """The checkpoint named by --checkpoint or by the selection file."""
-    from ncsn.records import SELECTION
-
-    return args.checkpoint or SELECTION.read(args.selection)["checkpoint"]
-
-
 def blocks_dir_of(out: str) -> Path:
     """Where a shard keeps its finished blocks until it is written: beside it, ``OUT.blocks/``."""
     return Path(f"{out}.blocks")
@@ -50,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.generate import generate, sampling_settings, save_shard
     from ncsn.models import image_shape
+    from ncsn.settings import shard_blocks
 
     opts = sampling_settings(args.settings.get("sampling"))
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading

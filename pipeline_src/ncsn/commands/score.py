@@ -6,14 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ncsn.commands.options import add_extractor_arguments, add_settings_argument, add_threads_argument
+from ncsn.commands.options import (
+    add_checkpoint_arguments,
+    add_extractor_arguments,
+    add_settings_argument,
+    add_threads_argument,
+    checkpoint_of,
+)
+from ncsn.records import FID, FID_CLEANFID
 from ncsn.settings import defaults, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="checkpoint file ckpt_{iteration}.pt")
-    which.add_argument("--selection", help="selection.json of `ncsn select`: score the checkpoint it names")
+    add_checkpoint_arguments(parser, "score")
     add_extractor_arguments(parser)
     parser.add_argument(
         "--num-samples",
@@ -59,7 +64,7 @@ def reuse_score(candidates: list[str], draw: dict[str, Any], out: str, samples_o
             score["samples"] = str(samples_out)
         SCORE.write(out, {**score, "reused_from": str(path)})
         print(
-            f"checkpoint {score['iteration']}: FID {score['fid']:.4g} on {score['num_samples']} samples, reused from {path} (same draw) -> {out}"
+            f"checkpoint {score['iteration']}: FID {score[FID]:.4g} on {score['num_samples']} samples, reused from {path} (same draw) -> {out}"
         )
         return True
     return False
@@ -70,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard, shard_blocks
+    from ncsn.generate import generate, sampling_settings, save_shard
     from ncsn.metrics.bootstrap import intervals
-    from ncsn.metrics.fidelity import IS_SPLITS, compare, image_statistics
+    from ncsn.metrics.fidelity import IS_SPLITS, image_statistics, quality
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
-    from ncsn.records import SCORE, SELECTION
-    from ncsn.settings import check_block
+    from ncsn.records import SCORE
+    from ncsn.settings import check_block, shard_blocks
 
     began = time.perf_counter()
     opts = sampling_settings(args.settings.get("sampling"))
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         args.refstats, args.extractor, device, args.extractor_settings
     )
     seed = top_level(args.settings, "seed")
-    checkpoint = str(args.checkpoint or SELECTION.read(args.selection)["checkpoint"])
+    checkpoint = checkpoint_of(args)
     # the fields of the score that say which samples it holds (ncsn.records.score_draw)
     draw = {
         "checkpoint": checkpoint,
@@ -118,8 +123,7 @@ def run(args: argparse.Namespace) -> int:
     score = {
         **draw,
         "iteration": info["iteration"],
-        **compare(stats, reference),
-        "inception_score": stats.inception_score(),
+        **quality(stats, reference),
         "intervals": intervals(stats, reference, interval_settings),
         "num_samples": len(images),
         "sampling": {k: sample_info[k] for k in ("sampling", "seed", "stream", "device", "seconds", "samples_per_s")},
@@ -128,6 +132,6 @@ def run(args: argparse.Namespace) -> int:
     }
     SCORE.write(args.out, score)
     print(
-        f"checkpoint {info['iteration']}: FID {score['fid']:.4g} (clean-fid {score['fid_cleanfid']:.4g}) on {len(images)} samples -> {args.out}"
+        f"checkpoint {info['iteration']}: FID {score[FID]:.4g} (clean-fid {score[FID_CLEANFID]:.4g}) on {len(images)} samples -> {args.out}"
     )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ncsn.commands.options import add_settings_argument
+from ncsn.records import FID
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     SELECTION.write(args.out, selection)
     with atomic_path(args.table) as tmp:
         tmp.write_text(table_csv(scores, selection))
-    fid = f", FID {selection['fid']:.4g}" if selection.get("fid") is not None else ""
+    fid = f", FID {selection[FID]:.4g}" if selection.get(FID) is not None else ""
     rho = selection.get("loss_fid_spearman")
     rho_text = (
         f"; Spearman(held-out loss, FID) {rho:.3f} over {selection['fid_jobs']} scored" if rho is not None else ""

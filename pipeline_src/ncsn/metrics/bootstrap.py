@@ -46,6 +46,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ncsn.errors import NcsnError
+from ncsn.records import FID, FID_CLEANFID, KID, PRECISION, RECALL
 
 METHOD = (
     "half-sampling (n/2 images without replacement; Shao & Tu 1995, Sec. 5.2): percentile interval of the "
@@ -54,11 +55,11 @@ METHOD = (
 SAMPLING_NOISE = "sampling noise of the n images around the expected value at n (reference fixed)"
 # what each interval of ``intervals`` covers, written beside it in every record and in the tables' notes
 COVERS = {
-    "fid": f"{SAMPLING_NOISE}: E FID_n, not the model's FID (FID_n is biased upward at small n)",
-    "fid_cleanfid": f"{SAMPLING_NOISE}: E FID_n in clean-fid's features",
-    "kid": f"{SAMPLING_NOISE}; KID is unbiased, so this is the population KID",
-    "precision": SAMPLING_NOISE,
-    "recall": f"{SAMPLING_NOISE} (approximate: balls keep the whole set's radii; not calibrated)",
+    FID: f"{SAMPLING_NOISE}: E FID_n, not the model's FID (FID_n is biased upward at small n)",
+    FID_CLEANFID: f"{SAMPLING_NOISE}: E FID_n in clean-fid's features",
+    KID: f"{SAMPLING_NOISE}; KID is unbiased, so this is the population KID",
+    PRECISION: SAMPLING_NOISE,
+    RECALL: f"{SAMPLING_NOISE} (approximate: balls keep the whole set's radii; not calibrated)",
     "recognisable": "Wilson score interval of a binomial share: the share of recognisable samples of the model",
 }
 
@@ -281,19 +282,19 @@ def intervals(stats: Any, ref: Any, settings: dict[str, Any]) -> dict[str, Any]:
     tf_features, clean_features = stats.fid_features
     fid = fid_replicates(tf_features, ref.torch_fidelity, resamples, seed)
     value = fid_value(tf_features, ref.torch_fidelity)
-    out["fid"] = recentred_interval(value, fid, confidence, low=0.0)
-    out["fid_cleanfid"] = None
+    out[FID] = recentred_interval(value, fid, confidence, low=0.0)
+    out[FID_CLEANFID] = None
     if ref.cleanfid is not None:
         clean = fid_replicates(clean_features, ref.cleanfid, resamples, seed)
-        out["fid_cleanfid"] = recentred_interval(fid_value(clean_features, ref.cleanfid), clean, confidence, low=0.0)
+        out[FID_CLEANFID] = recentred_interval(fid_value(clean_features, ref.cleanfid), clean, confidence, low=0.0)
     out.update(kid=None, precision=None, recall=None)
     if stats.features is not None and ref.features is not None:
         kid_value, kid = kid_replicates(stats.features, ref.features, resamples, seed, with_value=True)
-        out["kid"] = recentred_interval(kid_value, kid, confidence)
+        out[KID] = recentred_interval(kid_value, kid, confidence)
         inside, covers = precision_recall_parts(stats.features, ref.features)
         precision, recall = precision_recall_replicates(stats.features, ref.features, resamples, seed)
-        out["precision"] = recentred_interval(float(inside.mean()), precision, confidence, 0.0, 1.0)
-        out["recall"] = recentred_interval(float(covers.any(axis=0).mean()), recall, confidence, 0.0, 1.0)
+        out[PRECISION] = recentred_interval(float(inside.mean()), precision, confidence, 0.0, 1.0)
+        out[RECALL] = recentred_interval(float(covers.any(axis=0).mean()), recall, confidence, 0.0, 1.0)
     if stats.recognisable is not None:
         out["recognisable"] = wilson_interval(stats.recognisable, stats.count, confidence)
     out["covers"] = {key: text for key, text in COVERS.items() if out.get(key) is not None}

@@ -43,6 +43,7 @@ from ncsn.errors import NcsnError
 from ncsn.metrics import classifier
 from ncsn.metrics.extractors import Extractor
 from ncsn.progress import Progress
+from ncsn.records import FID, FID_CLEANFID, INCEPTION_SCORE, KID, PRECISION, RECALL
 
 IS_SPLITS = TORCH_FIDELITY_DEFAULTS["isc_splits"]  # 10, as in the papers
 SHUFFLE_SEED = TORCH_FIDELITY_DEFAULTS["rng_seed"]  # torch-fidelity shuffles before splitting for IS
@@ -235,7 +236,7 @@ def precision_recall(features: np.ndarray, ref_features: np.ndarray) -> dict[str
         save_cpu_ram=True,
         verbose=False,
     )
-    return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL]}
+    return {PRECISION: out[KEY_METRIC_PRECISION], RECALL: out[KEY_METRIC_RECALL]}
 
 
 def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
@@ -250,31 +251,37 @@ def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
             "the statistics were computed with another feature extractor"
         )
     out: dict[str, Any] = {
-        "fid": fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity),
-        "fid_cleanfid": None if ref.cleanfid is None else fid_cleanfid(stats.cleanfid, ref.cleanfid),
-        "kid": None,
-        "precision": None,
-        "recall": None,
+        FID: fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity),
+        FID_CLEANFID: None if ref.cleanfid is None else fid_cleanfid(stats.cleanfid, ref.cleanfid),
+        KID: None,
+        PRECISION: None,
+        RECALL: None,
     }
     if stats.features is not None and ref.features is not None:
-        out["kid"] = kid(stats.features, ref.features)
+        out[KID] = kid(stats.features, ref.features)
         out.update(precision_recall(stats.features, ref.features))
     return out
 
 
+def quality(stats: Statistics, ref: Statistics) -> dict[str, Any]:
+    """The sample-quality fields (:data:`ncsn.records.QUALITY`) of ``stats`` against ``ref``: the IS and
+    :func:`compare`'s. The one builder of that part of a score, the final metrics and ``ncsn fidelity``'s record."""
+    return {INCEPTION_SCORE: stats.inception_score(), **compare(stats, ref)}
+
+
 def summary_line(metrics: dict) -> str:
     """IS, both FIDs, KID and precision/recall of a metrics dict in one line."""
-    score = metrics["inception_score"]
-    line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics['fid']:.4g}"
-    fid_interval = (metrics.get("intervals") or {}).get("fid")
+    score = metrics[INCEPTION_SCORE]
+    line = f"IS {score['mean']:.4g} ± {score['std']:.2g}, FID {metrics[FID]:.4g}"
+    fid_interval = (metrics.get("intervals") or {}).get(FID)
     if fid_interval:
         line += f" [{fid_interval[0]:.4g}, {fid_interval[1]:.4g}]"
     infinity = metrics.get("fid_infinity") or {}
     if infinity.get("value") is not None:
         line += f", FID∞ {infinity['value']:.4g}"
-    if metrics.get("fid_cleanfid") is not None:
-        line += f" (clean-fid {metrics['fid_cleanfid']:.4g})"
-    if metrics.get("kid") is not None:
-        line += f", KID {metrics['kid']['mean']:.4g} ± {metrics['kid']['std']:.2g}"
-        line += f", precision {metrics['precision']:.3g}, recall {metrics['recall']:.3g}"
+    if metrics.get(FID_CLEANFID) is not None:
+        line += f" (clean-fid {metrics[FID_CLEANFID]:.4g})"
+    if metrics.get(KID) is not None:
+        line += f", KID {metrics[KID]['mean']:.4g} ± {metrics[KID]['std']:.2g}"
+        line += f", precision {metrics[PRECISION]:.3g}, recall {metrics[RECALL]:.3g}"
     return line

@@ -19,7 +19,7 @@ from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.metrics.extractors import Extractor, build_extractor
 from ncsn.metrics.fidelity import Statistics, image_statistics
-from ncsn.records import REFERENCE_STATS
+from ncsn.records import INCEPTION_SCORE, REFERENCE_STATS
 
 ARRAYS = ("mu", "sigma", "mu_cleanfid", "sigma_cleanfid", "features")
 
@@ -32,7 +32,7 @@ def compute_reference(images: np.ndarray, extractor: Extractor, data: str) -> tu
         "num_images": int(len(images)),
         "image_shape": list(images.shape[1:]),
         "extractor": extractor.identity,
-        "inception_score": stats.inception_score(),
+        INCEPTION_SCORE: stats.inception_score(),
     }
     return stats, meta
 

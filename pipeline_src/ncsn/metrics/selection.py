@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ncsn.errors import NcsnError
+from ncsn.records import FID, FID_CLEANFID
 
 CRITERIA = ("fid", "last", "loss_topk")
 TABLE_COLUMNS = (
@@ -72,7 +73,7 @@ def loss_fid_spearman(entries: list[dict[str, Any]]) -> float | None:
     """Spearman rank correlation of held-out loss and FID over the entries that have both (None below 3)."""
     from scipy.stats import spearmanr
 
-    both = [(e["heldout_loss"], e["fid"]) for e in entries if _finite(e.get("heldout_loss")) and _finite(e.get("fid"))]
+    both = [(e["heldout_loss"], e[FID]) for e in entries if _finite(e.get("heldout_loss")) and _finite(e.get(FID))]
     if len(both) < 3:
         return None
     losses, fids = zip(*both)
@@ -111,24 +112,24 @@ def select(scores: list[dict[str, Any]], criterion: str, k: int | None = None) -
         best = max(scores, key=lambda s: s["iteration"])
     else:
         pool = [s for s in scores if s["iteration"] in candidates]
-        unscored = [s["checkpoint"] for s in pool if not _finite(s.get("fid"))]
+        unscored = [s["checkpoint"] for s in pool if not _finite(s.get(FID))]
         if unscored:
             raise NcsnError(f"criterion {criterion} needs a finite FID for checkpoint(s) {unscored}; score them")
-        best = min(pool, key=lambda s: (s["fid"], s["iteration"]))
+        best = min(pool, key=lambda s: (s[FID], s["iteration"]))
     stability = None if criterion == "last" else selection_stability(pool, best["iteration"])
     return {
         "criterion": criterion,
         "checkpoint": best["checkpoint"],
         "iteration": best["iteration"],
-        "fid": best.get("fid"),
-        "fid_cleanfid": best.get("fid_cleanfid"),
+        FID: best.get(FID),
+        FID_CLEANFID: best.get(FID_CLEANFID),
         "num_samples": best.get("num_samples"),
         "num_candidates": len(scores),
         "heldout_loss": best.get("heldout_loss"),
         "k": k if criterion == "loss_topk" else None,
-        "fid_jobs": sum(_finite(s.get("fid")) for s in scores),
+        "fid_jobs": sum(_finite(s.get(FID)) for s in scores),
         "loss_fid_spearman": loss_fid_spearman(scores),
-        "fid_interval": (best.get("intervals") or {}).get("fid"),
+        "fid_interval": (best.get("intervals") or {}).get(FID),
         "selection_stability": stability,
     }
 
@@ -168,8 +169,8 @@ def given_selection(checkpoint: str | Path) -> dict[str, Any]:
         "criterion": "given",
         "checkpoint": str(checkpoint),
         "iteration": int(state["iteration"]),
-        "fid": None,
-        "fid_cleanfid": None,
+        FID: None,
+        FID_CLEANFID: None,
         "num_samples": None,
         "num_candidates": 1,
         "fid_interval": None,
@@ -187,7 +188,7 @@ def table_csv(scores: list[dict[str, Any]], selection: dict[str, Any]) -> str:
         row = {key: s.get(key, "") for key in TABLE_COLUMNS}
         row["checkpoint"] = str(Path(s["checkpoint"]))
         row["selected"] = int(s["iteration"] == selection["iteration"])
-        row["fid_low"], row["fid_high"] = (s.get("intervals") or {}).get("fid") or ("", "")
+        row["fid_low"], row["fid_high"] = (s.get("intervals") or {}).get(FID) or ("", "")
         row["win_share"] = ((selection.get("selection_stability") or {}).get("win_share") or {}).get(s["iteration"], "")
         writer.writerow(row)
     return out.getvalue()

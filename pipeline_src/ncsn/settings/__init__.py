@@ -7,7 +7,8 @@ description; the modules of this package add what a schema cannot say, one job e
 - ``schema``: load the schema, fill defaults (``defaults``, ``fill_defaults``, ``definition``);
 - ``messages``: renamed keys, the closest valid key of a typo, ``SettingsError``;
 - ``checks``: the cross-field checks a job would otherwise reject hours later;
-- ``plan``: what a filled config asks the workflow to run (``is_trained``, ``sample_timing_jobs``);
+- ``implied``: what a filled config implies for the jobs (published and scored checkpoints, shard blocks, chain
+  steps, timed sampling);
 - ``table``: the generated parameter table of ``config/README.md``.
 
 This module holds the entry points (``check_config``, ``check_block``, ``top_level``) and
@@ -31,6 +32,16 @@ from ncsn.settings.checks import (
     schedule_problems,
     sweep_problems,
 )
+from ncsn.settings.implied import (
+    chain_steps,
+    is_published,
+    is_trained,
+    published_iterations,
+    reuses_selection_score,
+    sample_timing_jobs,
+    scored_count,
+    shard_blocks,
+)
 from ncsn.settings.messages import (
     ADAM_EPS_HINT,
     ALIASES,
@@ -41,7 +52,6 @@ from ncsn.settings.messages import (
     raise_problems,
     schema_problems,
 )
-from ncsn.settings.plan import is_trained, sample_timing_jobs
 from ncsn.settings.schema import (
     SCHEMA_FILE,
     defaults,
@@ -54,7 +64,15 @@ from ncsn.settings.schema import (
     source_keys,
     top_level_default,
 )
-from ncsn.settings.table import TABLE_BEGIN, TABLE_END, parameter_table, with_parameter_table
+from ncsn.settings.table import (
+    STEPS_BEGIN,
+    STEPS_END,
+    TABLE_BEGIN,
+    TABLE_END,
+    parameter_table,
+    with_parameter_table,
+    with_steps_table,
+)
 
 __all__ = [
     "ADAM_EPS_HINT",
@@ -66,6 +84,8 @@ __all__ = [
     "RENAMED_TO",
     "SCHEMA_FILE",
     "STEP_LR_HINT",
+    "STEPS_BEGIN",
+    "STEPS_END",
     "TABLE_BEGIN",
     "TABLE_END",
     "SettingsError",
@@ -83,7 +103,13 @@ __all__ = [
     "fill_defaults",
     "fill_extractor",
     "gmm_problems",
+    "chain_steps",
+    "is_published",
     "is_trained",
+    "published_iterations",
+    "reuses_selection_score",
+    "scored_count",
+    "shard_blocks",
     "kind_keys",
     "parameter_table",
     "raise_problems",
@@ -97,6 +123,7 @@ __all__ = [
     "top_level",
     "top_level_default",
     "with_parameter_table",
+    "with_steps_table",
 ]
 
 # Settings blocks a command checks on its own (``check_block``): name -> schema definition.
