@@ -1,6 +1,6 @@
 """The job counts the docs and the SLURM profile's comments state for `config/paper.yaml` are those of
 its plan: Snakemake's own DAG (``ncsn.workflow_plan``), cross-checked against the selection rules
-(``ncsn.workload``), and the group submissions the profile's grouping makes of them."""
+(``ncsn.settings.implied``), and the group submissions the profile's grouping makes of them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from ncsn.commands.estimate import load_config, read_config
+from ncsn.settings.implied import published_iterations, scored_count
 from ncsn.workflow_plan import planned_jobs
-from ncsn.workload import checkpoint_count, scored_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -61,14 +61,14 @@ def counts() -> dict[str, int]:
     grouped_rules, per_submission = profile_grouping()
     grouped = sum(jobs[rule] for rule in grouped_rules)
     experiments = load_config(PAPER)["experiments"]
-    (checkpoints,) = {checkpoint_count(e["training"]) for e in experiments.values()}
+    (checkpoints,) = {len(published_iterations(e["training"])) for e in experiments.values()}
     return {
         "total": sum(jobs.values()),
         "experiments": len(experiments),
         "score": jobs["score"],
         "heldout_loss": jobs["heldout_loss"],
         "checkpoints": checkpoints,
-        "scored": sum(scored_checkpoints(e["selection"], checkpoints) > 0 for e in experiments.values()),
+        "scored": sum(scored_count(e["selection"], checkpoints) > 0 for e in experiments.values()),
         "grouped": grouped,
         "submissions": math.ceil(grouped / per_submission),
     }
