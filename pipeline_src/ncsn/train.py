@@ -407,7 +407,7 @@ def _train_locked(
                 last_good = state_dir / checkpoint_name(it)
                 final = trainer.state({**session, "end_iteration": it, "seconds": seconds})
                 save_checkpoint(last_good, final)
-                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)  # first: they hold no spare
+                _drop_resume_points(state_dir, cfg, keep=it)  # first: they hold no spare
                 drop_optimizer_states(state_dir)
                 say(f"saved {last_good}")
             if stopping:
@@ -416,7 +416,7 @@ def _train_locked(
                 resume_point = state_dir / checkpoint_name(it)
                 ended = {**session, "end_iteration": it, "seconds": seconds, "stopped": stopping}
                 save_checkpoint(resume_point, trainer.state(ended))
-                _drop_resume_points(state_dir, cfg["snapshot_freq"], keep=it)
+                _drop_resume_points(state_dir, cfg, keep=it)
                 drop_optimizer_states(state_dir)
                 raise StoppedEarly(
                     f"stopped at iteration {it} of {cfg['iterations']} {stopping}; saved "
@@ -429,10 +429,10 @@ class StoppedEarly(NcsnError):
     """Training stopped before its last iteration (a wall-time limit near, a signal), after a snapshot to resume from."""
 
 
-def _drop_resume_points(state_dir: Path, snapshot_freq: int, keep: int) -> None:
-    """Delete the stop-early snapshots older than iteration ``keep``: a newer snapshot supersedes them."""
+def _drop_resume_points(state_dir: Path, training: dict[str, Any], keep: int) -> None:
+    """Delete the stop-early snapshots (never published) older than iteration ``keep``: a newer snapshot supersedes them."""
     for it, path in list_checkpoints(state_dir):
-        if it < keep and it % snapshot_freq != 0:
+        if it < keep and not is_published(it, training):
             path.unlink(missing_ok=True)
 
 
