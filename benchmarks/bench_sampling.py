@@ -72,7 +72,7 @@ def evaluation_memory(num_samples: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         # Memory does not depend on the weights: an untrained network avoids a training run here.
         path = Path(tmp) / "model.pt"
-        opts = train_settings({})
+        opts = train_settings(check_block("extractor", {"kind": "classifier"}))
         arch = {key: opts[key] for key in ("feature_dim", "num_classes", "dropout")}
         save_classifier(
             path, ClassifierNet((8, 8, 1), **arch), {"test_accuracy": 0.0, "test_recognisable": 0.0, "settings": arch}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ncsn.schedules import make_sigmas
-from ncsn.settings import defaults
+from ncsn.settings import check_envelope, defaults
 from ncsn.train import Trainer, resolve_settings
 
 RE_REPORT_ROWS = [
@@ -32,10 +32,12 @@ def iterations_per_second(
     """Time ``steps`` training steps of CondRefineNet(ngf) on (H, W, C) images at ``batch``."""
     images = np.random.default_rng(0).integers(0, 256, (max(batch, 512), *shape), dtype=np.uint8)
     sigmas = make_sigmas(defaults("schedule"))
-    settings = resolve_settings(
-        {"model": {"arch": "refinenet", "ngf": ngf}, "training": {"batch_size": batch, **training}, "device": device},
-        images.shape,
-    )
+    given = {
+        "model": {"arch": "refinenet", "ngf": ngf},
+        "training": {"batch_size": batch, **training},
+        "device": device,
+    }
+    settings = resolve_settings(check_envelope("train", given), images.shape)
     trainer = Trainer(settings, images, sigmas, torch.device(device))
     for _ in range(warmup):
         trainer.step()

@@ -10,9 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import RUNNING
-
-from ncsn.data import prepare
+from helpers import RUNNING, prepare
 
 
 def pytest_configure(config: pytest.Config) -> None:

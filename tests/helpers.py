@@ -92,6 +92,29 @@ def plan(workdir: Path, configfile: Path, *targets: str) -> dict[str, int]:
 # ------------------------------------------------------------------ training and checkpoints
 
 
+def train(data, state_dir, out_dir, settings: dict, **options) -> dict:
+    """``ncsn.train.train`` of settings written by hand, checked and filled as ``ncsn train`` receives them."""
+    from ncsn.settings import check_envelope
+    from ncsn.train import train as train_run
+
+    return train_run(data, state_dir, out_dir, check_envelope("train", settings), **options)
+
+
+def prepare(name: str, settings: dict, out_dir) -> dict:
+    """``ncsn.data.prepare`` of a data set block written by hand, checked and filled as ``ncsn prepare`` receives it."""
+    from ncsn.data import prepare as prepare_data
+    from ncsn.settings import check_envelope
+
+    return prepare_data(name, check_envelope("prepare", settings, f"datasets.{name}"), out_dir)
+
+
+def classifier_block(settings: dict) -> dict:
+    """A classifier extractor block written by hand, filled as ``ncsn train-extractor`` receives it."""
+    from ncsn.settings import check_block
+
+    return check_block("extractor", {"kind": "classifier", **settings})
+
+
 def tiny(iterations: int, **training) -> dict:
     """Train settings of a small RefineNet on CPU: ``iterations`` steps, a snapshot every 2 (``training`` overrides)."""
     training = {"iterations": iterations, "batch_size": 16, "snapshot_freq": 2, "log_every": 2, **training}

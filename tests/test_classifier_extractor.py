@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import classifier_block
 
 from ncsn.metrics import classifier
 from ncsn.metrics.extractors import build_extractor
@@ -29,7 +30,7 @@ def trained(request, tmp_path_factory):
     torch.set_num_threads(1)
     shape = request.param
     train, test = prototype_data(shape, 100, seed=1), prototype_data(shape, 10, seed=2)
-    opts = classifier.train_settings({"epochs": 4, "batch_size": 32, "lr": 3e-3, "min_accuracy": 0.9})
+    opts = classifier.train_settings(classifier_block({"epochs": 4, "batch_size": 32, "lr": 3e-3, "min_accuracy": 0.9}))
     model, report = classifier.train_classifier(train, test, opts)
     path = tmp_path_factory.mktemp("classifier") / "model.pt"
     classifier.save_classifier(path, model, report)

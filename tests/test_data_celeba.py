@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import prepare
 from PIL import Image
 
-from ncsn.data import load_split, prepare
+from ncsn.data import load_split
 from ncsn.errors import NcsnError
 
 WIDTH, HEIGHT = 178, 218  # aligned CelebA images

@@ -6,10 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import prepare
 from sklearn.datasets import load_digits
 
-from ncsn.data import load_meta, load_split, prepare
+from ncsn.data import load_meta, load_split
 from ncsn.errors import NcsnError
+from ncsn.settings import check_block
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +54,10 @@ def test_meta_records_source_counts_hash_and_steps(digits_dir):
     meta = load_meta(digits_dir)
     assert meta["source"] == "digits" and meta["counts"] == {"train": 1438, "test": 359}
     assert meta["shape"] == [8, 8, 1] and meta["labelled"] and meta["stratified"]
-    assert meta["resolved_settings"]["split_seed"] == 0 and meta["settings"] == {
-        "source": "digits",
-        "test_fraction": 0.2,
-        "split_seed": 0,
-    }
+    # the filled block prepare received (its envelope)
+    assert meta["resolved_settings"]["split_seed"] == 0 and meta["settings"] == check_block(
+        "dataset", {"source": "digits", "test_fraction": 0.2, "split_seed": 0}
+    )
     assert any("255/16" in step for step in meta["preprocessing"])
     assert len(meta["content_sha256"]) == 64
 
@@ -83,7 +84,7 @@ def test_resize_and_channels(tmp_path):
             {"source": "mnistt"},
             "datasets.d.source: 'mnistt' is not one of ['digits', 'mnist', 'cifar10', 'celeba', 'folder']",
         ),
-        ({"test_fraction": 0.2}, "need a 'source' key"),
+        ({"test_fraction": 0.2}, "'source' is a required property"),
         (
             {"source": "digits", "test_fraction": 1.5},
             "datasets.d.test_fraction: 1.5 is greater than or equal to the maximum of 1",

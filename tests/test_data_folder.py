@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import prepare
 from PIL import Image
 
-from ncsn.data import load_meta, load_split, prepare
+from ncsn.data import load_meta, load_split
 from ncsn.errors import NcsnError
 
 RNG = np.random.default_rng(0)

@@ -6,8 +6,9 @@ import struct
 
 import numpy as np
 import pytest
+from helpers import prepare
 
-from ncsn.data import load_meta, load_split, prepare
+from ncsn.data import load_meta, load_split
 from ncsn.errors import NcsnError
 
 RNG = np.random.default_rng(0)

@@ -11,10 +11,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import classifier_block, prepare
 from PIL import Image
 
 from ncsn.cli import main
-from ncsn.data import load_split, prepare
+from ncsn.data import load_split
 from ncsn.generate import save_shard
 from ncsn.metrics import classifier
 from ncsn.metrics.extractors import build_extractor
@@ -30,7 +31,9 @@ def setup(tmp_path_factory):
     prepare("digits", {"source": "digits"}, root / "data")
     train, train_labels = load_split(root / "data/train.npz")
     test, test_labels = load_split(root / "data/test.npz")
-    settings = classifier.train_settings({"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5})  # short; accuracy: elsewhere
+    settings = classifier.train_settings(
+        classifier_block({"epochs": 2, "lr": 3e-3, "min_accuracy": 0.5})
+    )  # short; accuracy: elsewhere
     model, report = classifier.train_classifier((train, train_labels), (test, test_labels), settings)
     classifier.save_classifier(root / "model.pt", model, report)
     extractor = build_extractor({"kind": "digits"}, root / "model.pt", torch.device("cpu"))

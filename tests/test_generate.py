@@ -9,10 +9,10 @@ import torch
 from ncsn.checkpoint import load_score_model, save_checkpoint
 from ncsn.cli import main
 from ncsn.errors import NcsnError
-from ncsn.generate import generate, load_shards, sampling_settings, to_uint8
+from ncsn.generate import generate, load_shards, to_uint8
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
-from ncsn.settings import shard_blocks
+from ncsn.settings import check_block, shard_blocks
 
 FAST = {"n_steps_each": 1, "batch_size": 4}
 
@@ -46,7 +46,7 @@ def loaded(checkpoint):
 
 def draw(loaded, settings, num_samples, seed=0, shard=0, shards=1):
     model, sigmas, _ = loaded
-    return generate(model, sigmas, (1, 8, 8), sampling_settings(settings), num_samples, seed, shard, shards)
+    return generate(model, sigmas, (1, 8, 8), check_block("sampling", settings), num_samples, seed, shard, shards)
 
 
 def test_two_shards_together_equal_one_job(loaded):

@@ -7,12 +7,11 @@ import copy
 from pathlib import Path
 
 import pytest
-from helpers import TINY, plan, tiny, write_config
+from helpers import TINY, plan, tiny, train, write_config
 
 from ncsn.costs import CostModel
 from ncsn.seeds import workflow_config
 from ncsn.settings import is_published, published_iterations, reuses_selection_score, scored_count
-from ncsn.train import train
 
 
 @pytest.mark.parametrize(

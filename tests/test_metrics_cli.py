@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import prepare
 
 from ncsn.checkpoint import save_checkpoint
 from ncsn.cli import main
-from ncsn.data import prepare
 from ncsn.models import build_model
 from ncsn.schedules import make_sigmas
 
@@ -89,7 +89,7 @@ def test_train_extractor_records_its_test_accuracy(pipeline):
 
 
 def test_train_extractor_below_min_accuracy_fails_and_writes_nothing(pipeline, tmp_path, capsys):
-    settings = json.dumps({"kind": "digits", "epochs": 1, "min_accuracy": 0.999})
+    settings = json.dumps({"extractor": {"kind": "digits", "epochs": 1, "min_accuracy": 0.999}})
     out = tmp_path / "model.pt"
     args = ["train-extractor", "--train", str(pipeline / "data/train.npz"), "--test", str(pipeline / "data/test.npz")]
     assert main([*args, "--settings", settings, "--out", str(out), "--accuracy", str(tmp_path / "a.json")]) == 2

@@ -8,6 +8,7 @@ import scipy.ndimage
 import torch
 import torch_fidelity
 from cleanfid import fid as cleanfid
+from helpers import classifier_block
 from PIL import Image
 
 from ncsn.data.digits import load as load_digits
@@ -32,7 +33,9 @@ def digits():
 @pytest.fixture(scope="module")
 def trained(digits, tmp_path_factory):
     torch.set_num_threads(1)
-    model, report = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 10, "lr": 3e-3}))
+    model, report = classifier.train_classifier(
+        *digits, classifier.train_settings(classifier_block({"epochs": 10, "lr": 3e-3}))
+    )
     path = tmp_path_factory.mktemp("extractor") / "model.pt"
     classifier.save_classifier(path, model, report)
     return path, report
@@ -67,9 +70,13 @@ def test_classifier_exceeds_95_percent_test_accuracy_and_round_trips(trained, di
 
 def test_classifier_training_is_reproducible_and_leaves_the_global_rng_alone(digits):
     state = torch.get_rng_state()
-    first, _ = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 1, "min_accuracy": 0}))
+    first, _ = classifier.train_classifier(
+        *digits, classifier.train_settings(classifier_block({"epochs": 1, "min_accuracy": 0}))
+    )
     assert torch.equal(torch.get_rng_state(), state)
-    second, _ = classifier.train_classifier(*digits, classifier.train_settings({"epochs": 1, "min_accuracy": 0}))
+    second, _ = classifier.train_classifier(
+        *digits, classifier.train_settings(classifier_block({"epochs": 1, "min_accuracy": 0}))
+    )
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
 
 

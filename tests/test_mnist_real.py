@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import prepare
 
 from ncsn.cli import main
-from ncsn.data import load_meta, load_split, prepare
+from ncsn.data import load_meta, load_split
 from ncsn.data.mnist import NAMES
 from ncsn.data.store import write_dataset
 

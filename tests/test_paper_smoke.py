@@ -20,10 +20,9 @@ import torch_fidelity
 import yaml
 from cleanfid import fid as cleanfid
 from cleanfid.inception_torchscript import InceptionV3W
-from helpers import snakemake_command
+from helpers import prepare, snakemake_command
 from PIL import Image
 
-from ncsn.data import prepare
 from ncsn.fixtures import write_celeba, write_cifar10, write_inception_weights, write_mnist
 from ncsn.metrics.extractors import build_extractor
 from ncsn.metrics.fidelity import compare, image_statistics

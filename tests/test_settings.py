@@ -338,12 +338,13 @@ def test_defaults_that_depend_on_a_kind_come_from_the_schema():
 
 
 def test_commands_take_device_and_seed_defaults_from_the_schema():
-    from ncsn.settings import top_level
+    from ncsn.settings import check_envelope
 
-    assert (top_level({}, "device"), top_level({}, "seed")) == ("auto", 0)
-    assert top_level({"device": "cpu", "seed": 3}, "seed") == 3
+    filled = check_envelope("sample", {})
+    assert (filled["device"], filled["seed"]) == ("auto", 0)
+    assert check_envelope("sample", {"device": "cpu", "seed": 3})["seed"] == 3
     with pytest.raises(NcsnError, match=r"device: 'tpu' is not one of \['auto', 'cpu', 'cuda'\]"):
-        top_level({"device": "tpu"}, "device")
+        check_envelope("sample", {"device": "tpu"})
 
 
 def test_the_classifier_extractor_trains_with_exactly_the_schemas_classifier_keys():

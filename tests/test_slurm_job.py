@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import RESUMABLE, assert_identical, tiny
+from helpers import RESUMABLE, assert_identical, tiny, train
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
 from ncsn.slurm import parse_time_left, stop_rule
-from ncsn.train import StoppedEarly, train
+from ncsn.train import StoppedEarly
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import RESUMABLE, assert_identical, tiny
+from helpers import RESUMABLE, assert_identical, tiny, train
 
 from ncsn.checkpoint import latest_complete, list_checkpoints, load_checkpoint, load_score_model, save_checkpoint
 from ncsn.device import select_device
@@ -17,7 +17,7 @@ from ncsn.errors import NcsnError
 from ncsn.models import build_model, image_shape
 from ncsn.sampling import annealed_langevin, uniform_init
 from ncsn.settings import defaults
-from ncsn.train import make_adam, train
+from ncsn.train import make_adam
 
 
 def run(data: Path, root: Path, settings: dict, log: list | None = None) -> dict:
@@ -54,11 +54,12 @@ def test_the_ema_follows_its_formula_step_by_step(digits):
     """ema <- rate * ema + (1 - rate) * weights after every optimiser step, against a float64 recurrence."""
     from ncsn.data import load_split
     from ncsn.schedules import make_sigmas
+    from ncsn.settings import check_envelope
     from ncsn.train import Trainer, resolve_settings
 
     images, _ = load_split(digits)
     sigmas = make_sigmas(defaults("schedule"))
-    settings = resolve_settings(tiny(4, ema=True, ema_rate=0.9), images.shape)
+    settings = resolve_settings(check_envelope("train", tiny(4, ema=True, ema_rate=0.9)), images.shape)
     torch.set_num_threads(1)
     trainer = Trainer(settings, images, sigmas, torch.device("cpu"))
     expected = {name: value.detach().double().clone() for name, value in trainer.model.named_parameters()}

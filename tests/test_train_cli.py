@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import train
 
 from ncsn.checkpoint import list_checkpoints, load_checkpoint
 from ncsn.cli import main
-from ncsn.train import train
 
 
 def settings(iterations: int, **training) -> dict:

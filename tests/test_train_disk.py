@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import train
 
 from ncsn.checkpoint import list_checkpoints, load_score_model
 from ncsn.data.store import write_dataset
 from ncsn.errors import NcsnError
-from ncsn.train import train
 
 ITERATIONS, SNAPSHOT_FREQ = 24, 2
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import train
 
 from ncsn.checkpoint import list_checkpoints
 from ncsn.slurm import EXIT_RESUME
-from ncsn.train import train
 
 ITERATIONS, LOG_EVERY = 48, 4
 SETTINGS = {

@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from ncsn import __version__
+from ncsn.commands.options import check_settings
 from ncsn.errors import NcsnError
 from ncsn.slurm import placement
 
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     try:
         args = parser.parse_args(rest)
+        check_settings(args)  # the one check of --settings: the command reads args.envelope
         where = placement()
         if where:
             print(where, file=sys.stderr, flush=True)

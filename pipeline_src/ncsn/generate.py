@@ -27,14 +27,9 @@ from ncsn.errors import NcsnError
 from ncsn.io import save_npz
 from ncsn.progress import Progress
 from ncsn.records import SAMPLE_SHARD
-from ncsn.settings import chain_steps, check_block, shard_blocks
+from ncsn.settings import chain_steps, shard_blocks
 
 STREAMS = ("evaluation", "selection")  # index 0 keeps the original (seed, block) seeding
-
-
-def sampling_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """The sampling block with the defaults of ``ncsn.settings`` filled in, checked before any work."""
-    return check_block("sampling", settings)
 
 
 def block_seed(seed: int, block: int, stream: str = "evaluation") -> int:
@@ -114,7 +109,8 @@ def generate(
     ends with the samples an uninterrupted run draws (each block's seed depends on its index only).
 
     ``image_shape`` is (C, H, W) of the model's data; ``sigmas`` (descending) lie on the model's device;
-    ``opts`` is a filled sampling block (:func:`sampling_settings`, called where the settings come in).
+    ``opts`` is a filled sampling block (a command's envelope holds one; ``ncsn.settings.check_block("sampling", ...)``
+    fills one written by hand).
     """
     blocks = shard_blocks(num_samples, opts["batch_size"], shard, num_shards)
     start, stop = blocks[0][1], blocks[-1][2]

@@ -47,7 +47,7 @@ from ncsn.schedules import make_sigmas
 from ncsn.settings import check_block, is_published, published_iterations
 
 # Model keys the trainer fills from the data and the schedule (the train settings' defaults and checks:
-# the schema's block `train_job`).
+# the schema's envelope `train`).
 FILLED_MODEL_KEYS = ("channels", "image_size", "num_classes")
 
 Log = Callable[[str], None]
@@ -77,13 +77,15 @@ def _stderr(message: str) -> None:
 
 
 def resolve_settings(settings: dict[str, Any], image_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Fill and check ``{model, schedule, training, device, seed, flip}`` (the schema's block ``train_job``).
+    """The filled envelope ``{model, schedule, training, device, seed, flip}`` (the schema's ``envelopes.train``,
+    checked by ``ncsn.settings.check_envelope``) with the model block filled and checked.
 
-    Adds the model's ``channels``/``image_size`` from the data (NHWC shape ``image_shape``) and
-    ``num_classes`` from the schedule; any inconsistency or unknown key is an ``NcsnError`` raised
-    before training starts. The complete schedule travels with every checkpoint, so sampling never guesses.
+    The model block is the one block of the envelope checked here, once the trainer knows the model's
+    ``channels``/``image_size`` from the data (NHWC shape ``image_shape``) and ``num_classes`` from the
+    schedule; any inconsistency or unknown key is an ``NcsnError`` raised before training starts. The
+    complete schedule travels with every checkpoint, so sampling never guesses.
     """
-    job = check_block("train_job", settings, where="")
+    job = settings
     _, height, width, channels = image_shape
     if height != width:
         raise NcsnError(

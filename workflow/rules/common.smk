@@ -1,7 +1,7 @@
 # Helpers from the checked config (defaults filled) to paths, settings and target lists: the
 # target-list and check functions take the config as an argument, the helpers the rules call by
-# experiment or extractor name (`sampler_settings`, `train_settings`, ...) read the workflow's
-# global `config`. Every rule file reads its paths from here, so a path changes in one place.
+# wildcards (`settings_of`, `fid_inputs`, ...) read the workflow's global `config`. What each
+# rule passes as --settings is built in ncsn.envelopes, one function a rule. Every rule file reads its paths from here, so a path changes in one place.
 # Adding a stage: define `<stage>_targets(config)` and name it in `all_targets`.
 
 import hashlib
@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import ncsn.envelopes
 import ncsn.records
 import ncsn.settings
 from ncsn.data.store import REFERENCE_SPLIT
@@ -184,6 +185,17 @@ def weights_to_fetch(config: dict) -> dict[str, dict]:
 def settings_json(block: dict) -> str:
     """Settings as canonical JSON: equal settings give equal params (no spurious reruns)."""
     return json.dumps(block, sort_keys=True, separators=(",", ":"))
+
+
+def settings_of(rule: str):
+    """A rule's `params: settings`: the envelope its command receives as --settings, built by
+    the rule's one builder in ncsn.envelopes from the config and the job's wildcards."""
+    return lambda wc: settings_json(rule_envelope(rule, wc))
+
+
+def rule_envelope(rule: str, wildcards) -> dict:
+    """The --settings of one job of `rule` (ncsn.envelopes), as a dict."""
+    return ncsn.envelopes.envelope(rule, config, dict(wildcards.items()))
 
 
 def experiment(config: dict, name: str) -> dict:
@@ -409,28 +421,6 @@ def all_targets(config: dict) -> list[str]:
 # ---------------------------------------------------------------- shared by rule files
 
 
-def heldout_settings(name: str) -> dict:
-    exp = experiment(config, name)
-    return {
-        "heldout": exp["selection"]["heldout"],
-        "sampling": {"use_ema": exp["sampling"].get("use_ema")},
-        "device": config["device"],
-    }
-
-
-def run_seed(name: str) -> int:
-    """The seed a run trains and samples with (ncsn.seeds: one run per experiment and seed)."""
-    return experiment(config, name).get("seed", config["seed"])
-
-
-def sampler_settings(name: str) -> dict:
-    return {
-        "sampling": experiment(config, name)["sampling"],
-        "device": config["device"],
-        "seed": run_seed(name),
-    }
-
-
 def fid_inputs(wildcards) -> dict:
     """Extractor and reference statistics an experiment's FID is computed against."""
     exp = experiment(config, wildcards.experiment)
@@ -442,29 +432,3 @@ def fid_inputs(wildcards) -> dict:
 
 def extractor_training_data(wildcards):
     return data_files(config["extractors"][wildcards.extractor]["dataset"])
-
-
-# Inception keys only the workflow reads (fetching and checking the files before the first job):
-# kept out of the jobs' settings, so a changed URL or hash reruns nothing.
-WEIGHTS_FETCH_KEYS = ("download", "urls", "sha256")
-
-
-def extractor_settings(name: str) -> dict:
-    ext = config["extractors"][name]
-    return {
-        "extractor": {k: v for k, v in ext.items() if k not in WEIGHTS_FETCH_KEYS},
-        "device": config["device"],
-        "seed": config["seed"],
-    }
-
-
-def train_settings(name: str) -> dict:
-    exp = experiment(config, name)
-    return {
-        "model": exp["model"],
-        "schedule": exp["schedule"],
-        "training": exp["training"],
-        "flip": config["datasets"][exp["dataset"]]["flip"],
-        "device": config["device"],
-        "seed": run_seed(name),
-    }

@@ -1,5 +1,5 @@
 # Helpers of the toy, figures and report stages (toy.smk, figures.smk, report.smk):
-# paths, settings and the `toy_targets`, `figures_targets`, `neighbours_targets` and
+# paths and the `toy_targets`, `figures_targets`, `neighbours_targets` and
 # `report_targets` that common.smk's all_targets() names. Functions only, so the rule
 # files hold rules only.
 
@@ -25,15 +25,6 @@ def toy_kinds(config: dict) -> list[str]:
     ]
 
 
-def toy_settings(config: dict, key: str) -> dict:
-    toy = config["toy"]
-    block = {k: v for k, v in toy[key].items() if k != "enabled"}
-    settings = {"seed": config["seed"], "device": config["device"], "experiment": block}
-    if key != "ssm_noise":
-        settings["gmm"] = toy["gmm"]
-    return settings
-
-
 def toy_figure(key: str, ext: str = "png") -> str:
     return f"{TOY}/{key}/{TOY_KINDS[key][1]}.{ext}"
 
@@ -47,15 +38,6 @@ def toy_targets(config: dict) -> list[str]:
 FIGURES = f"{RESULTS}/figures"
 SWEEP = f"{RESULTS}/sweep"
 PER_EXPERIMENT_FIGURES = ("samples", "intermediate", "inpainting")
-
-
-def figure_settings(kind: str) -> dict:
-    """A figure block as the `figure` command takes it (the workflow-only keys left out)."""
-    return {
-        k: v
-        for k, v in config.get("figures", {}).get(kind, {}).items()
-        if k not in ("experiments", "split")
-    }
 
 
 def figure_experiments(config: dict, kind: str) -> list[str]:
@@ -167,10 +149,6 @@ def neighbours_targets(config: dict) -> list[str]:
         for x in figure_experiments(config, "neighbours")
         for space in ("pixel", "feature")
     ]
-
-
-def figure_sampler_settings(name: str, kind: str) -> dict:
-    return {**sampler_settings(name), **figure_settings(kind)}
 
 
 # ---------------------------------------------------------------- report

@@ -13,7 +13,7 @@ rule prepare:
     resources:
         mem_mb=4000,
     params:
-        settings=lambda wc: settings_json(config["datasets"][wc.dataset]),
+        settings=settings_of("prepare"),
         out=lambda wc: data_dir(wc.dataset),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn prepare --name {wildcards.dataset} --settings {params.settings:q}"

@@ -19,7 +19,7 @@ rule sample:
         num_samples=lambda wc: experiment(config, wc.experiment)["evaluation"][
             "num_samples"
         ],
-        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+        settings=settings_of("sample"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn sample --selection {input.selection:q}"
         " --num-samples {params.num_samples} --shard {wildcards.k} --shards {wildcards.K}"
@@ -43,13 +43,7 @@ rule evaluate:
         **cluster_resources("evaluate", gpu=True),
         mem_mb=16000,
     params:
-        settings=lambda wc: settings_json(
-            {
-                "evaluation": experiment(config, wc.experiment)["evaluation"],
-                "device": config["device"],
-                "intervals": config["intervals"],
-            }
-        ),
+        settings=settings_of("evaluate"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn evaluate --samples {input.shards:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"

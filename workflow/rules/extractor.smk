@@ -17,7 +17,7 @@ rule train_extractor:
         **cluster_resources("train_extractor"),
         mem_mb=4000,
     params:
-        settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
+        settings=settings_of("train_extractor"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn train-extractor --train {input.train:q} --test {input.test:q}"
         " --settings {params.settings:q} --out {output.model:q}"
@@ -40,7 +40,7 @@ rule ref_stats:
         **cluster_resources("ref_stats", gpu=True),
         mem_mb=8000,
     params:
-        settings=lambda wc: settings_json(extractor_settings(wc.extractor)),
+        settings=settings_of("ref_stats"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn ref-stats --data {input.train:q} --extractor {input.extractor:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -21,7 +21,7 @@ rule figure_samples:
     resources:
         mem_mb=2000,
     params:
-        settings=lambda wc: settings_json(figure_settings("samples")),
+        settings=settings_of("figure_samples"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn figure samples --samples {input.shards:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -46,9 +46,7 @@ rule figure_intermediate:
         **cluster_resources("figure_intermediate", gpu=True),
         mem_mb=4000,
     params:
-        settings=lambda wc: settings_json(
-            figure_sampler_settings(wc.experiment, "intermediate")
-        ),
+        settings=settings_of("figure_intermediate"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn figure intermediate --selection {input.selection:q}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -74,9 +72,7 @@ rule figure_inpainting:
         **cluster_resources("figure_inpainting", gpu=True),
         mem_mb=4000,
     params:
-        settings=lambda wc: settings_json(
-            figure_sampler_settings(wc.experiment, "inpainting")
-        ),
+        settings=settings_of("figure_inpainting"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn figure inpainting --selection {input.selection:q}"
         " --data {input.data:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -111,9 +107,7 @@ rule neighbours:
         **cluster_resources("neighbours", gpu=True),
         mem_mb=8000,
     params:
-        settings=lambda wc: settings_json(
-            {**figure_settings("neighbours"), "device": config["device"]}
-        ),
+        settings=settings_of("neighbours"),
         out=lambda wc: neighbours_dir(wc.dataset, wc.experiment),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn neighbours --samples {input.shards:q} --train {input.train:q}"
@@ -194,15 +188,7 @@ rule sweep_cell:
         **cluster_resources("sweep_cell", gpu=True),
         mem_mb=8000,
     params:
-        settings=lambda wc: settings_json(
-            {
-                **sampler_settings(wc.experiment),
-                "intervals": config["intervals"],
-                "sampling": ncsn.sweep.cell_sampling(
-                    experiment(config, wc.experiment)["sampling"], wc.eps, wc.T
-                ),
-            }
-        ),
+        settings=settings_of("sweep_cell"),
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],
     shell:
         # the checkpoint `ncsn select` chose, read from selection.json when the job runs
@@ -241,7 +227,7 @@ rule figure_sweep:
             f"--input {ncsn.sweep.cell_label(eps, T)}={p}"
             for (eps, T), p in zip(sweep_cells(config), input)
         ),
-        settings=lambda wc: settings_json(figure_settings("sweep")),
+        settings=settings_of("figure_sweep"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn figure sweep {params.inputs} --settings {params.settings:q}"
         " --out {output.png:q} > {log:q} 2>&1"

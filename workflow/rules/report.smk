@@ -20,7 +20,7 @@ rule sample_timing:
         **cluster_resources("sample_timing", gpu=True),
         mem_mb=8000,
     params:
-        settings=lambda wc: settings_json(sampler_settings(wc.experiment)),
+        settings=settings_of("sample_timing"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn sample --selection {input.selection:q}"
         " --num-samples {wildcards.images} --shard 0 --shards 1"
@@ -73,13 +73,7 @@ rule report_tables:
     resources:
         mem_mb=1000,
     params:
-        settings=lambda wc: settings_json(
-            {
-                "experiments": config["experiments"],
-                "device": config["device"],
-                "intervals": config["intervals"],
-            }
-        ),
+        settings=settings_of("report_tables"),
         arguments=report_arguments,
         out=lambda wc, output: str(Path(output.md).parent),
     shell:

@@ -23,7 +23,7 @@ rule heldout_loss:
         mem_mb=4000,
     params:
         checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
-        settings=lambda wc: settings_json(heldout_settings(wc.experiment)),
+        settings=settings_of("heldout_loss"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn heldout-loss --checkpoint {params.checkpoint:q}"
         " --data {input.data:q} --settings {params.settings:q} --threads {threads}"
@@ -39,9 +39,7 @@ checkpoint rank_checkpoints:
         f"{LOGS}/select/{{dataset}}/{{experiment}}/candidates.log",
     threads: 1
     params:
-        settings=lambda wc: settings_json(
-            experiment(config, wc.experiment)["selection"]
-        ),
+        settings=settings_of("rank_checkpoints"),
     shell:
         "python -m ncsn select --losses {input.losses:q} --settings {params.settings:q}"
         " --candidates {output:q} > {log:q} 2>&1"
@@ -70,9 +68,7 @@ rule score:
         num_samples=lambda wc: experiment(config, wc.experiment)["selection"][
             "num_samples"
         ],
-        settings=lambda wc: settings_json(
-            {**sampler_settings(wc.experiment), "intervals": config["intervals"]}
-        ),
+        settings=settings_of("score"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn score --checkpoint {params.checkpoint:q}"
         " --extractor {input.extractor:q} --refstats {input.refstats:q}"
@@ -98,9 +94,7 @@ rule select:
     resources:
         mem_mb=1000,
     params:
-        settings=lambda wc: settings_json(
-            experiment(config, wc.experiment)["selection"]
-        ),
+        settings=settings_of("select"),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn select --run {input.run:q} --scores {input.scores:q}"
         " --losses {input.losses:q}"

@@ -24,7 +24,7 @@ rule toy_ssm_noise:
         **cluster_resources("toy_ssm_noise", gpu=True),
         mem_mb=4000,
     params:
-        settings=lambda wc: settings_json(toy_settings(config, "ssm_noise")),
+        settings=settings_of("toy_ssm_noise"),
         out=lambda wc, output: str(Path(output.png).parent),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn toy ssm-noise --data {input.train:q} --settings {params.settings:q}"
@@ -51,7 +51,7 @@ rule toy_scores:
         **cluster_resources("toy_scores"),
         mem_mb=2000,
     params:
-        settings=lambda wc: settings_json(toy_settings(config, "scores")),
+        settings=settings_of("toy_scores"),
         out=lambda wc, output: str(Path(output.png).parent),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn toy scores --settings {params.settings:q}"
@@ -82,7 +82,7 @@ rule toy_langevin_modes:
         **cluster_resources("toy_langevin_modes"),
         mem_mb=2000,
     params:
-        settings=lambda wc: settings_json(toy_settings(config, "langevin_modes")),
+        settings=settings_of("toy_langevin_modes"),
         out=lambda wc, output: str(Path(output.png).parent),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn toy langevin-modes --settings {params.settings:q}"
@@ -108,7 +108,7 @@ rule toy_eps_sweep:
         **cluster_resources("toy_eps_sweep"),
         mem_mb=2000,
     params:
-        settings=lambda wc: settings_json(toy_settings(config, "eps_sweep")),
+        settings=settings_of("toy_eps_sweep"),
         out=lambda wc, output: str(Path(output.png).parent),
     shell:
         "OMP_NUM_THREADS={threads} python -m ncsn toy eps-sweep --settings {params.settings:q}"

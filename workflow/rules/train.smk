@@ -29,9 +29,9 @@ rule train:
         **cluster_resources("train", gpu=True),
         mem_mb=16000,
     params:
-        settings=lambda wc: settings_json(train_settings(wc.experiment)),
+        settings=settings_of("train"),
         state=lambda wc: train_state_dir(
-            wc.dataset, wc.experiment, train_settings(wc.experiment)
+            wc.dataset, wc.experiment, rule_envelope("train", wc)
         ),
         run=lambda wc: run_dir(wc.dataset, wc.experiment),
         stop_margin=config["cluster"]["stop_margin"],

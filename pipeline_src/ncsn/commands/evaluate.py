@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
+        "evaluate",
         'JSON {"evaluation": {"num_samples": 50000, "shards": 1, "is_splits": 10}, "device": "auto", "intervals": {...}}; '
-        "num_samples/shards, when given, must match the shards",
+        "num_samples/shards must match the shards",
     )
     add_threads_argument(parser)
     parser.add_argument(
@@ -39,16 +40,13 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.metrics.fidelity import LIBRARY_VERSIONS, image_statistics, quality, summary_line
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.records import METRICS
-    from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
-    evaluation = args.settings.get("evaluation", {})
-    is_splits = check_block("evaluation", evaluation)["is_splits"]  # num_samples/shards: only when given (below)
-    interval_settings = check_block("intervals", args.settings.get("intervals"))
+    evaluation, interval_settings = args.envelope["evaluation"], args.envelope["intervals"]
     if args.ref_data and not Path(args.ref_data).is_file():
         raise NcsnError(f"--ref-data {args.ref_data} does not exist")
     setup_threads(args.threads)
-    device = select_device(top_level(args.settings, "device"))
+    device = select_device(args.envelope["device"])
     extractor, reference, ref_meta = extractor_for_reference(
         args.refstats, args.extractor, device, args.extractor_settings
     )
@@ -58,12 +56,12 @@ def run(args: argparse.Namespace) -> int:
         )
     _, first = load_shard(args.samples[0], with_images=False)
     for key, found in (("num_samples", first["num_samples"]), ("shards", first["num_shards"])):
-        if key in evaluation and evaluation[key] != found:
+        if evaluation[key] != found:
             raise NcsnError(
                 f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings"
             )
     images, shards = load_shards(args.samples)
-    stats = image_statistics(images, extractor, is_splits=is_splits, keep_all=True)
+    stats = image_statistics(images, extractor, is_splits=evaluation["is_splits"], keep_all=True)
     measured = quality(stats, reference)
     metrics = {
         **measured,

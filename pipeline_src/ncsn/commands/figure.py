@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ncsn.commands.options import add_settings_argument, named_path, selected_checkpoint
 from ncsn.errors import NcsnError
 from ncsn.records import FID, FID_CLEANFID, INCEPTION_SCORE
-from ncsn.settings import check_block, top_level
 
 KINDS = ("samples", "intermediate", "inpainting", "loss", "fid-checkpoints", "sweep")
-# keys of --settings that say how to run, not what to draw
-RUN_KEYS = ("sampling", "device", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS)
-    add_settings_argument(parser, "JSON settings of the figure (see the module help)")
+    add_settings_argument(parser, "figure {kind}", "JSON settings of the figure (see the module help)")
     parser.add_argument("--samples", nargs="+", type=Path, default=[], help="sample shards (samples)")
     parser.add_argument(
         "--selection", type=Path, help="selection.json naming the checkpoint (intermediate, inpainting)"
@@ -65,21 +61,14 @@ def load_selected_model(args: argparse.Namespace):
     """The selected checkpoint's model, sigmas, info, sampling options, device and seed."""
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import sampling_settings
 
     if args.selection is None:
         raise NcsnError("no --selection given")
-    opts = sampling_settings(args.settings.get("sampling"))
+    opts = args.envelope["sampling"]
     setup_threads()
-    device = select_device(top_level(args.settings, "device"))
+    device = select_device(args.envelope["device"])
     model, sigmas, info = load_score_model(selected_checkpoint(args.selection), device, use_ema=opts["use_ema"])
-    return model, sigmas, info, opts, device, top_level(args.settings, "seed")
-
-
-def figure_settings(args: argparse.Namespace, block: str) -> dict[str, Any]:
-    """The figure's keys of --settings, checked as the config's ``figures.<block>`` with its defaults filled."""
-    keys = {key: value for key, value in args.settings.items() if key not in RUN_KEYS}
-    return check_block(f"figures.{block}", keys, where=f"figures.{block}")
+    return model, sigmas, info, opts, device, args.envelope["seed"]
 
 
 def figure_samples(args: argparse.Namespace) -> list[Path]:
@@ -88,7 +77,7 @@ def figure_samples(args: argparse.Namespace) -> list[Path]:
 
     require_files(args.samples, "--samples shard")
     images, _ = load_shards(args.samples)
-    n = min(figure_settings(args, "samples")["num_images"], len(images))
+    n = min(args.envelope["num_images"], len(images))
     ncols = int(np.ceil(np.sqrt(n)))
     return [save_image_grid(images[:n], args.out, ncols=ncols, scale=grid_scale(images.shape[1]))]
 
@@ -101,7 +90,7 @@ def figure_intermediate(args: argparse.Namespace) -> list[Path]:
     from ncsn.models import image_shape
     from ncsn.plots import grid_scale, save_image_grid, stack_snapshots
 
-    num_chains = figure_settings(args, "intermediate")["num_chains"]
+    num_chains = args.envelope["num_chains"]
     model, sigmas, info, opts, device, seed = load_selected_model(args)
     spec = info["model_spec"]
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -119,8 +108,7 @@ def figure_inpainting(args: argparse.Namespace) -> list[Path]:
     from ncsn.inpainting import inpaint_panels
     from ncsn.plots import grid_scale, save_image_grid
 
-    settings = figure_settings(args, "inpainting")  # unknown masks fail here, before the model loads
-    num_images, per_image, masks = settings["num_images"], settings["samples_per_image"], settings["masks"]
+    num_images, per_image, masks = (args.envelope[key] for key in ("num_images", "samples_per_image", "masks"))
     require_files([args.data], "--data")
     images, _ = load_split(args.data)
     model, sigmas, info, opts, device, seed = load_selected_model(args)
@@ -183,7 +171,7 @@ def figure_sweep(args: argparse.Namespace) -> list[Path]:
         )
         if score["samples"] and Path(score["samples"]).is_file():  # the samples the score was computed on
             images, _ = load_shard(score["samples"])
-            n = min(figure_settings(args, "sweep")["num_images"], len(images))
+            n = min(args.envelope["num_images"], len(images))
             grids[(eps, steps)] = image_grid(images[:n], int(np.ceil(np.sqrt(n))))
     table = pd.DataFrame(rows).sort_values(["eps", "T"])
     with atomic_path(args.out.with_suffix(".csv")) as tmp:

@@ -12,6 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="held-out split (results/data/DATASET/test.npz)")
     add_settings_argument(
         parser,
+        "heldout-loss",
         'JSON {"heldout": {"num_images": 256, "batch_size": 256, "seed": 0}, "sampling": {"use_ema": null}, "device": "auto"}',
     )
     add_threads_argument(parser)
@@ -28,16 +29,13 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.device import select_device, setup_threads
     from ncsn.metrics.heldout import heldout_loss
     from ncsn.records import HELDOUT_LOSS
-    from ncsn.settings import check_block, top_level
 
     began = time.perf_counter()
-    opts = check_block("selection.heldout", args.settings.get("heldout"), "heldout")
-    use_ema = check_block("sampling", args.settings.get("sampling"))["use_ema"]  # the weights sampling uses
-    device = top_level(args.settings, "device")
+    use_ema = args.envelope["sampling"]["use_ema"]  # the weights sampling uses
     setup_threads(args.threads)
     images, _ = load_split(args.data)
-    model, sigmas, info = load_score_model(args.checkpoint, select_device(device), use_ema=use_ema)
-    result = heldout_loss(model, sigmas, images, opts)
+    model, sigmas, info = load_score_model(args.checkpoint, select_device(args.envelope["device"]), use_ema=use_ema)
+    result = heldout_loss(model, sigmas, images, args.envelope["heldout"])
     record = {
         "checkpoint": str(args.checkpoint),
         "iteration": info["iteration"],

@@ -20,14 +20,13 @@ import torch
 
 from ncsn.commands.options import add_extractor_arguments, add_settings_argument
 from ncsn.errors import NcsnError
-from ncsn.settings import check_block, top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", nargs="+", type=Path, required=True, help="sample shards of `ncsn sample`")
     parser.add_argument("--train", type=Path, required=True, help="the prepared training split (train.npz)")
     add_extractor_arguments(parser)
-    add_settings_argument(parser, 'JSON {"num_queries": 8, "k": 5, "device": "auto"}')
+    add_settings_argument(parser, "neighbours", 'JSON {"num_queries": 8, "k": 5, "device": "auto"}')
     parser.add_argument("--out-dir", type=Path, required=True)
 
 
@@ -50,9 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.plots import grid_scale, save_rows_with_separator
     from ncsn.records import NEIGHBOURS
 
-    figure = {key: value for key, value in args.settings.items() if key != "device"}
-    settings = check_block("figures.neighbours", figure, where="figures.neighbours")
-    num_queries, k = settings["num_queries"], settings["k"]
+    num_queries, k = args.envelope["num_queries"], args.envelope["k"]
     samples, _ = load_shards(args.samples)
     train, _ = load_split(args.train)
     if samples.shape[1:] != train.shape[1:]:
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise NcsnError(f"k = {k} exceeds the {len(train)} training images")
     queries = samples[: min(num_queries, len(samples))]
     setup_threads()
-    device = select_device(top_level(args.settings, "device"))
+    device = select_device(args.envelope["device"])
     extractor, _, _ = extractor_for_reference(args.refstats, args.extractor, device, args.extractor_settings)
     result: dict[str, np.ndarray] = {"query_indices": np.arange(len(queries))}
     summary: dict[str, object] = {

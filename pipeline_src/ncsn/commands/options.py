@@ -49,10 +49,30 @@ def named_path(text: str) -> tuple[str, Path]:
 
 
 def add_settings_argument(
-    parser: argparse.ArgumentParser, help_text: str = "settings as a JSON object, or @FILE (YAML or JSON)"
+    parser: argparse.ArgumentParser,
+    envelope: str,
+    help_text: str = "settings as a JSON object, or @FILE (YAML or JSON)",
+    where: str = "",
 ) -> None:
-    """The shared ``--settings JSON|@FILE`` option through which rules pass config blocks."""
-    parser.add_argument("--settings", type=parse_json_settings, default={}, help=help_text)
+    """The shared ``--settings JSON|@FILE`` option through which rules pass config blocks.
+
+    ``envelope`` names what the command receives (the schema's ``envelopes``; ``{kind}`` and other
+    ``{argument}``s are filled from the parsed arguments, as ``where``, the key path its messages
+    start with). :func:`check_settings` checks it once and hands the command ``args.envelope``.
+    """
+    parser.add_argument("--settings", dest="given_settings", type=parse_json_settings, default={}, help=help_text)
+    parser.set_defaults(envelope_of=(envelope, where))
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """The one check of ``--settings``, for every command that takes it (``ncsn.cli`` calls it after parsing):
+    ``args.envelope`` is the JSON checked against the command's envelope, every default filled."""
+    if not hasattr(args, "envelope_of"):
+        return
+    from ncsn.settings import check_envelope
+
+    envelope, where = (text.format(**vars(args)) for text in args.envelope_of)
+    args.envelope = check_envelope(envelope, args.given_settings, where)
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,12 @@ from ncsn.commands.options import add_settings_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="data set name (the key under the config's datasets:)")
-    add_settings_argument(parser, 'the data set\'s settings block as JSON, e.g. \'{"source": "digits"}\'')
+    add_settings_argument(
+        parser,
+        "prepare",
+        'the data set\'s settings block as JSON, e.g. \'{"source": "digits"}\'',
+        where="datasets.{name}",
+    )
     parser.add_argument(
         "--out-dir", required=True, help="folder for train.npz, test.npz and meta.json (results/data/NAME)"
     )
@@ -18,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ncsn.data import prepare
 
-    meta = prepare(args.name, args.settings, args.out_dir)
+    meta = prepare(args.name, args.envelope, args.out_dir)
     counts, shape = meta["counts"], "x".join(map(str, meta["shape"]))
     print(
         f"{args.name}: {counts['train']} train + {counts['test']} test images of {shape} -> {args.out_dir} (sha256 {meta['content_sha256'][:12]})"

@@ -6,7 +6,6 @@ import argparse
 
 from ncsn.commands.options import add_settings_argument, add_threads_argument, parse_json_settings
 from ncsn.records import INCEPTION_SCORE
-from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="extractor block (JSON); default: settings.extractor",
     )
-    add_settings_argument(parser, 'JSON {"extractor": {"kind": "classifier|inception", ...}, "device": "auto"}')
+    add_settings_argument(
+        parser, "ref-stats", 'JSON {"extractor": {"kind": "classifier|inception", ...}, "device": "auto"}'
+    )
     add_threads_argument(parser)
     parser.add_argument(
         "--out", required=True, help="statistics file to write (results/refstats/DATASET/EXTRACTOR.npz)"
@@ -38,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.metrics.extractors import build_extractor, check_extractor
     from ncsn.metrics.refstats import compute_reference, save_reference
 
-    block = args.extractor_settings or args.settings.get("extractor")
-    if not block:
+    if not args.extractor_settings and "extractor" not in args.envelope:
         raise NcsnError(
             'ref-stats needs the extractor block: --settings \'{"extractor": {"kind": ...}}\' or --extractor-settings'
         )
+    block = args.extractor_settings or args.envelope["extractor"]
     check_extractor(block, args.extractor)  # missing weights stop here, before the data are read
     setup_threads(args.threads)
-    extractor = build_extractor(block, args.extractor, select_device(top_level(args.settings, "device")))
+    extractor = build_extractor(block, args.extractor, select_device(args.envelope["device"]))
     images, _ = load_split(args.data)
     extractor.check_images(images, str(args.data))
     stats, meta = compute_reference(images, extractor, args.data)

@@ -31,7 +31,9 @@ from ncsn.settings import is_trained
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_argument(
-        parser, "JSON with the config's 'experiments' block (runs of every seed, ncsn.seeds), 'device' and 'intervals'"
+        parser,
+        "report",
+        "JSON with the config's 'experiments' block (runs of every seed, ncsn.seeds), 'device' and 'intervals'",
     )
     for option in ("--metrics", "--selection", "--train-benchmark", "--sample-benchmark", "--prepare-benchmark"):
         parser.add_argument(option, type=named_path, action="append", default=[], metavar="NAME=PATH")
@@ -66,11 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ncsn.plots import plot_fid_by_seed
-    from ncsn.settings import check_block
 
-    experiments = args.settings.get("experiments")
-    if not experiments:
-        raise NcsnError("--settings needs a non-empty 'experiments' object (the config's experiments block)")
+    experiments = args.envelope["experiments"]
     files = {
         key: grouped(getattr(args, key)) for key in ("metrics", "selection", "train_benchmark", "sample_benchmark")
     }
@@ -99,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
                 exp,
                 train_benchmark,
                 files["sample_benchmark"][name],
-                device=str(args.settings.get("device", "unknown")),
+                device=args.envelope["device"],
                 prepare_benchmark=prepare.get(name),
                 timed_samples=timed.get(name),
             )
         )
-    confidence = check_block("intervals", args.settings.get("intervals"))["confidence"]
+    confidence = args.envelope["intervals"]["confidence"]
     summary = seed_summary(results, confidence)
     written = write_tables(results_table(results), args.out_dir / "results", result_notes(confidence))
     written += write_tables(summary, args.out_dir / "seeds")

@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 from ncsn.commands.options import add_checkpoint_arguments, add_settings_argument, add_threads_argument, checkpoint_of
-from ncsn.settings import top_level
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", "--num-shards", dest="shards", type=int, default=1, help="number of shards K")
     add_settings_argument(
         parser,
+        "sample",
         'JSON {"sampling": {"method": "annealed|langevin", "n_steps_each": 100, "eps": 2e-5, "denoise": false, '
         '"batch_size": 1000, "use_ema": null}, "device": "auto", "seed": 0}',
     )
@@ -41,19 +41,17 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard
+    from ncsn.generate import generate, save_shard
     from ncsn.models import image_shape
     from ncsn.settings import shard_blocks
 
-    opts = sampling_settings(args.settings.get("sampling"))
+    opts = args.envelope["sampling"]
     shard_blocks(args.num_samples, opts["batch_size"], args.shard, args.shards)  # bad sharding fails before loading
     setup_threads(args.threads)
     path = checkpoint_of(args)
-    model, sigmas, info = load_score_model(
-        path, select_device(top_level(args.settings, "device")), use_ema=opts["use_ema"]
-    )
+    model, sigmas, info = load_score_model(path, select_device(args.envelope["device"]), use_ema=opts["use_ema"])
     spec = info["model_spec"]
-    seed = top_level(args.settings, "seed")
+    seed = args.envelope["seed"]
     draw = {"checkpoint": str(path), "iteration": info["iteration"], "ema": info["ema"], "sampling": opts}
     draw.update(seed=seed, num_samples=args.num_samples)
     blocks = blocks_dir_of(args.out)

@@ -14,7 +14,7 @@ from ncsn.commands.options import (
     checkpoint_of,
 )
 from ncsn.records import FID, FID_CLEANFID
-from ncsn.settings import defaults, top_level
+from ncsn.settings import defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
+        "score",
         'JSON {"sampling": {...}, "device": "auto", "seed": 0, "intervals": {...}} (as for `ncsn sample`, and the half-sample intervals)',
     )
     add_threads_argument(parser)
@@ -75,24 +76,23 @@ def run(args: argparse.Namespace) -> int:
 
     from ncsn.checkpoint import load_score_model
     from ncsn.device import select_device, setup_threads
-    from ncsn.generate import generate, sampling_settings, save_shard
+    from ncsn.generate import generate, save_shard
     from ncsn.metrics.bootstrap import intervals
     from ncsn.metrics.fidelity import IS_SPLITS, image_statistics, quality
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
     from ncsn.records import SCORE
-    from ncsn.settings import check_block, shard_blocks
+    from ncsn.settings import shard_blocks
 
     began = time.perf_counter()
-    opts = sampling_settings(args.settings.get("sampling"))
+    opts = args.envelope["sampling"]
     shard_blocks(args.num_samples, opts["batch_size"], 0, 1)
-    interval_settings = check_block("intervals", args.settings.get("intervals"))
     setup_threads(args.threads)
-    device = select_device(top_level(args.settings, "device"))
+    device = select_device(args.envelope["device"])
     extractor, reference, ref_meta = extractor_for_reference(
         args.refstats, args.extractor, device, args.extractor_settings
     )
-    seed = top_level(args.settings, "seed")
+    seed = args.envelope["seed"]
     checkpoint = checkpoint_of(args)
     # the fields of the score that say which samples it holds (ncsn.records.score_draw)
     draw = {
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         **draw,
         "iteration": info["iteration"],
         **quality(stats, reference),
-        "intervals": intervals(stats, reference, interval_settings),
+        "intervals": intervals(stats, reference, args.envelope["intervals"]),
         "num_samples": len(images),
         "sampling": {k: sample_info[k] for k in ("sampling", "seed", "stream", "device", "seconds", "samples_per_s")},
         "samples": str(args.samples_out) if args.samples_out else None,

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
+        "select",
         'JSON {"criterion": "fid|last|loss_topk", "num_samples": 1000, "k": 3} (the experiment\'s selection block)',
     )
     parser.add_argument("--out", default=None, help="selection JSON to write (required unless --candidates)")
@@ -54,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
         table_csv,
     )
     from ncsn.records import CANDIDATES, HELDOUT_LOSS, RUN, SCORE, SELECTION
-    from ncsn.settings import check_block
 
     if args.checkpoint:
         if not args.out:
@@ -63,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
         SELECTION.write(args.out, selection)
         print(f"given checkpoint {args.checkpoint} (iteration {selection['iteration']}) -> {args.out}")
         return 0
-    block = check_block("selection", args.settings)
-    criterion = args.criterion or block["criterion"]
-    k = block["k"]
+    criterion = args.criterion or args.envelope["criterion"]
+    k = args.envelope["k"]
     losses = [HELDOUT_LOSS.read(path) for path in args.losses]
     if args.candidates:
         chosen = loss_candidates(losses, k)

@@ -23,7 +23,6 @@ from ncsn.commands.options import add_settings_argument
 from ncsn.errors import NcsnError
 from ncsn.io import atomic_path, save_npz
 from ncsn.records import TOY_DIVERGENCE, TOY_MODE_FRACTIONS, TOY_SCORES, TOY_SSM_NOISE
-from ncsn.settings import check_block, top_level
 
 KINDS = ("ssm-noise", "scores", "langevin-modes", "eps-sweep")
 FIGURE = {
@@ -38,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "kind", choices=KINDS, help="ssm-noise: Fig. 1; scores: Fig. 2; langevin-modes: Fig. 3; eps-sweep: [Re] Fig. 11"
     )
-    add_settings_argument(parser, 'JSON {"seed", "device", "gmm", "experiment"}')
+    add_settings_argument(parser, "toy {kind}", 'JSON {"seed", "device", "gmm", "experiment"}')
     parser.add_argument("--data", type=Path, help="train.npz of the image data set (ssm-noise only)")
     parser.add_argument("--out-dir", type=Path, required=True)
 
@@ -49,17 +48,10 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def settings_block(settings: dict[str, Any], key: str, block: str) -> dict[str, Any]:
-    """``settings[key]`` checked as the config's ``toy.<block>`` with its defaults filled (``ncsn.settings``)."""
-    if not isinstance(settings.get(key), dict):
-        raise NcsnError(f"--settings needs the object {key!r} (the config's toy.{block} block)")
-    return check_block(f"toy_{block}", settings[key], where=f"toy.{block}")
-
-
-def mixture(settings: dict[str, Any]):
+def mixture(block: dict[str, Any]):
+    """The 2-D mixture of a filled ``toy.gmm`` block."""
     from ncsn.toy.gmm import GaussianMixture
 
-    block = settings_block(settings, "gmm", "gmm")
     return GaussianMixture(
         weights=block["weights"], means=block["means"], std=float(block["std"]), noise=block["noise"]
     )
@@ -76,9 +68,7 @@ def run_ssm_noise(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
             f"ssm-noise needs --data pointing to a prepared train.npz (got {args.data}); run `ncsn prepare` first"
         )
     images, _ = load_split(args.data)
-    rows, summary = run(
-        images, block, top_level(args.settings, "seed"), select_device(top_level(args.settings, "device"))
-    )
+    rows, summary = run(images, block, args.envelope["seed"], select_device(args.envelope["device"]))
     out = args.out_dir
     paths = [write_csv(rows, out / "loss.csv")]
     TOY_SSM_NOISE.write(out / "summary.json", summary)
@@ -100,8 +90,8 @@ def run_scores(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]:
     from ncsn.plots import plot_score_fields
     from ncsn.toy.scores import run
 
-    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
-    result = run(block, mixture(args.settings), gen)
+    gen = torch.Generator().manual_seed(args.envelope["seed"])
+    result = run(block, mixture(args.envelope["gmm"]), gen)
     out = args.out_dir
     save_npz(out / "scores.npz", **{k: result[k] for k in ("grid", "density", "exact", "learned")})
     TOY_SCORES.write(out / "summary.json", result["summary"])
@@ -119,8 +109,8 @@ def run_langevin_modes(args: argparse.Namespace, block: dict[str, Any]) -> list[
     from ncsn.plots import plot_point_sets
     from ncsn.toy.langevin_modes import run
 
-    gen = torch.Generator().manual_seed(top_level(args.settings, "seed"))
-    points, rows = run(block, mixture(args.settings), gen)
+    gen = torch.Generator().manual_seed(args.envelope["seed"])
+    points, rows = run(block, mixture(args.envelope["gmm"]), gen)
     out = args.out_dir
     save_npz(
         out / "samples.npz", **{k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in points.items()}
@@ -141,8 +131,8 @@ def run_eps_sweep(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
     from ncsn.plots import plot_point_sets
     from ncsn.toy.eps_sweep import run
 
-    gen = torch.Generator().manual_seed(int(args.settings.get("seed", 0)))
-    points, rows = run(block, mixture(args.settings), gen)
+    gen = torch.Generator().manual_seed(args.envelope["seed"])
+    points, rows = run(block, mixture(args.envelope["gmm"]), gen)
     out = args.out_dir
     TOY_DIVERGENCE.write(out / "divergence.json", {"rows": rows})
     paths = [out / "divergence.json", write_csv(rows, out / "divergence.csv")]
@@ -157,7 +147,7 @@ def run_eps_sweep(args: argparse.Namespace, block: dict[str, Any]) -> list[Path]
 
 
 def run(args: argparse.Namespace) -> int:
-    block = settings_block(args.settings, "experiment", args.kind.replace("-", "_"))
+    block = args.envelope["experiment"]
     runner = {
         "ssm-noise": run_ssm_noise,
         "scores": run_scores,

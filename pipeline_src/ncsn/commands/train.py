@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_settings_argument(
         parser,
+        "train",
         'JSON {"model": {...}, "schedule": {...}, "training": {...}, "device": "auto|cpu|cuda", "seed": 0, "flip": false}; '
         "training keys default to the paper (Adam lr 1e-3, batch 128, 200000 iterations, snapshot every 5000)",
     )
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with caught_stop_signals() as signalled:  # SIGTERM/SIGUSR1: snapshot where it is, exit 75
             stop = stop_on_signal_or_deadline(signalled, deadline)
-            record = train(args.data, args.state_dir, args.out_dir, args.settings, threads=args.threads, stop=stop)
+            record = train(args.data, args.state_dir, args.out_dir, args.envelope, threads=args.threads, stop=stop)
     except StoppedEarly as stopped:
         print(f"ncsn train: {stopped}", file=sys.stderr)
         return EXIT_RESUME

@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accuracy", "--report", dest="accuracy", required=True, help="accuracy report JSON to write")
     add_settings_argument(
         parser,
-        'JSON {"extractor": {"kind": "classifier", "epochs": 20, ...}, "seed": 0} or the extractor block itself; '
-        "its keys and defaults: the extractor block of config/README.md",
+        "train-extractor",
+        'JSON {"extractor": {"kind": "classifier", "epochs": 20, "seed": 0, ...}, "device": "auto", "seed": 0}; '
+        "the extractor's keys and defaults: the extractor block of config/README.md",
     )
 
 
@@ -30,16 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.errors import NcsnError
     from ncsn.metrics.classifier import save_classifier, train_classifier, train_settings
     from ncsn.records import EXTRACTOR_ACCURACY
-    from ncsn.settings import extractor_kind
 
-    block = dict(args.settings.get("extractor", args.settings))
-    if extractor_kind(block.get("kind", "classifier")) != "classifier":
+    block = args.envelope["extractor"]
+    if block["kind"] != "classifier":
         raise NcsnError(
-            f"train-extractor trains the classifier extractor only; kind {block.get('kind')!r} uses pretrained weights"
+            f"train-extractor trains the classifier extractor only; kind {block['kind']!r} uses pretrained weights"
         )
-    if "seed" not in block and "seed" in args.settings:
-        block["seed"] = args.settings["seed"]
-    opts = train_settings(block)  # filled and checked: unknown keys fail before the data are read
+    opts = train_settings(block)
     train, test = load_split(args.train), load_split(args.test)
     # 8x8 digits: a tiny network, where more threads only add overhead; larger images use the job's threads
     torch.set_num_threads(1 if train[0].shape[1] * train[0].shape[2] <= 64 else torch.get_num_threads())

@@ -14,7 +14,6 @@ from typing import Any, Callable
 from ncsn.data.prepared import Prepared
 from ncsn.data.store import load_meta, load_split, write_dataset
 from ncsn.errors import NcsnError
-from ncsn.settings import check_block
 
 # source name -> "module:function" whose function(settings) -> Prepared reads it (imported only when used)
 SOURCES: dict[str, str] = {
@@ -49,17 +48,14 @@ def source_loader(source: Any) -> Callable[[dict[str, Any]], Prepared]:
 
 
 def prepare(name: str, settings: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read data set ``name`` as ``settings`` say and write ``train.npz``, ``test.npz``, ``meta.json`` to ``out_dir``.
+    """Read data set ``name`` as its filled block ``settings`` says and write ``train.npz``, ``test.npz``,
+    ``meta.json`` to ``out_dir`` (``ncsn prepare``'s envelope; ``ncsn.settings.check_envelope("prepare", ...)``
+    fills and checks a block written by hand).
 
-    Settings are checked and the source located before any image is read; outputs appear only
-    once complete. Returns the metadata written to ``meta.json``.
+    The source is located before any image is read; outputs appear only once complete. Returns the
+    metadata written to ``meta.json``.
     """
-    if not isinstance(settings, dict) or "source" not in settings:
-        raise NcsnError(f"the settings of data set '{name}' need a 'source' key (one of: {', '.join(SOURCES)})")
-    filled = check_block(
-        "dataset", settings, where=f"datasets.{name}"
-    )  # as the workflow checks it, before any image is read
-    prepared = source_loader(settings["source"])(filled)
+    prepared = source_loader(settings["source"])(settings)
     train_images, _ = prepared.train
     meta = {
         "name": name,

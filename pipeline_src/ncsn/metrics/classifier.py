@@ -20,7 +20,6 @@ from torch import nn
 
 from ncsn.errors import NcsnError
 from ncsn.io import save_torch
-from ncsn.settings import check_block
 
 FORMAT = "ncsn-classifier-extractor"
 FORMAT_VERSION = 2  # 1: the 8x8 digits classifier before it read other sizes (retrain it)
@@ -99,9 +98,8 @@ def check_images(images: np.ndarray, what: str, image_shape: tuple[int, int, int
         )
 
 
-def train_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The training settings with defaults filled in, checked as the workflow checks ``extractors.<name>``."""
-    block = check_block("extractor", {"kind": "classifier", **settings})
+def train_settings(block: dict[str, Any]) -> dict[str, Any]:
+    """The training keys of a filled classifier extractor block (``train-extractor``'s envelope holds one)."""
     return {key: block[key] for key in TRAIN_KEYS}
 
 

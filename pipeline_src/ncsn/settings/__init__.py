@@ -11,7 +11,8 @@ description; the modules of this package add what a schema cannot say, one job e
   steps, timed sampling);
 - ``table``: the generated parameter table of ``config/README.md``.
 
-This module holds the entry points (``check_config``, ``check_block``, ``top_level``) and
+This module holds the entry points (``check_config``, ``check_block``, ``check_envelope``: what a command's
+``--settings`` holds, the schema's ``envelopes``) and
 re-exports the public names, so ``from ncsn.settings import ...`` is all a caller needs.
 """
 
@@ -54,8 +55,11 @@ from ncsn.settings.messages import (
 )
 from ncsn.settings.schema import (
     SCHEMA_FILE,
+    block_of,
     defaults,
     definition,
+    envelope_commands,
+    envelope_definition,
     extractor_kind,
     fill_defaults,
     fill_extractor,
@@ -91,12 +95,15 @@ __all__ = [
     "SettingsError",
     "check_block",
     "check_config",
+    "check_envelope",
     "config_cross_problems",
     "config_problems",
     "dataset_key_problems",
     "dataset_problems",
     "defaults",
     "definition",
+    "envelope_commands",
+    "envelope_definition",
     "experiment_problems",
     "extractor_kind",
     "extractor_problems",
@@ -120,7 +127,6 @@ __all__ = [
     "schema_problems",
     "source_keys",
     "sweep_problems",
-    "top_level",
     "top_level_default",
     "with_parameter_table",
     "with_steps_table",
@@ -139,17 +145,7 @@ BLOCKS = (
     "toy",
     "figures",
     "intervals",
-    "train_job",
 )
-
-
-def top_level(settings: dict[str, Any], key: str) -> Any:
-    """``settings[key]`` of a top-level key (``device``, ``seed``) a command received, checked, or its default."""
-    value = settings.get(key, top_level_default(key))
-    problems = list(schema_problems(value, {**schema()["properties"][key], "$defs": schema()["$defs"]}, key))
-    if problems:
-        raise_problems(problems, "The settings")
-    return value
 
 
 def config_problems(config: Any) -> tuple[dict[str, Any], list[str]]:
@@ -180,11 +176,40 @@ def check_block(name: str, settings: Any, where: str | None = None) -> dict[str,
     node = definition(name)
     problems = list(schema_problems(settings if settings is not None else {}, node, where))
     if not problems:
-        filled = fill_defaults(settings or {}, node)
-        if name in BLOCK_CHECKS:
-            problems = BLOCK_CHECKS[name](filled, where)
-        elif name == "extractor":
-            problems, filled = extractor_problems(settings, where), fill_extractor(settings)
+        filled, problems = fill_block(name, settings or {}, node, where)
     if problems:
         raise_problems(problems, f"The {name} settings")
+    return filled
+
+
+def fill_block(name: str | None, given: Any, node: dict[str, Any], where: str) -> tuple[Any, list[str]]:
+    """``(filled, cross-field problems)`` of a schema-valid value of block ``name`` (None: no block of its own)."""
+    if name == "extractor":
+        return fill_extractor(given), extractor_problems(given, where)
+    filled = fill_defaults(given, node)
+    return filled, BLOCK_CHECKS[name](filled, where) if name in BLOCK_CHECKS else []
+
+
+def check_envelope(command: str, settings: Any, where: str = "") -> dict[str, Any]:
+    """What ``ncsn COMMAND`` received as ``--settings``, checked against its envelope (the schema's
+    ``envelopes.COMMAND``) with every default filled: the one check of a command's settings.
+
+    The blocks it carries get their cross-field checks as in the config; ``where`` prefixes the key
+    paths in messages (``datasets.NAME`` for ``prepare``).
+    """
+    node = envelope_definition(command)
+    problems = list(schema_problems(settings, node, where))
+    if not problems:
+        filled, problems = fill_block(block_of(node), settings, node, where)
+        for key, sub in node.get("properties", {}).items():
+            block = block_of(sub)
+            if block is not None and key in settings:
+                filled[key], more = fill_block(
+                    block, settings[key], definition(block), f"{where}.{key}" if where else key
+                )
+                problems += more
+            elif block in BLOCK_CHECKS and key in filled:
+                problems += BLOCK_CHECKS[block](filled[key], f"{where}.{key}" if where else key)
+    if problems:
+        raise_problems(problems, f"ncsn {command} --settings")
     return filled

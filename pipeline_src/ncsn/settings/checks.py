@@ -61,14 +61,9 @@ def dataset_problems(ds: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
-# block name -> its cross-field check, run by check_block and by the whole-config check
-def train_job_problems(job: dict[str, Any], where: str) -> list[str]:
-    """The schedule's checks, for the settings ``ncsn train`` receives."""
-    return schedule_problems(job["schedule"], f"{where}.schedule" if where else "schedule")
-
-
+# block name -> its cross-field check, run by check_block, check_envelope (on the blocks an envelope
+# carries) and the whole-config check
 BLOCK_CHECKS = {
-    "train_job": train_job_problems,
     "schedule": schedule_problems,
     "sampling": sampling_problems,
     "toy_gmm": gmm_problems,

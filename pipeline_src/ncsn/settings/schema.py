@@ -39,12 +39,38 @@ def definition(name: str) -> dict[str, Any]:
     return {**node, "$defs": defs}
 
 
+def pointed(ref: str) -> dict[str, Any]:
+    """The node a ``$ref`` points at: ``#/$defs/NAME`` or a path into it (``#/$defs/figures/properties/samples``)."""
+    node: Any = schema()
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
 def resolve(node: dict[str, Any]) -> dict[str, Any]:
     """``node`` with a ``$ref`` replaced by its target (siblings such as ``default`` kept)."""
     while "$ref" in node:
-        target = schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        node = {**pointed(node["$ref"]), **{k: v for k, v in node.items() if k != "$ref"}}
     return node
+
+
+def block_of(node: dict[str, Any]) -> str | None:
+    """The block (``sampling``, ``extractor``, ...) a node is, when it is a ``$ref`` to ``#/$defs/NAME``."""
+    parts = node.get("$ref", "").removeprefix("#/").split("/")
+    return parts[1] if len(parts) == 2 and parts[0] == "$defs" else None
+
+
+def envelope_definition(command: str) -> dict[str, Any]:
+    """The schema of what ``ncsn COMMAND`` (``figure KIND``, ``toy KIND``) receives as ``--settings``, standalone."""
+    envelopes = schema()["envelopes"]
+    if command not in envelopes:
+        raise KeyError(f"no envelope of command {command!r}; known: {', '.join(envelopes)}")
+    return {**envelopes[command], "$defs": schema()["$defs"]}
+
+
+def envelope_commands() -> list[str]:
+    """Every command (``figure KIND``, ``toy KIND`` one per kind) that takes ``--settings``."""
+    return list(schema()["envelopes"])
 
 
 def fill_defaults(value: Any, node: dict[str, Any]) -> Any:
