@@ -1,5 +1,6 @@
-"""Claims the docs make about behaviour, checked against it: what each command's ``--settings`` holds, where
-the blocks are checked, and what the workflow catalog's metadata says of the workflow."""
+"""Claims the docs make about behaviour, checked against it: what each command's ``--settings`` holds (the
+schema's envelopes, the table generated from them, the workflow's dry run), where the blocks are checked, and
+what the workflow catalog's metadata says of the workflow."""
 
 from __future__ import annotations
 
@@ -12,20 +13,12 @@ from pathlib import Path
 import yaml
 from helpers import ROOT, snakemake
 
+from ncsn.settings import block_of, definition, envelope_commands, envelope_definition, with_envelope_table
+
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
 PACKAGE = ROOT / "pipeline_src" / "ncsn"
 CATALOG = ROOT / ".snakemake-workflow-catalog.yml"
 WORKFLOW_FILES = [ROOT / "Snakefile", *sorted((ROOT / "workflow").rglob("*.smk"))]
-
-
-def documented_envelopes() -> dict[str, set[str] | None]:
-    """Command -> the keys ARCHITECTURE.md says its ``--settings`` holds (None: a data set's block)."""
-    section = ARCHITECTURE.split("| command | `--settings` holds |", 1)[1].split("\n\n", 1)[0]
-    out: dict[str, set[str] | None] = {}
-    for commands, holds in re.findall(r"^\| (`[^|]+`) \| ([^|]+) \|$", section, re.M):
-        keys = None if "`datasets.NAME`" in holds else set(re.findall(r"`(\w+)`", holds.split(" (")[0]))
-        out |= {command: keys for command in re.findall(r"`([\w -]+)`", commands)}
-    return out
 
 
 def printed_envelopes(output: str) -> dict[str, set[frozenset[str]]]:
@@ -41,15 +34,24 @@ def printed_envelopes(output: str) -> dict[str, set[frozenset[str]]]:
     return out
 
 
-def test_each_command_gets_the_settings_the_architecture_page_lists(tmp_path):
+def test_the_envelope_table_is_the_schemas():
+    assert with_envelope_table(ARCHITECTURE) == ARCHITECTURE, (
+        "regenerate it: python -m ncsn.settings docs/ARCHITECTURE.md"
+    )
+
+
+def test_each_command_gets_every_key_of_its_envelope_and_no_other(tmp_path):
+    """A dry run of the default config prints each command's --settings: its keys are the envelope's
+    (the schema's, the table's); a block envelope (`prepare`, `select`) gets keys of its block."""
     result = snakemake(tmp_path, ROOT / "config" / "config.yaml", "-n", "-p")
     assert result.returncode == 0, result.stdout[-3000:]
-    printed, documented = printed_envelopes(result.stdout), documented_envelopes()
-    assert sorted(printed) == sorted(documented)
+    printed = printed_envelopes(result.stdout)
+    assert set(printed) <= set(envelope_commands())
     for command, key_sets in printed.items():
-        expected = documented[command]
-        for keys in key_sets:
-            assert keys == expected if expected is not None else "source" in keys, (command, sorted(keys))
+        node = envelope_definition(command)
+        keys = set(definition(block_of(node))["properties"]) if block_of(node) else set(node["properties"])
+        for printed_keys in key_sets:
+            assert printed_keys == keys if not block_of(node) else printed_keys <= keys, (command, sorted(printed_keys))
 
 
 def modules_calling(name: str) -> set[str]:
@@ -64,14 +66,14 @@ def modules_calling(name: str) -> set[str]:
 
 
 def test_blocks_are_checked_where_the_architecture_page_says():
+    """The command line checks every envelope (`check_envelope`, in ncsn.commands.options alone); the two
+    blocks checked later are checked where the page says (`check_block` outside ncsn.settings)."""
     text = " ".join(ARCHITECTURE.split())
-    paragraph = text.split("holds this list to the calls):", 1)[1].split("Functions below those", 1)[0]
-    in_commands, in_library = paragraph.split("in the library for the others:", 1)
-    commands = {name.replace("-", "_") for name in re.findall(r"`([\w-]+)`", in_commands) if name != "intervals"}
-    library = set(re.findall(r"`(ncsn\.[\w.]+)`", in_library))
-    calling = modules_calling("check_block")
-    assert {m for m in calling if m.startswith("ncsn.commands.")} == {f"ncsn.commands.{c}" for c in commands}
-    assert {m for m in calling if not m.startswith("ncsn.commands.")} == library
+    paragraph = text.split("(the same test holds this list to the calls):", 1)[1].split("The library functions", 1)[0]
+    assert modules_calling("check_envelope") - {"ncsn.settings"} == {"ncsn.commands.options"}
+    assert "`check_settings(args)`" in text and "`ncsn.commands.options`" in text
+    named = set(re.findall(r"`(ncsn\.[\w.]+)`", paragraph))
+    assert {m for m in modules_calling("check_block") if not m.startswith("ncsn.settings")} == named
 
 
 def test_the_catalog_metadata_says_what_the_workflow_does():

@@ -24,7 +24,7 @@ def heldout_loss(
 ) -> dict[str, Any]:
     """DSM loss of ``model`` on the first ``num_images`` of ``images`` (uint8 NHWC): mean and per level.
 
-    ``opts`` is the filled ``selection.heldout`` block (``check_block("selection.heldout", ...)``).
+    ``opts`` is the filled ``selection.heldout`` block (``ncsn heldout-loss``'s envelope holds one).
     """
     if len(images) < opts["num_images"]:
         raise NcsnError(

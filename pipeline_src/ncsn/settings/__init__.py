@@ -9,7 +9,8 @@ description; the modules of this package add what a schema cannot say, one job e
 - ``checks``: the cross-field checks a job would otherwise reject hours later;
 - ``implied``: what a filled config implies for the jobs (published and scored checkpoints, shard blocks, chain
   steps, timed sampling);
-- ``table``: the generated parameter table of ``config/README.md``.
+- ``table``: the generated tables of the docs (parameters and steps in ``config/README.md``, envelopes in
+  ``docs/ARCHITECTURE.md``).
 
 This module holds the entry points (``check_config``, ``check_block``, ``check_envelope``: what a command's
 ``--settings`` holds, the schema's ``envelopes``) and
@@ -69,11 +70,16 @@ from ncsn.settings.schema import (
     top_level_default,
 )
 from ncsn.settings.table import (
+    ENVELOPES_BEGIN,
+    ENVELOPES_END,
     STEPS_BEGIN,
     STEPS_END,
     TABLE_BEGIN,
     TABLE_END,
+    envelope_table,
     parameter_table,
+    with_envelope_table,
+    with_generated_tables,
     with_parameter_table,
     with_steps_table,
 )
@@ -83,6 +89,8 @@ __all__ = [
     "ALIASES",
     "BLOCKS",
     "BLOCK_CHECKS",
+    "ENVELOPES_BEGIN",
+    "ENVELOPES_END",
     "MAX_PROBLEMS",
     "NATIVE_SIZE",
     "RENAMED_TO",
@@ -93,6 +101,7 @@ __all__ = [
     "TABLE_BEGIN",
     "TABLE_END",
     "SettingsError",
+    "block_of",
     "check_block",
     "check_config",
     "check_envelope",
@@ -118,6 +127,7 @@ __all__ = [
     "scored_count",
     "shard_blocks",
     "kind_keys",
+    "envelope_table",
     "parameter_table",
     "raise_problems",
     "sample_timing_jobs",
@@ -128,6 +138,8 @@ __all__ = [
     "source_keys",
     "sweep_problems",
     "top_level_default",
+    "with_envelope_table",
+    "with_generated_tables",
     "with_parameter_table",
     "with_steps_table",
 ]
