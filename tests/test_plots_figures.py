@@ -69,7 +69,7 @@ def run(tmp_path_factory):
         "--accuracy",
         root / "ext/accuracy.json",
         "--settings",
-        json.dumps({"kind": "digits", "dataset": "digits", "epochs": 1, "min_accuracy": 0.0}),
+        json.dumps({"extractor": {"kind": "digits", "dataset": "digits", "epochs": 1, "min_accuracy": 0.0}}),
     )
     cli(
         "ref-stats",
@@ -363,7 +363,7 @@ def test_figure_errors_name_the_problem(tmp_path, capsys):
         )
         == 2
     )
-    assert "figures.inpainting.masks.0: 'triangle' is not one of" in capsys.readouterr().err
+    assert "masks.0: 'triangle' is not one of" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
 

@@ -185,7 +185,7 @@ def test_toy_command_errors(tmp_path, capsys):
     )
     assert "--data" in capsys.readouterr().err
     assert main(["toy", "scores", "--settings", '{"experiment": {"log_evry": 5}}', "--out-dir", str(tmp_path)]) == 2
-    assert "toy.scores.log_evry: unknown key; did you mean `log_every`?" in capsys.readouterr().err
+    assert "experiment.log_evry: unknown key; did you mean `log_every`?" in capsys.readouterr().err
     assert not any(tmp_path.iterdir()), "a failed command must leave nothing behind"
 
 

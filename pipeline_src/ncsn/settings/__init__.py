@@ -213,15 +213,12 @@ def check_envelope(command: str, settings: Any, where: str = "") -> dict[str, An
     problems = list(schema_problems(settings, node, where))
     if not problems:
         filled, problems = fill_block(block_of(node), settings, node, where)
-        for key, sub in node.get("properties", {}).items():
-            block = block_of(sub)
-            if block is not None and key in settings:
-                filled[key], more = fill_block(
-                    block, settings[key], definition(block), f"{where}.{key}" if where else key
-                )
+        for key, sub in node.get("properties", {}).items():  # the blocks it carries, given or by default
+            block, given = block_of(sub), settings.get(key, sub.get("default"))
+            if block is not None and given is not None:
+                path = f"{where}.{key}" if where else key
+                filled[key], more = fill_block(block, given, definition(block), path)
                 problems += more
-            elif block in BLOCK_CHECKS and key in filled:
-                problems += BLOCK_CHECKS[block](filled[key], f"{where}.{key}" if where else key)
     if problems:
         raise_problems(problems, f"ncsn {command} --settings")
     return filled
