@@ -68,8 +68,9 @@ def test_grey_and_rgb_inputs_are_converted_to_the_channels_it_reads(trained):
     grey = torch.rand(4, 1, *shape[:2])
     rgb = grey.expand(-1, 3, -1, -1)
     assert model.adapt(rgb).shape[1] == shape[2] and model.adapt(grey).shape[1] == shape[2]
-    # grey replicated to RGB reads as the grey image itself
-    torch.testing.assert_close(model(model.adapt(rgb))[1], model(model.adapt(grey))[1], rtol=1e-5, atol=1e-6)
+    # grey replicated to RGB reads as the grey image itself, up to float32 rounding of the channel mix carried
+    # through the network (1.3e-6 seen on logits of order 10; the thread count changes the summation order)
+    torch.testing.assert_close(model(model.adapt(rgb))[1], model(model.adapt(grey))[1], rtol=1e-5, atol=1e-5)
 
 
 def test_images_of_another_size_are_refused_naming_both_sizes(trained):

@@ -135,7 +135,8 @@ def test_score_reuses_an_earlier_score_only_of_the_same_draw(pipeline, tmp_path)
 def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
     root = pipeline
     common = ["--extractor", str(root / "model.pt"), "--refstats", str(root / "ref.npz")]
-    assert score_checkpoint(root, root / "score.json", root / "selection_draw.npz") == 0
+    with_cleanfid = {**SAMPLING, "cleanfid": True}  # selection.cleanfid: off by default, both libraries here
+    assert score_checkpoint(root, root / "score.json", root / "selection_draw.npz", settings=with_cleanfid) == 0
     score = json.loads((root / "score.json").read_text())
     assert (
         score["iteration"] == 20 and score["num_samples"] == 20 and score["fid"] > 100
@@ -159,6 +160,7 @@ def test_score_then_evaluate_of_the_same_draw_give_the_same_fid(pipeline):
         == 0
     )
     assert json.loads(again.read_text())["fid"] == pytest.approx(score["fid"], rel=1e-12)
+    assert json.loads(again.read_text())["fid_cleanfid"] == pytest.approx(score["fid_cleanfid"], rel=1e-12)
     assert json.loads(again.read_text())["kid"] == score["kid"]
     # half-sample intervals (schema defaults: 95%, 200 half-samples, seed 0): the same draw, the same intervals
     intervals = score["intervals"]
@@ -213,7 +215,10 @@ def test_final_evaluation_never_reuses_the_samples_that_chose_the_checkpoint(pip
         == 0
     )
     metrics = json.loads((root / "metrics.json").read_text())
-    assert metrics["fid"] != json.loads((root / "s.json").read_text())["fid"]
+    chose = json.loads((root / "s.json").read_text())
+    assert metrics["fid"] != chose["fid"]
+    # a score skips clean-fid unless selection.cleanfid asks for it; the final evaluation computes both by default
+    assert chose["fid_cleanfid"] is None and chose["intervals"]["fid_cleanfid"] is None
     assert metrics["fid_cleanfid"] == pytest.approx(metrics["fid"], rel=1e-5)
     assert metrics["inception_score"]["splits"] == 10 and 1.0 <= metrics["inception_score"]["mean"] <= 10.0
     assert (

@@ -227,7 +227,12 @@ def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 @cost_of("evaluate")
 def _evaluate(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
-    return JobCost(2 * e.block["evaluation"]["num_samples"] * e.feature, note="IS and FID, two libraries")
+    evaluation = e.block["evaluation"]
+    libraries = 2 if evaluation["cleanfid"] else 1
+    return JobCost(
+        libraries * evaluation["num_samples"] * e.feature,
+        note=f"IS and FID, {libraries} librar{'ies' if libraries > 1 else 'y'}",
+    )
 
 
 @cost_of("sweep_cell")

@@ -124,7 +124,8 @@ def select(config: Config, wc: Wildcards) -> dict[str, Any]:
 
 @builds("score", "score")
 def score(config: Config, wc: Wildcards) -> dict[str, Any]:
-    return {**sampler(config, wc["experiment"]), "intervals": config["intervals"]}
+    selection = config["experiments"][wc["experiment"]]["selection"]
+    return {**sampler(config, wc["experiment"]), "intervals": config["intervals"], "cleanfid": selection["cleanfid"]}
 
 
 @builds("score", "sweep_cell")

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
                 f"evaluation.{key} is {evaluation[key]} but the shards hold {found}; sample again with the current settings"
             )
     images, shards = load_shards(args.samples)
-    stats = image_statistics(images, extractor, is_splits=evaluation["is_splits"], keep_all=True)
+    stats = image_statistics(
+        images, extractor, is_splits=evaluation["is_splits"], keep_all=True, cleanfid=evaluation["cleanfid"]
+    )
     measured = quality(stats, reference)
     metrics = {
         **measured,
@@ -85,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         "libraries": {
             "is": "torch-fidelity isc_features_to_metric per split",
             FID: "torch-fidelity fid_statistics_to_metric",
-            FID_CLEANFID: "clean-fid frechet_distance",
+            FID_CLEANFID: "clean-fid frechet_distance"
+            if evaluation["cleanfid"]
+            else "not computed (evaluation.cleanfid: false)",
             KID: "torch-fidelity kid_features_to_metric on the FID features",
             "precision_recall": "torch-fidelity prc_features_to_metric on the FID features",
             "intervals": "ncsn.metrics.bootstrap: half-sampling (docs/metrics.md)",

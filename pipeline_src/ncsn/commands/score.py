@@ -13,7 +13,7 @@ from ncsn.commands.options import (
     add_threads_argument,
     checkpoint_of,
 )
-from ncsn.records import FID, FID_CLEANFID
+from ncsn.records import FID
 from ncsn.settings import defaults
 
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from ncsn.device import select_device, setup_threads
     from ncsn.generate import generate, save_shard
     from ncsn.metrics.bootstrap import intervals
-    from ncsn.metrics.fidelity import IS_SPLITS, image_statistics, quality
+    from ncsn.metrics.fidelity import IS_SPLITS, image_statistics, quality, summary_line
     from ncsn.metrics.refstats import extractor_for_reference
     from ncsn.models import image_shape
     from ncsn.records import SCORE
@@ -119,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     sample_info.update(checkpoint=checkpoint, iteration=info["iteration"], ema=info["ema"])
     if args.samples_out:
         save_shard(args.samples_out, images, sample_info)
-    stats = image_statistics(images, extractor, is_splits=min(IS_SPLITS, len(images)), keep_all=True)
+    stats = image_statistics(
+        images, extractor, is_splits=min(IS_SPLITS, len(images)), keep_all=True, cleanfid=args.envelope["cleanfid"]
+    )
     score = {
         **draw,
         "iteration": info["iteration"],
@@ -131,7 +133,5 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - began, 3),
     }
     SCORE.write(args.out, score)
-    print(
-        f"checkpoint {info['iteration']}: FID {score[FID]:.4g} (clean-fid {score[FID_CLEANFID]:.4g}) on {len(images)} samples -> {args.out}"
-    )
+    print(f"checkpoint {info['iteration']}: {summary_line(score)} on {len(images)} samples -> {args.out}")
     return 0

@@ -284,7 +284,7 @@ def intervals(stats: Any, ref: Any, settings: dict[str, Any]) -> dict[str, Any]:
     value = fid_value(tf_features, ref.torch_fidelity)
     out[FID] = recentred_interval(value, fid, confidence, low=0.0)
     out[FID_CLEANFID] = None
-    if ref.cleanfid is not None:
+    if ref.cleanfid is not None and clean_features is not None:
         clean = fid_replicates(clean_features, ref.cleanfid, resamples, seed)
         out[FID_CLEANFID] = recentred_interval(fid_value(clean_features, ref.cleanfid), clean, confidence, low=0.0)
     out.update(kid=None, precision=None, recall=None)

@@ -93,12 +93,12 @@ class Statistics:
 
     count: int
     torch_fidelity: tuple[np.ndarray, np.ndarray]
-    cleanfid: tuple[np.ndarray, np.ndarray] | None  # None for saved statistics of torch-fidelity's FID only
+    cleanfid: tuple[np.ndarray, np.ndarray] | None  # None where clean-fid's pipeline was skipped or not saved
     is_per_split: list[float] = field(default_factory=list)
     features: np.ndarray | None = None  # float32 FID features of up to MAX_SET_FEATURES images, for KID and PRC
     recognisable: float | None = None  # share the data's classifier is sure of (classifier extractor only)
-    # every image's FID features (torch-fidelity's, clean-fid's), float32, for the intervals and FID∞ (keep_all=True)
-    fid_features: tuple[np.ndarray, np.ndarray] | None = None
+    # every image's FID features (torch-fidelity's, clean-fid's or None), float32, for the intervals and FID∞ (keep_all=True)
+    fid_features: tuple[np.ndarray, np.ndarray | None] | None = None
 
     def inception_score(self) -> dict[str, Any]:
         """Mean and standard deviation over splits, aggregated as torch-fidelity does."""
@@ -128,6 +128,7 @@ def image_statistics(
     shuffle_seed: int | None = SHUFFLE_SEED,
     max_features: int = MAX_SET_FEATURES,
     keep_all: bool = False,
+    cleanfid: bool = True,
 ) -> Statistics:
     """Stream ``images`` (uint8 NHWC) through both libraries' feature pipelines.
 
@@ -138,6 +139,7 @@ def image_statistics(
     With the classifier extractor the same logits give the share of recognisable images. ``keep_all``
     also keeps every image's features of both libraries (float32; 50,000 Inception images: 0.8 GB)
     for the half-sample intervals (:mod:`ncsn.metrics.bootstrap`) and FID∞ (:mod:`ncsn.metrics.fid_infinity`).
+    Without ``cleanfid`` clean-fid's pipeline is skipped (its statistics and features are None).
     """
     extractor.check_images(images, "images to score")
     count = len(images)
@@ -157,11 +159,13 @@ def image_statistics(
                 room = max_features - sum(len(f) for f in kept)
                 if room > 0:
                     kept.append(np.asarray(fid_features[:room], dtype=np.float32))
-                clean_features = extractor.cleanfid_features(batch)
-                clean_moments.update(clean_features)
                 if keep_all:
                     every[0].append(np.asarray(fid_features, dtype=np.float32))
-                    every[1].append(np.asarray(clean_features, dtype=np.float32))
+                if cleanfid:
+                    clean_features = extractor.cleanfid_features(batch)
+                    clean_moments.update(clean_features)
+                    if keep_all:
+                        every[1].append(np.asarray(clean_features, dtype=np.float32))
                 if extractor.classifies_data:
                     recognised += int(classifier.recognisable(batch_logits).sum())
                 if is_splits:
@@ -175,11 +179,11 @@ def image_statistics(
     return Statistics(
         count,
         tf_moments.statistics(),
-        clean_moments.statistics(),
+        clean_moments.statistics() if cleanfid else None,
         is_values,
         features=features,
         recognisable=share,
-        fid_features=(np.concatenate(every[0]), np.concatenate(every[1])) if keep_all else None,
+        fid_features=(np.concatenate(every[0]), np.concatenate(every[1]) if cleanfid else None) if keep_all else None,
     )
 
 
@@ -243,7 +247,7 @@ def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
     """FID of ``stats`` against ``ref`` by both libraries; KID and precision/recall when both kept features.
 
     Without features on either side (statistics files hold only mu and sigma) those keys are None,
-    as is clean-fid's FID against statistics that lack its (mu, sigma).
+    as is clean-fid's FID where either side lacks its (mu, sigma) (not saved, or skipped).
     """
     if stats.torch_fidelity[0].shape != ref.torch_fidelity[0].shape:
         raise NcsnError(
@@ -252,7 +256,9 @@ def compare(stats: Statistics, ref: Statistics) -> dict[str, Any]:
         )
     out: dict[str, Any] = {
         FID: fid_torch_fidelity(stats.torch_fidelity, ref.torch_fidelity),
-        FID_CLEANFID: None if ref.cleanfid is None else fid_cleanfid(stats.cleanfid, ref.cleanfid),
+        FID_CLEANFID: None
+        if stats.cleanfid is None or ref.cleanfid is None
+        else fid_cleanfid(stats.cleanfid, ref.cleanfid),
         KID: None,
         PRECISION: None,
         RECALL: None,
