@@ -37,11 +37,22 @@ def job_runtime(rule_name: str):
         from ncsn.estimate import runtime_minutes
 
         clock = None if rule_name in config["cluster"]["runtime"] else job_clock()
-        return runtime_minutes(
+        minutes = runtime_minutes(
             config, rule_name, dict(wildcards.items()), clock, attempt
         )
+        if attempt > 1:  # a retry never pushes its group over the cap (first tries: check_requests)
+            cap = config["cluster"]["max_runtime"] // group_size(rule_name)
+            minutes = min(minutes, max(1, cap))
+        return minutes
 
     return runtime
+
+
+def group_size(rule_name: str) -> int:
+    """How many jobs one submission of the rule's group runs (`--group-components`; 1 ungrouped)."""
+    settings = workflow.group_settings
+    group = settings.overwrite_groups.get(rule_name)
+    return settings.group_components.get(group, 1) if group else 1
 
 
 def set_train_retries() -> None:
