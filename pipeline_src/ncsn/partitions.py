@@ -72,9 +72,11 @@ def parse_limit_minutes(text: str) -> float:
         return math.inf
     days, _, rest = text.rpartition("-")
     parts = [int(p) for p in rest.split(":")]
-    if len(parts) == 1:  # minutes
+    if days:  # days-hours[:minutes[:seconds]]
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    elif len(parts) == 1:  # minutes
         hours, minutes, seconds = 0, parts[0], 0
-    elif len(parts) == 2:  # minutes:seconds, as SLURM reads a two-part limit
+    elif len(parts) == 2:  # minutes:seconds
         hours, (minutes, seconds) = 0, parts
     else:
         hours, minutes, seconds = parts

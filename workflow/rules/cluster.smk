@@ -40,7 +40,9 @@ def job_runtime(rule_name: str):
         minutes = runtime_minutes(
             config, rule_name, dict(wildcards.items()), clock, attempt
         )
-        if attempt > 1:  # a retry never pushes its group over the cap (first tries: check_requests)
+        if (
+            attempt > 1
+        ):  # a retry never pushes its group over the cap (first tries: check_requests)
             cap = config["cluster"]["max_runtime"] // group_size(rule_name)
             minutes = min(minutes, max(1, cap))
         return minutes
