@@ -182,9 +182,11 @@ def target_partition(gpu: bool):
     if named:
         return named
     defaults = workflow.resource_settings.default_resources
-    parsed = getattr(defaults, "parsed", {}) if defaults is not None else {}
-    value = parsed.get("slurm_partition")
-    return value.strip("'\"") if isinstance(value, str) and value else None
+    for arg in getattr(defaults, "args", None) or []:  # NAME=VALUE, as given
+        name, _, value = arg.partition("=")
+        if name.strip() == "slurm_partition" and value.strip("'\" "):
+            return value.strip("'\" ")
+    return None
 
 
 def submitted_requests():
