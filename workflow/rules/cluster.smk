@@ -88,7 +88,7 @@ def gpu_count(wildcards) -> int:
 
 
 def asks_gpu(gpu: bool) -> bool:
-    """Whether a job of a rule that can use a GPU (`gpu`) asks a cluster for one: not with device cpu."""
+    """Whether a job that can use a GPU (`gpu`) asks a cluster for one; never with device cpu."""
     return gpu and config["device"] != "cpu"
 
 
