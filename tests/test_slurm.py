@@ -25,7 +25,10 @@ two runs must agree bit for bit. On the SLURM side, in one run:
   (whatever the training's length: both happen within seconds of a session's start): each time it
   saves a resume point where it is, and the next session starts there (no iteration lost);
 - CPUs and memory per job come from the config's ``cluster`` block (no ``--max-threads``);
-- the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission.
+- the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission;
+- a job that times out is retried with more time: the ``ref_stats`` job (1 minute,
+  ``cluster.runtime``; it runs beside the training, so this costs no wall time) is frozen
+  (SIGSTOP) by the test, Slurm ends it at its limit (TIMEOUT), and its retry asks for 2 minutes.
 Then one GPU job reruns with ``cluster.gpu_request: gres`` and must have asked for ``--gres``.
 
 Before it, a run whose requests no node can meet (the rules' default threads on a node smaller than
@@ -48,6 +51,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 import yaml
@@ -245,6 +249,32 @@ def _submit_head(log: Path, snakemake_args: list[str], *sbatch: str) -> str:
     ).stdout.strip()
 
 
+class Timeout:
+    """A job that runs past its limit: the test freezes (SIGSTOP) the ``ncsn ref-stats`` process of the
+    first ``ref_stats`` SLURM job of a head, so Slurm ends it at its time limit (TIMEOUT); the
+    workflow retries it with more time (Snakemake's ``attempt`` in the runtime function)."""
+
+    def __init__(self) -> None:
+        self.frozen: str | None = None
+
+    def step(self, jobs: Jobs, head_log: Path) -> None:
+        if self.frozen:
+            return
+        text = head_log.read_text() if head_log.exists() else ""
+        ref_stats = [jid for _, jid, path in SUBMITTED.findall(text) if "/rule_ref_stats/" in path]
+        if not ref_stats or jobs.state(ref_stats[0]) != "RUNNING":
+            return
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if process.info["cmdline"][1:4] == ["-m", "ncsn", "ref-stats"] and (
+                    process.environ().get("SLURM_JOB_ID") == ref_stats[0]
+                ):
+                    process.send_signal(signal.SIGSTOP)
+                    self.frozen = ref_stats[0]
+            except (psutil.Error, TypeError):
+                continue
+
+
 class Preemptions:
     """What a cluster does to a running training, done by the test once it has trained a while (its
     log shows a loss row after its own placement line): ``scontrol requeue`` of the first (the test
@@ -284,8 +314,8 @@ class Preemptions:
                     self.terminated = self.requeued
 
 
-def _wait_head(head: str, jobs: Jobs, log: Path, preemptions: Preemptions | None = None) -> None:
-    """Poll until the head job ends, doing the ``preemptions`` on the way."""
+def _wait_head(head: str, jobs: Jobs, log: Path, *interventions: Preemptions | Timeout) -> None:
+    """Poll until the head job ends, doing the ``interventions`` on the way."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         jobs.poll()
@@ -295,8 +325,8 @@ def _wait_head(head: str, jobs: Jobs, log: Path, preemptions: Preemptions | None
             subprocess.run(["scancel", head])  # head.sbatch turns SIGTERM into Snakemake's SIGINT: it cancels its jobs
             time.sleep(20)
             pytest.fail(f"the head job ran past {RUN_TIMEOUT_S} s:\n{log.read_text()[-6000:]}")
-        if preemptions:
-            preemptions.step(jobs, log)
+        for intervention in interventions:
+            intervention.step(jobs, log)
         time.sleep(1)
 
 
@@ -407,7 +437,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     cluster = {
         "cpu_partition": CPU_PARTITION,  # the GPU jobs' partition is the site profile's
         "max_runtime": max_runtime,
-        "runtime": {"train": 4 * math.ceil(TRAIN_SECONDS / 60), "score": 1, "heldout_loss": 1},
+        "runtime": {"train": 4 * math.ceil(TRAIN_SECONDS / 60), "score": 1, "heldout_loss": 1, "ref_stats": 1},
     } | ONE_CPU
     config = _config(iterations, snapshot_freq, cluster)
     runs = {}
@@ -424,6 +454,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     snakemake_args += ["--profile", str(SITE), *TEST_CLUSTER]  # head.sbatch adds the workflow profile
     jobs = Jobs()
     preemptions = Preemptions(runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log")
+    timeout = Timeout()
     # A first head whose time limit is shorter than the workflow: warned early, it cancels its jobs.
     cut_log, head_log = runs["slurm"] / "head-cut.log", runs["slurm"] / "head.log"
     limit = [f"--time={HEAD_LIMIT_MIN}", f"--signal=B:USR1@{HEAD_WARNING_S}"]
@@ -433,8 +464,10 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         cut_out = cut_log.read_text()
         cut_jobs = [jid for _, jid, _ in SUBMITTED.findall(cut_out)]
         left = _left_running(jobs, cut_jobs)
+        # the reference statistics are made again under the second head, beside its training
+        (runs["slurm"] / f"results/refstats/{DATASET}/{DATASET}.npz").unlink(missing_ok=True)
         head = _submit_head(head_log, snakemake_args)
-        _wait_head(head, jobs, head_log, preemptions)
+        _wait_head(head, jobs, head_log, preemptions, timeout)
         local.wait(timeout=RUN_TIMEOUT_S)
     finally:
         if local.poll() is None:
@@ -506,7 +539,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
             continue
         assert name in GPU_RULES or kind == "group", name
         assert record["Partition"] == GPU_PARTITION and record.get("TresPerJob") == "gres:gpu:1", record
-        if name != "train" and jid not in cancelled:  # a chain's, or a rerun's, logs overwrite earlier ones
+        if name != "train" and jid not in cancelled and jid != timeout.frozen:  # a rerun's log overwrites
             assert saw, f"{name} (SLURM job {jid}) logged no placement"
         if jid == preemptions.requeued:  # one GPU per run; the run after the requeue may get the other one
             assert 1 <= len(jobs.gpus[jid]) <= 2 and all(p["CUDA_VISIBLE_DEVICES"] in jobs.gpus[jid] for p in saw)
@@ -527,6 +560,13 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     ]
     assert any(gpu_jobs[a] != gpu_jobs[b] for a, b in overlapping), (overlapping, gpu_jobs)
     assert not any(gpu_jobs[a] == gpu_jobs[b] for a, b in overlapping), "two jobs held the same GPU at once"
+
+    # The frozen ref_stats job ran out of its 1-minute limit (TIMEOUT); its retry asked for more.
+    assert timeout.frozen, "no ref_stats job was seen running under the second head"
+    assert jobs.state(timeout.frozen) == "TIMEOUT" and _minutes(jobs.latest[timeout.frozen]["TimeLimit"]) == 1
+    later = [jid for _, jid, _, name in submissions if name == "ref_stats" and int(jid) > int(timeout.frozen)]
+    assert later and jobs.state(later[0]) == "COMPLETED", [(j, jobs.latest[j]) for j in later]
+    assert _minutes(jobs.latest[later[0]]["TimeLimit"]) == min(2, max_runtime) > 1, jobs.latest[later[0]]
 
     # The gres recipe asked for --gres=gpu:1 (per node), not --gpus, and still got its own GPU.
     record = jobs.latest[gres_job]
