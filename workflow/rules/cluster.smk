@@ -1,7 +1,9 @@
-# What each job asks a cluster for: GPU request, runtime and (for train) how many
-# submissions. One definition: the cost function of each rule (ncsn.costs), as
-# `python -m ncsn estimate` applies it, and the config's `cluster` block; partitions
-# and account are the executor's (docs/running.md, "SLURM").
+# What each job asks a cluster for: GPU request, runtime, CPUs, memory and (for train) how
+# many submissions. One definition: the cost function of each rule (ncsn.costs), as
+# `python -m ncsn estimate` applies it, and the config's `cluster` block; partition, account,
+# GPU model and constraint only where the block names them (else a site profile's
+# default-resources apply), and every request checked against the cluster's partitions
+# before the first submission (ncsn.partitions; docs/running.md, "SLURM").
 
 
 def submitting() -> bool:
