@@ -7,11 +7,12 @@
 
 
 def submitting() -> bool:
-    """Whether Snakemake submits jobs (an executor such as slurm), not runs them here; also a dry
-    run of such an executor (`-n --executor slurm`: Snakemake then runs its jobs in threads), so
-    that it shows what would be asked."""
+    """Whether Snakemake submits jobs (an executor such as slurm), not runs them here; also inside
+    a submitted job (`--mode remote`: the job's threads must be those it asked for), and a dry run
+    of such an executor (`-n --executor slurm`: Snakemake then runs its jobs in threads), so that
+    it shows what would be asked."""
     dry_remote = workflow.dryrun and workflow.execution_settings.use_threads
-    return workflow.non_local_exec or dry_remote
+    return workflow.non_local_exec or workflow.remote_exec or dry_remote
 
 
 _CLOCK = []
@@ -34,7 +35,9 @@ def job_runtime(rule_name: str):
     """
 
     def runtime(wildcards, attempt) -> int:
-        if not submitting():
+        if (
+            not submitting() or workflow.remote_exec
+        ):  # no cost to compute inside the job
             return config["cluster"]["max_runtime"]
         from ncsn.estimate import runtime_minutes
 
@@ -145,7 +148,7 @@ def cluster_threads(rule_name: str, threads: int, gpu: bool = False):
         if not submitting():
             return threads
         wanted = config["cluster"]["threads"].get(rule_name, threads)
-        if not workflow.non_local_exec:  # a dry run: the cluster is not asked
+        if workflow.dryrun:  # the cluster is not asked
             return wanted
         from ncsn.partitions import fitted_threads, resolve
 
@@ -232,7 +235,9 @@ def check_requests() -> None:
     pend forever (no node of its partition has its CPUs, memory, GPUs or features, more time than
     the partition's MaxTime, a group over cluster.max_runtime); note the threads lowered to fit.
     """
-    if not workflow.non_local_exec:
+    if (
+        not workflow.non_local_exec or workflow.remote_exec
+    ):  # the submitting process only
         return
     partitions = cluster_partitions()
     if partitions is None:
