@@ -139,3 +139,11 @@ def test_requests_that_fit_a_node_raise_nothing():
 def test_a_request_no_node_meets_is_named_with_the_limit(change, words):
     [problem] = problems([_request(**change)], site_partitions(), max_runtime=240)
     assert all(word in problem for word in words), problem
+
+
+def test_a_request_listing_several_partitions_fits_if_one_of_them_can_take_it():
+    site = site_partitions()
+    assert problems([_request(partition="short,gpu", gpus=1, gpu_model="a100")], site, max_runtime=240) == []
+    [problem] = problems([_request(partition="short,gpu", mem_mb=10**7)], site, max_runtime=240)
+    assert "partition short" in problem
+    assert resolve(site, "nope,gpu").name == "gpu"

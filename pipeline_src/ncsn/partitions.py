@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # sinfo's node lines: partition, node, CPUs, memory (MB), GRES, features (one line per node and partition).
 SINFO_FORMAT = "%R|%N|%c|%m|%G|%f"
@@ -156,9 +156,10 @@ def query(timeout: float = 30) -> dict[str, Partition] | None:
 
 
 def resolve(partitions: dict[str, Partition], name: str | None) -> Partition | None:
-    """The partition a job asking for ``name`` lands in (the default one when None); None if absent."""
+    """The partition a job asking for ``name`` lands in (the default one when None; the first the
+    cluster has of a list ``a,b``, as sbatch takes several); None if absent."""
     if name:
-        return partitions.get(name)
+        return next((partitions[n] for n in name.split(",") if n in partitions), None)
     return next((p for p in partitions.values() if p.default), None)
 
 
@@ -201,31 +202,37 @@ def problems(requests: list[Request], partitions: dict[str, Partition], max_runt
     job, what it asks and the limit; empty when every request fits."""
     found = []
     for r in requests:
-        partition = resolve(partitions, r.partition)
-        if partition is None:
-            where = f"partition {r.partition!r}" if r.partition else "the default partition"
-            found.append(f"{r.what}: asks for {where}, which the cluster lacks (it has {', '.join(partitions)})")
-            continue
-        over_cap = r.group and r.runtime and r.runtime > max_runtime
-        if r.runtime and r.runtime > partition.max_minutes and not over_cap:
-            found.append(
-                f"{r.what}: asks for {r.runtime} min, over partition {partition.name}'s MaxTime of "
-                f"{partition.max_minutes:g} min (set cluster.max_runtime to it)"
-            )
-        if over_cap:
-            found.append(
-                f"{r.what}: a group asks for the sum of its jobs' runtimes, {r.runtime} min, over "
-                f"cluster.max_runtime ({max_runtime} min): lower --group-components or cluster.runtime"
-            )
-        if not partition.nodes:
-            continue
-        shortfalls = [_node_shortfalls(r, node, partition) for node in partition.nodes]
-        if all(shortfalls):
-            node, short = min(zip(partition.nodes, shortfalls), key=lambda pair: len(pair[1]))
-            found.append(
-                f"{r.what}: no node of partition {partition.name} has what it asks for; the closest, "
-                f"{node.name}, lacks: " + "; ".join(short)
-            )
+        names = r.partition.split(",") if r.partition else [None]
+        options = [_problems(replace(r, partition=name), partitions, max_runtime) for name in names]
+        if all(options):  # none of the partitions it lists can take it
+            found += options[0]
+    return found
+
+
+def _problems(r: Request, partitions: dict[str, Partition], max_runtime: int) -> list[str]:
+    """What keeps ``r`` from ever starting in its one partition (see :func:`problems`)."""
+    partition = resolve(partitions, r.partition)
+    if partition is None:
+        where = f"partition {r.partition!r}" if r.partition else "the default partition"
+        return [f"{r.what}: asks for {where}, which the cluster lacks (it has {', '.join(partitions)})"]
+    found = []
+    if r.group and r.runtime and r.runtime > max_runtime:
+        found.append(
+            f"{r.what}: a group asks for the sum of its jobs' runtimes, {r.runtime} min, over "
+            f"cluster.max_runtime ({max_runtime} min): lower --group-components or cluster.runtime"
+        )
+    elif r.runtime and r.runtime > partition.max_minutes:
+        found.append(
+            f"{r.what}: asks for {r.runtime} min, over partition {partition.name}'s MaxTime of "
+            f"{partition.max_minutes:g} min (set cluster.max_runtime to it)"
+        )
+    shortfalls = [_node_shortfalls(r, node, partition) for node in partition.nodes]
+    if shortfalls and all(shortfalls):
+        node, short = min(zip(partition.nodes, shortfalls), key=lambda pair: len(pair[1]))
+        found.append(
+            f"{r.what}: no node of partition {partition.name} has what it asks for; the closest, "
+            f"{node.name}, lacks: " + "; ".join(short)
+        )
     return found
 
 

@@ -199,12 +199,14 @@ def submitted_requests():
     local, a group as a whole (its runtime the sum of its jobs' in series)."""
     from ncsn.partitions import Request, parse_gres_request
 
-    requests = []
-    for item in workflow.dag.get_jobs_or_groups():
+    requests, seen = [], set()
+    for job in workflow.dag.needrun_jobs():  # a group as a whole, once
+        item = workflow.dag.get_job_group(job) or job
+        if item in seen:
+            continue
+        seen.add(item)
         jobs = list(item.jobs) if item.is_group() else [item]
-        if not all(workflow.dag.needrun(job) for job in jobs) or all(
-            job.is_local for job in jobs
-        ):
+        if all(job.is_local for job in jobs):
             continue
         res = item.resources
         first = jobs[0].resources
