@@ -75,6 +75,7 @@ onstart:
     if _problems:
         raise WorkflowError(_problems)
     set_train_retries()
+    check_requests()
 
 
 # Lets a dry run plan the jobs that read absent weight files; a real run never gets here.

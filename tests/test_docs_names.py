@@ -41,8 +41,10 @@ FILE_SUFFIXES = (
 # Names of other projects that no code here spells: the official code's mixture class, a CIFAR-10
 # file, scipy's matrix square root, and Slurm's and a login node's own vocabulary.
 FOREIGN = {"GMMDistAnneal", "data_batch_5", "sqrtm", "sacct", "tmux", "screen", "PartitionTimeLimit", "PreemptMode"}
+# Snakemake profile keys the site recipes name (a profile of the reader's, not this project's).
+FOREIGN |= {"set-resources"}
 # sbatch options the cluster recipes name (no command here has them).
-SBATCH_OPTIONS = {"--gres", "--requeue", "--gpus", "--output", "--signal"}
+SBATCH_OPTIONS = {"--gres", "--requeue", "--gpus", "--output", "--signal", "--constraint"}
 # Calls written with names of the reader's choosing (a model, a score function) or of torch/Python.
 FOREIGN_CALLS = {"model", "score_fn", "round"}
 EXTERNAL_PACKAGES = {"torch", "np", "numpy", "scipy", "cleanfid", "torch_fidelity", "os", "torchvision"}

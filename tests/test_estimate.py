@@ -200,6 +200,13 @@ def test_each_submitted_job_asks_for_safety_times_its_cost_capped_and_overridabl
     assert runtime_minutes(load_config(PAPER), "a_new_rule", {}, clock) == 1440
 
 
+def test_a_retried_job_asks_for_twice_the_time_of_the_attempt_before_up_to_the_cap():
+    config = load_config(PAPER)
+    config["cluster"] |= {"runtime": {"score": 25}, "max_runtime": 120}
+    job = {"dataset": "cifar10", "experiment": "cifar10_geometric", "iteration": "5000"}
+    assert [runtime_minutes(config, "score", job, None, attempt) for attempt in (1, 2, 3, 4)] == [25, 50, 100, 120]
+
+
 def test_peak_memory_counts_live_tensors_and_warns_when_a_job_does_not_fit(tmp_path):
     spec = {"arch": "refinenet", "ngf": 8, "channels": 1, "image_size": 8, "num_classes": 10}
     model = build_model(spec)

@@ -1,5 +1,6 @@
 """The workflow on a real SLURM cluster with GPUs, partitions and time limits, through
-``workflow/profiles/slurm`` and its head-process script.
+``workflow/profiles/slurm`` (as a workflow profile, beside the test cluster's own site profile,
+``tests/slurm/site``) and its head-process script.
 
 Needs a running cluster (``tests/slurm/cluster.sh up`` gives a one-node one: two GRES GPUs, a
 default ``cpu`` partition and a ``gpu`` partition whose MaxTime is a few minutes); skipped
@@ -9,8 +10,8 @@ two runs must agree bit for bit. On the SLURM side, in one run:
 
 - the Snakemake head process runs as a SLURM job (``workflow/profiles/slurm/head.sbatch``) in
   the CPU partition, and the ``localrules`` (prepare, select) run inside it;
-- every GPU job goes to the GPU partition with a GPU request (``--gpus=1``) and gets a GPU of
-  its own: SLURM's records (``scontrol -d show job``, polled while it runs) and the job's own log
+- every GPU job goes to the GPU partition, which only the site profile names (its
+  ``default-resources``), with a GPU request (``--gpus=1``) and gets a GPU of its own: SLURM's records (``scontrol -d show job``, polled while it runs) and the job's own log
   (``ncsn`` logs ``SLURM_JOB_GPUS``/``CUDA_VISIBLE_DEVICES``) agree; two GPU jobs overlap in time
   on different GPUs; the CPU-only job (train_extractor) asks for no GPU and runs in the CPU
   partition; no job ever waits for a time or partition limit;
@@ -20,10 +21,19 @@ two runs must agree bit for bit. On the SLURM side, in one run:
   script's ``--signal``) makes it cancel its jobs and end before the limit, leaving nothing
   running; a second head job finishes the workflow;
 - one training submission is pre-empted with ``scontrol requeue`` (SIGTERM, SIGKILL after the
-  cluster's 5-second ``KillWait``) and another is sent ``scancel --signal=TERM``: each saves a
-  resume point where it is, and the next session starts there (no iteration lost);
-- the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission.
+  cluster's 5-second ``KillWait``) and, once it runs again, is sent ``scancel --signal=TERM``
+  (whatever the training's length: both happen within seconds of a session's start): each time it
+  saves a resume point where it is, and the next session starts there (no iteration lost);
+- CPUs and memory per job come from the config's ``cluster`` block (no ``--max-threads``);
+- the per-checkpoint ``score``/``heldout_loss`` jobs go in groups of GROUP_SIZE per submission;
+- a job that times out is retried with more time: the ``ref_stats`` job (1 minute,
+  ``cluster.runtime``; it runs beside the training, so this costs no wall time) is frozen
+  (SIGSTOP) by the test, Slurm ends it at its limit (TIMEOUT), and its retry asks for 2 minutes.
 Then one GPU job reruns with ``cluster.gpu_request: gres`` and must have asked for ``--gres``.
+
+Before it, a run whose requests no node can meet (the rules' default threads on a node smaller than
+them, a job's memory, a group of score jobs over ``cluster.max_runtime``) stops in seconds, naming
+each, with nothing submitted.
 """
 
 from __future__ import annotations
@@ -41,22 +51,28 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow/profiles/slurm"
+# The test cluster's own profile, as a site has one: status command, account, a default partition.
+SITE = REPO / "tests/slurm/site"
+PROFILES = ["--profile", str(SITE), "--workflow-profile", str(PROFILE)]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 EXPERIMENT, DATASET = "tiny", "digits"
 # The test cluster's partitions (tests/slurm/cluster.sh); another cluster names its own.
 GPU_PARTITION = os.environ.get("NCSN_SLURM_GPU_PARTITION", "gpu")
 CPU_PARTITION = os.environ.get("NCSN_SLURM_CPU_PARTITION", "cpu")
 # Training sized to last TRAIN_SECONDS at the calibrated speed: with a 2-minute MaxTime, job
-# start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains at most about 80 s. The
-# cut head's training (20-60 s) and the requeued one's first run (a loss row, 10-20 s) leave more
-# than 80 s, so the requeued job, run again, stops before its limit; then one more is sent SIGTERM.
-TRAIN_SECONDS = 200
+# start-up and the stop margin (ncsn.slurm.MARGIN_S), a submission trains at most about 80 s (less
+# under load: jobs train beside the local run). The cut head's training (10-60 s) and the requeued
+# job's two runs (each to a loss row, every 10 iterations, and a signal: a few seconds) leave more
+# than 80 s, so the submission after them stops before its limit. The signals come seconds into a
+# session: a faster machine shortens the chain, never them.
+TRAIN_SECONDS = 120
 MIN_SUBMISSIONS = 3
 SNAPSHOTS = 4
 GROUP_SIZE = 2
@@ -178,7 +194,13 @@ def _config(iterations: int, snapshot_freq: int, cluster: dict) -> dict:
                 "extractor": "digits",
                 "model": {"arch": "refinenet", "ngf": 8},
                 "schedule": {"kind": "geometric", "sigma_begin": 1.0, "sigma_end": 0.01, "num_levels": 10},
-                "training": {"iterations": iterations, "batch_size": 32, "snapshot_freq": snapshot_freq},
+                # a loss row every 10 iterations: the test's signals come seconds into a session
+                "training": {
+                    "iterations": iterations,
+                    "batch_size": 32,
+                    "snapshot_freq": snapshot_freq,
+                    "log_every": 10,
+                },
                 "sampling": {"method": "annealed", "n_steps_each": 2, "eps": 2.0e-5},
                 "selection": {"criterion": "fid", "num_samples": 100},
                 "evaluation": {"num_samples": 200, "shards": 1},
@@ -188,13 +210,15 @@ def _config(iterations: int, snapshot_freq: int, cluster: dict) -> dict:
 
 
 TARGETS = [f"results/eval/{DATASET}/{EXPERIMENT}/metrics.json"]
-# Same thread count on both sides (CPU results are bit-identical only then).
-COMMON = ["--max-threads", "1"]
-# Memory a small node holds two of, next to the head job.
-MEM = [f"{rule}:mem_mb=1500" for rule in sorted(GPU_RULES | CPU_RULES)]
-# No slurmdbd on a test cluster: follow jobs with squeue instead of sacct, charge no account.
-TEST_CLUSTER = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
-TEST_CLUSTER += ["--slurm-no-account", "--group-components", f"score={GROUP_SIZE}"]
+# One thread per job on both sides (CPU results are bit-identical only with the same count): locally
+# with --max-threads, on the cluster from the config's cluster block (cluster.threads), with memory
+# a small node holds two of next to the head job (cluster.mem_mb).
+LOCAL_THREADS = ["--max-threads", "1"]
+ONE_CPU = {"threads": dict.fromkeys(sorted(GPU_RULES | CPU_RULES), 1)}
+ONE_CPU["mem_mb"] = dict.fromkeys(sorted(GPU_RULES | CPU_RULES), 1500)
+# How the site profile's settings (tests/slurm/site) would otherwise be written: the status command
+# (no slurmdbd), no account. The group size is the test's.
+TEST_CLUSTER = ["--group-components", f"score={GROUP_SIZE}"]
 
 
 class Jobs:
@@ -232,10 +256,38 @@ def _submit_head(log: Path, snakemake_args: list[str], *sbatch: str) -> str:
     ).stdout.strip()
 
 
+class Timeout:
+    """A job that runs past its limit: the test freezes (SIGSTOP) the ``ncsn ref-stats`` process of the
+    first ``ref_stats`` SLURM job of a head, so Slurm ends it at its time limit (TIMEOUT); the
+    workflow retries it with more time (Snakemake's ``attempt`` in the runtime function)."""
+
+    def __init__(self) -> None:
+        self.frozen: str | None = None
+
+    def step(self, jobs: Jobs, head_log: Path) -> None:
+        if self.frozen:
+            return
+        text = head_log.read_text() if head_log.exists() else ""
+        ref_stats = [jid for _, jid, path in SUBMITTED.findall(text) if "/rule_ref_stats/" in path]
+        if not ref_stats or jobs.state(ref_stats[0]) != "RUNNING":
+            return
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if process.info["cmdline"][1:4] == ["-m", "ncsn", "ref-stats"] and (
+                    process.environ().get("SLURM_JOB_ID") == ref_stats[0]
+                ):
+                    process.send_signal(signal.SIGSTOP)
+                    self.frozen = ref_stats[0]
+            except (psutil.Error, TypeError):
+                continue
+
+
 class Preemptions:
-    """What a cluster does to running trainings, done by the test once each has trained a while (its
+    """What a cluster does to a running training, done by the test once it has trained a while (its
     log shows a loss row after its own placement line): ``scontrol requeue`` of the first (the test
-    lifts the requeue's 2-minute begin-time hold), then ``scancel --signal=TERM`` of a later one."""
+    lifts the requeue's 2-minute begin-time hold), then, once that job runs again and has trained a
+    while, ``scancel --signal=TERM`` of it. Both come seconds into a session, so neither depends on
+    how long the training is."""
 
     def __init__(self, train_log: Path) -> None:
         self.train_log = train_log
@@ -243,9 +295,12 @@ class Preemptions:
         self.released = False
         self.terminated: str | None = None
 
-    def _trained_a_while(self, jid: str) -> bool:
-        text = self.train_log.read_text() if self.train_log.exists() else ""
-        _, placed, after = text.rpartition(f"SLURM_JOB_ID={jid} ")
+    def _trained_a_while(self, jid: str, since: float = 0.0) -> bool:
+        """Whether the log shows a loss row after ``jid``'s placement line, written after ``since``
+        (the job's latest start: a requeued job's rerun truncates the log it then writes)."""
+        if not self.train_log.exists() or self.train_log.stat().st_mtime < since:
+            return False
+        _, placed, after = self.train_log.read_text().rpartition(f"SLURM_JOB_ID={jid} ")
         return bool(placed) and "\niteration " in after
 
     def step(self, jobs: Jobs, head_log: Path) -> None:
@@ -258,14 +313,16 @@ class Preemptions:
         elif self.requeued and not self.released and jobs.state(self.requeued) == "PENDING":
             subprocess.run(["scontrol", "update", f"JobId={self.requeued}", "StartTime=now"], check=True)
             self.released = True
-        elif self.released and self.terminated is None:
-            others = [jid for jid in running if jid != self.requeued]
-            if others and subprocess.run(["scancel", "--signal=TERM", others[0]], capture_output=True).returncode == 0:
-                self.terminated = others[0]
+        elif self.released and self.terminated is None and jobs.state(self.requeued) == "RUNNING":
+            record = jobs.latest[self.requeued]
+            started = datetime.fromisoformat(record["StartTime"]).timestamp()
+            if record.get("Restarts") == "1" and self._trained_a_while(self.requeued, since=started + 1):
+                if subprocess.run(["scancel", "--signal=TERM", self.requeued], capture_output=True).returncode == 0:
+                    self.terminated = self.requeued
 
 
-def _wait_head(head: str, jobs: Jobs, log: Path, preemptions: Preemptions | None = None) -> None:
-    """Poll until the head job ends, doing the ``preemptions`` on the way."""
+def _wait_head(head: str, jobs: Jobs, log: Path, *interventions: Preemptions | Timeout) -> None:
+    """Poll until the head job ends, doing the ``interventions`` on the way."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         jobs.poll()
@@ -275,8 +332,8 @@ def _wait_head(head: str, jobs: Jobs, log: Path, preemptions: Preemptions | None
             subprocess.run(["scancel", head])  # head.sbatch turns SIGTERM into Snakemake's SIGINT: it cancels its jobs
             time.sleep(20)
             pytest.fail(f"the head job ran past {RUN_TIMEOUT_S} s:\n{log.read_text()[-6000:]}")
-        if preemptions:
-            preemptions.step(jobs, log)
+        for intervention in interventions:
+            intervention.step(jobs, log)
         time.sleep(1)
 
 
@@ -336,6 +393,43 @@ def _interval(record: dict[str, str]) -> tuple[datetime, datetime]:
     return datetime.fromisoformat(record["StartTime"]), datetime.fromisoformat(record["EndTime"])
 
 
+def test_requests_no_node_can_meet_stop_the_run_in_seconds_naming_each_before_anything_is_submitted(
+    tmp_path: Path, partitions: dict[str, float]
+) -> None:
+    """The rules' default threads on a node smaller than them (train declares 4: lowered to the node's
+    CPUs and said so), a job's memory that no node has, and a group of 8 score jobs asking for more
+    than cluster.max_runtime: the run stops in ``onstart``, naming each, and submits nothing."""
+    cpus = max(
+        int(n)
+        for n in subprocess.run(
+            ["sinfo", "-h", "-N", "-p", GPU_PARTITION, "-o", "%c"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    cluster = {"cpu_partition": CPU_PARTITION, "max_runtime": int(partitions[GPU_PARTITION])}
+    cluster |= {"runtime": {"train": 1, "score": 1, "heldout_loss": 1}, "mem_mb": {"evaluate": 10**8}}
+    if cpus >= 4:  # a node larger than the defaults (not the 2-core CI machine's): ask more than it has
+        cluster["threads"] = {"train": cpus + 1}
+    wanted = max(4, cpus + 1)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(_config(4 * 10, 10, cluster)))  # 4 checkpoints: 4 score + 4 held-out jobs
+    cmd = [*SNAKEMAKE, *TARGETS, "--directory", tmp_path, "--configfile", config, *PROFILES]
+    started = time.monotonic()
+    run = subprocess.run(
+        [*cmd, "--group-components", "score=8"], env=_env(), capture_output=True, text=True, timeout=300
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "has been submitted" not in out, out[-6000:]
+    assert (
+        f"ncsn: train: asks for {cpus} CPUs instead of {wanted}, the most a node of partition {GPU_PARTITION} has"
+        in out
+    )
+    assert "nothing was submitted" in out, out[-6000:]
+    assert re.search(rf"rule evaluate \(.*\): no node of partition {GPU_PARTITION} .* 100000000 MB of memory", out), out
+    group = "group score (8 jobs of heldout_loss, score): a group asks for the sum of its jobs' runtimes, 8 min, over"
+    assert group in out, out[-6000:]
+    assert time.monotonic() - started < 120
+
+
 def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_matches_a_local_run(
     tmp_path: Path, partitions: dict[str, float]
 ) -> None:
@@ -343,16 +437,15 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     rate = _training_speed(tmp_path / "calibration")
     snapshot_freq = max(1, math.ceil(TRAIN_SECONDS / SNAPSHOTS * rate))
     iterations = SNAPSHOTS * snapshot_freq
-    # A user's cluster block: partitions by name, the GPU partition's MaxTime as the cap,
+    # A user's cluster block: the CPU partition by name, the GPU partition's MaxTime as the cap,
     # one-minute score/held-out jobs so that a group of GROUP_SIZE fits under the cap, and the
     # training's minutes on this CPU (the cost model knows GPUs): generous, so that the chain's
     # retries cover a busy machine's slow start-ups.
     cluster = {
-        "gpu_partition": GPU_PARTITION,
-        "cpu_partition": CPU_PARTITION,
+        "cpu_partition": CPU_PARTITION,  # the GPU jobs' partition is the site profile's
         "max_runtime": max_runtime,
-        "runtime": {"train": 4 * math.ceil(TRAIN_SECONDS / 60), "score": 1, "heldout_loss": 1},
-    }
+        "runtime": {"train": 4 * math.ceil(TRAIN_SECONDS / 60), "score": 1, "heldout_loss": 1, "ref_stats": 1},
+    } | ONE_CPU
     config = _config(iterations, snapshot_freq, cluster)
     runs = {}
     for side in ("local", "slurm"):
@@ -361,13 +454,14 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         (runs[side] / "config.yaml").write_text(yaml.safe_dump(config))
 
     local_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["local"], "--configfile", runs["local"] / "config.yaml"]
-    local_cmd += ["--cores", "2", *COMMON]  # one thread per job (--max-threads): results do not depend on it
+    local_cmd += ["--cores", "2", *LOCAL_THREADS]  # one thread per job (--max-threads): results do not depend on it
     with open(tmp_path / "local.log", "w") as out:
         local = subprocess.Popen(local_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
     snakemake_args = [*TARGETS, "--directory", str(runs["slurm"]), "--configfile", str(runs["slurm"] / "config.yaml")]
-    snakemake_args += [*COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
+    snakemake_args += ["--profile", str(SITE), *TEST_CLUSTER]  # head.sbatch adds the workflow profile
     jobs = Jobs()
     preemptions = Preemptions(runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log")
+    timeout = Timeout()
     # A first head whose time limit is shorter than the workflow: warned early, it cancels its jobs.
     cut_log, head_log = runs["slurm"] / "head-cut.log", runs["slurm"] / "head.log"
     limit = [f"--time={HEAD_LIMIT_MIN}", f"--signal=B:USR1@{HEAD_WARNING_S}"]
@@ -377,8 +471,12 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         cut_out = cut_log.read_text()
         cut_jobs = [jid for _, jid, _ in SUBMITTED.findall(cut_out)]
         left = _left_running(jobs, cut_jobs)
+        # the reference statistics are made again under the second head, beside its training
+        refstats = runs["slurm"] / f"results/refstats/{DATASET}/{DATASET}.npz"
+        redone = ["ref_stats"] if refstats.exists() else []  # made under the cut head: made twice
+        refstats.unlink(missing_ok=True)
         head = _submit_head(head_log, snakemake_args)
-        _wait_head(head, jobs, head_log, preemptions)
+        _wait_head(head, jobs, head_log, preemptions, timeout)
         local.wait(timeout=RUN_TIMEOUT_S)
     finally:
         if local.poll() is None:
@@ -399,7 +497,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     gres_config = dict(config, cluster=dict(cluster, gpu_request="gres"))
     (runs["slurm"] / "gres.yaml").write_text(yaml.safe_dump(gres_config))
     gres_cmd = [*SNAKEMAKE, *TARGETS, "--directory", runs["slurm"], "--configfile", runs["slurm"] / "gres.yaml"]
-    gres_cmd += ["--profile", PROFILE, "--forcerun", "evaluate", *COMMON, *TEST_CLUSTER, "--set-resources", *MEM]
+    gres_cmd += [*PROFILES, "--forcerun", "evaluate", *TEST_CLUSTER]
     with open(tmp_path / "gres.log", "w") as out:
         gres = subprocess.Popen(gres_cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
     started = time.monotonic()
@@ -428,7 +526,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     unseen = [
         name for name in unseen if name not in re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", cut_out, re.M)
     ]
-    assert sorted(finished + unseen) == local_jobs, (finished, unseen)
+    assert sorted(finished + unseen) == sorted(local_jobs + redone), (finished, unseen, redone)
     groups = {job for job, _, kind, name in submissions if kind == "group"}
     scores, heldouts = local_jobs.count("score"), local_jobs.count("heldout_loss")
     assert scores == heldouts == SNAPSHOTS, local_jobs
@@ -450,7 +548,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
             continue
         assert name in GPU_RULES or kind == "group", name
         assert record["Partition"] == GPU_PARTITION and record.get("TresPerJob") == "gres:gpu:1", record
-        if name != "train" and jid not in cancelled:  # a chain's, or a rerun's, logs overwrite earlier ones
+        if name != "train" and jid not in cancelled and jid != timeout.frozen:  # a rerun's log overwrites
             assert saw, f"{name} (SLURM job {jid}) logged no placement"
         if jid == preemptions.requeued:  # one GPU per run; the run after the requeue may get the other one
             assert 1 <= len(jobs.gpus[jid]) <= 2 and all(p["CUDA_VISIBLE_DEVICES"] in jobs.gpus[jid] for p in saw)
@@ -471,6 +569,13 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
     ]
     assert any(gpu_jobs[a] != gpu_jobs[b] for a, b in overlapping), (overlapping, gpu_jobs)
     assert not any(gpu_jobs[a] == gpu_jobs[b] for a, b in overlapping), "two jobs held the same GPU at once"
+
+    # The frozen ref_stats job ran out of its 1-minute limit (TIMEOUT); its retry asked for more.
+    assert timeout.frozen, "no ref_stats job was seen running under the second head"
+    assert jobs.state(timeout.frozen) == "TIMEOUT" and _minutes(jobs.latest[timeout.frozen]["TimeLimit"]) == 1
+    later = [jid for _, jid, _, name in submissions if name == "ref_stats" and int(jid) > int(timeout.frozen)]
+    assert later and jobs.state(later[0]) == "COMPLETED", [(j, jobs.latest[j]) for j in later]
+    assert _minutes(jobs.latest[later[0]]["TimeLimit"]) == min(2, max_runtime) > 1, jobs.latest[later[0]]
 
     # The gres recipe asked for --gres=gpu:1 (per node), not --gpus, and still got its own GPU.
     record = jobs.latest[gres_job]
@@ -510,6 +615,7 @@ def test_workflow_on_a_gpu_cluster_with_limits_chains_and_requeues_training_and_
         assert stopped == expected, (job, chain)
     assert [job for job, *_ in chain].count(preemptions.requeued) == 2, chain  # before and after the requeue
     assert preemptions.terminated in {job for job, *_ in chain}, chain
+    assert "before the wall-time limit" in {stopped for *_, stopped in chain}, chain  # a chain, not just signals
     log = (runs["slurm"] / f"results/logs/train/{DATASET}/{EXPERIMENT}.log").read_text()
     assert "resuming from" in log, log
 

@@ -350,18 +350,20 @@ class JobClock:
         return None if cost is None else self.speed.minutes(cost)
 
 
-def runtime_minutes(config: dict[str, Any], rule: str, wildcards: Mapping[str, str], clock: JobClock | None) -> int:
+def runtime_minutes(
+    config: dict[str, Any], rule: str, wildcards: Mapping[str, str], clock: JobClock | None, attempt: int = 1
+) -> int:
     """Minutes one job of ``rule`` asks a cluster for: ``cluster.runtime``'s figure for the rule, else
     ``cluster.safety`` x the job's cost plus start-up (``cluster.max_runtime`` for a rule without a
-    cost function); never more than ``cluster.max_runtime``. ``clock`` is only read when the rule
-    has no figure."""
+    cost function), doubled for each retry (``attempt`` 2, 3, ...: a job that ran out of time gets
+    more); never more than ``cluster.max_runtime``. ``clock`` is only read when the rule has no figure."""
     cluster = config["cluster"]
     if rule in cluster["runtime"]:
         needed = float(cluster["runtime"][rule])
     else:
         minutes = clock.minutes(rule, wildcards)
         needed = cluster["max_runtime"] if minutes is None else cluster["safety"] * minutes + STARTUP_MINUTES
-    return max(1, min(cluster["max_runtime"], math.ceil(needed)))
+    return max(1, min(cluster["max_runtime"], math.ceil(needed) * 2 ** (max(1, attempt) - 1)))
 
 
 def train_submissions(config: dict[str, Any], clock: JobClock | None, trainings: Iterable[Mapping[str, str]]) -> int:

@@ -11,10 +11,10 @@ rule sample:
     benchmark:
         f"{BENCH}/sample/{{dataset}}/{{experiment}}/shard_{{k}}_of_{{K}}.tsv"
     priority: PRIORITY["sample"]
-    threads: 2
+    threads: cluster_threads("sample", 2, gpu=True)
     resources:
         **cluster_resources("sample", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("sample", 8000),
     params:
         num_samples=lambda wc: experiment(config, wc.experiment)["evaluation"][
             "num_samples"
@@ -38,10 +38,10 @@ rule evaluate:
     benchmark:
         f"{BENCH}/evaluate/{{dataset}}/{{experiment}}.tsv"
     priority: PRIORITY["evaluate"]
-    threads: 2
+    threads: cluster_threads("evaluate", 2, gpu=True)
     resources:
         **cluster_resources("evaluate", gpu=True),
-        mem_mb=16000,
+        mem_mb=cluster_mem("evaluate", 16000),
     params:
         settings=settings_of("evaluate"),
     shell:

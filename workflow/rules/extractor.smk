@@ -12,10 +12,10 @@ rule train_extractor:
     benchmark:
         f"{BENCH}/train_extractor/{{extractor}}.tsv"
     priority: PRIORITY["train_extractor"]
-    threads: 2
+    threads: cluster_threads("train_extractor", 2)
     resources:
         **cluster_resources("train_extractor"),
-        mem_mb=4000,
+        mem_mb=cluster_mem("train_extractor", 4000),
     params:
         settings=settings_of("train_extractor"),
     shell:
@@ -35,10 +35,10 @@ rule ref_stats:
     benchmark:
         f"{BENCH}/ref_stats/{{dataset}}/{{extractor}}.tsv"
     priority: PRIORITY["ref_stats"]
-    threads: 2
+    threads: cluster_threads("ref_stats", 2, gpu=True)
     resources:
         **cluster_resources("ref_stats", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("ref_stats", 8000),
     params:
         settings=settings_of("ref_stats"),
     shell:

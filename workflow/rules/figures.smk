@@ -41,10 +41,10 @@ rule figure_intermediate:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/intermediate.log",
     benchmark:
         f"{BENCH}/figures/{{dataset}}/{{experiment}}/intermediate.tsv"
-    threads: 2
+    threads: cluster_threads("figure_intermediate", 2, gpu=True)
     resources:
         **cluster_resources("figure_intermediate", gpu=True),
-        mem_mb=4000,
+        mem_mb=cluster_mem("figure_intermediate", 4000),
     params:
         settings=settings_of("figure_intermediate"),
     shell:
@@ -67,10 +67,10 @@ rule figure_inpainting:
         f"{LOGS}/figures/{{dataset}}/{{experiment}}/inpainting.log",
     benchmark:
         f"{BENCH}/figures/{{dataset}}/{{experiment}}/inpainting.tsv"
-    threads: 2
+    threads: cluster_threads("figure_inpainting", 2, gpu=True)
     resources:
         **cluster_resources("figure_inpainting", gpu=True),
-        mem_mb=4000,
+        mem_mb=cluster_mem("figure_inpainting", 4000),
     params:
         settings=settings_of("figure_inpainting"),
     shell:
@@ -102,10 +102,10 @@ rule neighbours:
         f"{LOGS}/neighbours/{{dataset}}/{{experiment}}.log",
     benchmark:
         f"{BENCH}/neighbours/{{dataset}}/{{experiment}}.tsv"
-    threads: 2
+    threads: cluster_threads("neighbours", 2, gpu=True)
     resources:
         **cluster_resources("neighbours", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("neighbours", 8000),
     params:
         settings=settings_of("neighbours"),
         out=lambda wc: neighbours_dir(wc.dataset, wc.experiment),
@@ -183,10 +183,10 @@ rule sweep_cell:
     wildcard_constraints:
         eps=r"[0-9][0-9.eE+-]*",
         T=r"\d+",
-    threads: 2
+    threads: cluster_threads("sweep_cell", 2, gpu=True)
     resources:
         **cluster_resources("sweep_cell", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("sweep_cell", 8000),
     params:
         settings=settings_of("sweep_cell"),
         num_samples=lambda wc: config["figures"]["sweep"]["num_samples"],

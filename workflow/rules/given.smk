@@ -12,10 +12,10 @@ rule import_official:
         f"{LOGS}/import_official/{{dataset}}/{{experiment}}.log",
     wildcard_constraints:
         experiment=name_pattern(given_experiments(config)),
-    threads: 1
+    threads: cluster_threads("import_official", 1)
     resources:
         **cluster_resources("import_official"),
-        mem_mb=4000,
+        mem_mb=cluster_mem("import_official", 4000),
     params:
         options=lambda wc: official_import_options(config, wc.experiment),
     shell:

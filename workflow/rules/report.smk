@@ -15,10 +15,10 @@ rule sample_timing:
         timed_sample_benchmark("{dataset}", "{experiment}", "{images}")
     wildcard_constraints:
         images=r"\d+",
-    threads: 2
+    threads: cluster_threads("sample_timing", 2, gpu=True)
     resources:
         **cluster_resources("sample_timing", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("sample_timing", 8000),
     params:
         settings=settings_of("sample_timing"),
     shell:

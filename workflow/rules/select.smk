@@ -17,10 +17,10 @@ rule heldout_loss:
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
     priority: PRIORITY["heldout_loss"]
-    threads: 1
+    threads: cluster_threads("heldout_loss", 1, gpu=True)
     resources:
         **cluster_resources("heldout_loss", gpu=True),
-        mem_mb=4000,
+        mem_mb=cluster_mem("heldout_loss", 4000),
     params:
         checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
         settings=settings_of("heldout_loss"),
@@ -59,10 +59,10 @@ rule score:
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
     priority: PRIORITY["score"]
-    threads: 2
+    threads: cluster_threads("score", 2, gpu=True)
     resources:
         **cluster_resources("score", gpu=True),
-        mem_mb=8000,
+        mem_mb=cluster_mem("score", 8000),
     params:
         checkpoint=lambda wc: checkpoint_file(wc.dataset, wc.experiment, wc.iteration),
         num_samples=lambda wc: experiment(config, wc.experiment)["selection"][

@@ -19,10 +19,10 @@ rule toy_ssm_noise:
         f"{LOGS}/toy/ssm_noise.log",
     benchmark:
         f"{BENCH}/toy/ssm_noise.tsv"
-    threads: 2
+    threads: cluster_threads("toy_ssm_noise", 2, gpu=True)
     resources:
         **cluster_resources("toy_ssm_noise", gpu=True),
-        mem_mb=4000,
+        mem_mb=cluster_mem("toy_ssm_noise", 4000),
     params:
         settings=settings_of("toy_ssm_noise"),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -46,10 +46,10 @@ rule toy_scores:
         f"{LOGS}/toy/scores.log",
     benchmark:
         f"{BENCH}/toy/scores.tsv"
-    threads: 1
+    threads: cluster_threads("toy_scores", 1)
     resources:
         **cluster_resources("toy_scores"),
-        mem_mb=2000,
+        mem_mb=cluster_mem("toy_scores", 2000),
     params:
         settings=settings_of("toy_scores"),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -77,10 +77,10 @@ rule toy_langevin_modes:
         f"{LOGS}/toy/langevin_modes.log",
     benchmark:
         f"{BENCH}/toy/langevin_modes.tsv"
-    threads: 1
+    threads: cluster_threads("toy_langevin_modes", 1)
     resources:
         **cluster_resources("toy_langevin_modes"),
-        mem_mb=2000,
+        mem_mb=cluster_mem("toy_langevin_modes", 2000),
     params:
         settings=settings_of("toy_langevin_modes"),
         out=lambda wc, output: str(Path(output.png).parent),
@@ -103,10 +103,10 @@ rule toy_eps_sweep:
         f"{LOGS}/toy/eps_sweep.log",
     benchmark:
         f"{BENCH}/toy/eps_sweep.tsv"
-    threads: 1
+    threads: cluster_threads("toy_eps_sweep", 1)
     resources:
         **cluster_resources("toy_eps_sweep"),
-        mem_mb=2000,
+        mem_mb=cluster_mem("toy_eps_sweep", 2000),
     params:
         settings=settings_of("toy_eps_sweep"),
         out=lambda wc, output: str(Path(output.png).parent),

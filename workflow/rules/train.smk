@@ -24,10 +24,10 @@ rule train:
     wildcard_constraints:
         experiment=name_pattern(trained_experiments(config)),
     priority: PRIORITY["train"]
-    threads: 4
+    threads: cluster_threads("train", 4, gpu=True)
     resources:
         **cluster_resources("train", gpu=True),
-        mem_mb=16000,
+        mem_mb=cluster_mem("train", 16000),
     params:
         settings=settings_of("train"),
         state=lambda wc: train_state_dir(
