@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import RUNNING, prepare
+
+# One torch thread per xdist worker (in-process commands, and the commands the tests start, which inherit
+# it; workflow rules set their own): N workers with a thread per core each oversubscribe the cores, and
+# OpenMP's spinning barriers then cost far more than the threads gain (a sampling test took 11 s alone and
+# 216 s beside a busy worker). Set before anything imports torch, which reads it once.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from helpers import RUNNING, prepare  # noqa: E402 - after the thread count, as helpers imports torch
 
 
 def pytest_configure(config: pytest.Config) -> None:
