@@ -136,6 +136,23 @@ def test_kid_and_precision_recall_columns_stay_empty_when_missing_never_zero(tmp
     assert [first[header.index(c)] for c in ("kid_mean", "precision", "recall")] == ["-", "-", "-"]
 
 
+def test_an_evaluation_without_clean_fid_leaves_its_columns_empty_in_both_tables(tmp_path):
+    """evaluation.cleanfid: false gives fid_cleanfid None (and no interval): '-' in the results and seeds tables."""
+    intervals = {**METRICS.get("intervals", {}), "fid": [3.0, 5.0], "fid_cleanfid": None}
+    without = {**METRICS, "fid_cleanfid": None, "intervals": intervals}
+    rows = [result_row(name, {**EXPERIMENT, "seed": 0, "seed_of": name}, SELECTION, without) for name in ("a", "b")]
+    md, csv, _ = write_tables(results_table(rows), tmp_path / "results")
+    ours = pd.read_csv(csv).set_index("experiment").loc[["a", "b"]]  # beside the published rows
+    assert ours["fid_cleanfid"].isna().all() and (ours["fid"] == METRICS["fid"]).all()
+    header, *cells = md_cells(md.read_text())
+    row = next(r for r in cells if r[header.index("experiment")] == "a")
+    assert row[header.index("fid_cleanfid")] == "-"
+    summary = seed_summary(rows, 0.95)
+    assert summary["fid_cleanfid_mean"].isna().all() and summary["fid_mean"].notna().all()
+    seeds_md, _, _ = write_tables(summary, tmp_path / "seeds")
+    assert "fid_cleanfid_mean" in seeds_md.read_text()
+
+
 def test_recognisable_is_shown_for_the_digits_extractor_and_empty_for_inception(tmp_path):
     inception = {**METRICS, "extractor": {"kind": "inception"}, "recognisable": None, "recognisable_real": None}
     rows = [

@@ -200,6 +200,9 @@ def seed_summary(rows: Iterable[Mapping[str, Any]], confidence: float) -> pd.Dat
         }
         for column in ("fid", "fid_cleanfid"):
             values = [r[column] for r in runs]
+            if any(missing(v) for v in values):  # clean-fid's FID not computed (evaluation.cleanfid: false)
+                row[f"{column}_mean"] = row[f"{column}_mean_low"] = row[f"{column}_mean_high"] = None
+                continue
             row[f"{column}_mean"] = float(np.mean(values))
             if len(runs) > 1:
                 row[f"{column}_std"] = float(np.std(values, ddof=1))
