@@ -187,12 +187,18 @@ def _heldout_loss(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     )
 
 
+def feature_passes(block: Mapping[str, Any]) -> int:
+    """Inception passes per image of a score (``selection``) or evaluation (``evaluation``) block:
+    torch-fidelity's, and clean-fid's where the block asks for its FID too."""
+    return 2 if block["cleanfid"] else 1
+
+
 @cost_of("score")
 def _score(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
     m = e.block["selection"]["num_samples"]
     return JobCost(
-        m * (e.steps * e.forward + e.feature),
+        m * (e.steps * e.forward + feature_passes(e.block["selection"]) * e.feature),
         m * e.image_bytes,
         memory="sample",
         note=f"{m} samples x {e.steps} steps and their FID (samples kept)",
@@ -228,10 +234,10 @@ def _sample(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
 def _evaluate(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     e = model.experiment(wildcards["experiment"])
     evaluation = e.block["evaluation"]
-    libraries = 2 if evaluation["cleanfid"] else 1
+    passes = feature_passes(evaluation)
     return JobCost(
-        libraries * evaluation["num_samples"] * e.feature,
-        note=f"IS and FID, {libraries} librar{'ies' if libraries > 1 else 'y'}",
+        passes * evaluation["num_samples"] * e.feature,
+        note="IS and FID, torch-fidelity and clean-fid" if passes == 2 else "IS and FID, torch-fidelity",
     )
 
 
@@ -247,7 +253,7 @@ def _sweep_cell(model: CostModel, wildcards: Mapping[str, str]) -> JobCost:
     m = model.config["figures"]["sweep"]["num_samples"]
     reused = reuses_selection_score(e.block, sampling, m)
     return JobCost(
-        0.0 if reused else m * (steps * e.forward + e.feature),
+        0.0 if reused else m * (steps * e.forward + feature_passes(e.block["selection"]) * e.feature),
         m * e.image_bytes,
         memory="sample",
         note=f"eps {wildcards['eps']}, T {wildcards['T']}: "
