@@ -61,7 +61,7 @@ test: venv
 	  $(MAKE) --no-print-directory test-slurm; fi
 
 # The inner loop: the suite without the end-to-end tests (marked slow: real workflow runs, the
-# paper smoke run, SLURM); under 3 minutes on 2 cores.
+# paper smoke run, SLURM); 5 min 46 s on 2 idle cores (docs/development.md).
 test-fast: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
