@@ -105,7 +105,7 @@ def cluster_resources(rule_name: str, gpu: bool = False) -> dict:
     """
     cluster = config["cluster"]
     requests = {"runtime": job_runtime(rule_name)}
-    partition = cluster["gpu_partition"] if asks_gpu(gpu) else cluster["cpu_partition"]
+    partition = named_partition(asks_gpu(gpu))
     if partition:
         requests["slurm_partition"] = partition
     if cluster["account"]:
@@ -180,10 +180,15 @@ def cluster_partitions():
     return _PARTITIONS[0]
 
 
+def named_partition(gpu: bool):
+    """The partition the config's `cluster` block names for GPU (`gpu`) or CPU-only jobs, or None."""
+    return config["cluster"]["gpu_partition" if gpu else "cpu_partition"]
+
+
 def target_partition(gpu: bool):
     """The partition a job goes to as far as the config and `--default-resources` say (None: the
     cluster's default)."""
-    named = config["cluster"]["gpu_partition" if gpu else "cpu_partition"]
+    named = named_partition(gpu)
     if named:
         return named
     defaults = workflow.resource_settings.default_resources
